@@ -1,0 +1,36 @@
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "gtgm/config/schema.h"
+
+namespace gtgm::config {
+
+/// `run:` where outputs go, seeding, device, precision, logging.
+struct RunConfig {
+  std::string name = "gtgm";
+  std::string dir = "runs/gtgm";
+  int64_t seed = 42;
+  std::string device = "auto";
+  std::string precision = "auto";
+  std::string log_level = "info";
+  int threads = 0;
+  bool deterministic = false;
+
+  template <class V>
+  void visit(V& v) {
+    v.field("name", name, "Run name, used in logs and reports.");
+    v.field("dir", dir, "Run directory: log.txt, config.resolved.yaml, metrics, checkpoints.");
+    v.field("seed", seed, "One seed for every RNG (torch, samplers, augmentations, splits).", ge(0));
+    v.field("device", device, "auto (cuda:LOCAL_RANK when available, else cpu), cpu, cuda or cuda:N.");
+    v.field("precision", precision,
+            "Mixed precision. auto = bf16 on CUDA and on CPUs with avx512_bf16/amx, else fp32; fp16 needs CUDA "
+            "and uses a grad scaler.",
+            one_of({"auto", "fp32", "bf16", "fp16"}));
+    v.field("log_level", log_level, "Console and log.txt level.", one_of({"trace", "debug", "info", "warn", "error", "off"}));
+    v.field("threads", threads, "Intra-op CPU threads; 0 = LibTorch default (all cores).", ge(0));
+    v.field("deterministic", deterministic, "Ask LibTorch for deterministic algorithms (slower on CUDA).");
+  }
+};
+
+}  // namespace gtgm::config

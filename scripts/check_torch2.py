@@ -1,0 +1,42 @@
+#!/usr/bin/env python3
+"""Runs every compile command of the build with -fsyntax-only and LibTorch 2.x headers first."""
+import json, os, shlex, subprocess, sys
+from concurrent.futures import ThreadPoolExecutor
+
+db_path, inc, root = sys.argv[1], sys.argv[2], sys.argv[3]
+entries = [e for e in json.load(open(db_path)) if e["file"].startswith(root + "/src/") or e["file"].startswith(root + "/tests/")]
+if not entries:
+    sys.exit("check_torch2: no gtgm sources in " + db_path)
+torch2 = ["-isystem", inc, "-isystem", os.path.join(inc, "torch/csrc/api/include")]
+
+def command(entry):
+    args = shlex.split(entry["command"]) if "command" in entry else list(entry["arguments"])
+    if os.path.basename(args[0]) == "ccache":
+        args = args[1:]
+    out, drop = [], False
+    for a in args:
+        if drop:
+            drop = False
+            continue
+        if a == "-o":
+            drop = True
+            continue
+        if a == "-c":
+            continue
+        out.append(a)
+    # 2.x headers first: they shadow the system's 1.13 ATen/c10/torch headers.
+    return [out[0]] + torch2 + out[1:] + ["-fsyntax-only", "-Wno-deprecated-declarations"]
+
+def check(entry):
+    p = subprocess.run(command(entry), cwd=entry["directory"], capture_output=True, text=True)
+    return entry["file"], p.returncode, p.stderr
+
+failed = 0
+with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+    for path, rc, err in pool.map(check, entries):
+        rel = os.path.relpath(path, root)
+        if rc != 0:
+            failed += 1
+            print(f"check_torch2: FAIL {rel}\n{err[-4000:]}")
+print(f"check_torch2: {len(entries) - failed}/{len(entries)} sources compile against LibTorch 2.x headers ({inc})")
+sys.exit(1 if failed else 0)

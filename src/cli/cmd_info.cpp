@@ -1,0 +1,37 @@
+// `gtgm info`: build and machine facts; `--config-docs` prints docs/configs.md.
+#include <fmt/format.h>
+
+#include <iostream>
+
+#include "common.h"
+#include "gtgm/core/build_info.h"
+#include "gtgm/io/io_info.h"
+
+namespace gtgm::cli {
+
+void register_info(CLI::App& app) {
+  auto* cmd = app.add_subcommand("info", "Print gtgm/LibTorch/CUDA/NCCL/ITK versions, threads and bf16 support");
+  auto docs = std::make_shared<bool>(false);
+  auto resolved = std::make_shared<ConfigOptions>();
+  auto print_config = std::make_shared<bool>(false);
+  cmd->add_flag("--config-docs", *docs, "Print the Markdown reference of every config key (docs/configs.md)");
+  cmd->add_flag("--print-config", *print_config, "Print the resolved config (with --config/--set) as YAML");
+  add_config_options(*cmd, *resolved, false);
+  cmd->callback([docs, resolved, print_config] {
+    if (*docs) {
+      std::cout << config::config_docs_markdown();
+      return;
+    }
+    if (*print_config) {
+      std::cout << config::to_yaml(load_config(*resolved));
+      return;
+    }
+    auto rows = core::build_info_rows();
+    rows.emplace_back("ITK", io::itk_version());
+    size_t width = 0;
+    for (const auto& r : rows) width = std::max(width, r.first.size());
+    for (const auto& [k, v] : rows) std::cout << fmt::format("{:<{}}  {}\n", k, width, v);
+  });
+}
+
+}  // namespace gtgm::cli

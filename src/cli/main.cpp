@@ -1,0 +1,34 @@
+// The gtgm executable: parses the command line and hands over to one command. Exit codes:
+// 0 ok, 1 runtime error, 2 usage or config error. Errors are one clear line, no stack dump.
+#include <iostream>
+
+#include "common.h"
+#include "gtgm/core/build_info.h"
+#include "gtgm/core/error.h"
+#include "gtgm/core/logging.h"
+
+int main(int argc, char** argv) {
+  using namespace gtgm;
+  CLI::App app{"gtgm: 3D medical vision-language pretraining (GTGM) and segmentation on LibTorch", "gtgm"};
+  app.set_version_flag("--version", core::gtgm_version() + " (" + core::gtgm_git_hash() + ")");
+  app.require_subcommand(1);
+  cli::register_info(app);
+  cli::register_pending(app);
+  try {
+    app.parse(argc, argv);
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  } catch (const ConfigError& e) {
+    std::cerr << "gtgm: config error: " << e.message() << "\n";
+    return 2;
+  } catch (const Error& e) {
+    std::cerr << "gtgm: error: " << e.message() << "\n";
+    if (!e.location().empty()) core::logger().debug("raised at {}", e.location());
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "gtgm: error: " << e.what() << "\n";
+    return 1;
+  }
+}

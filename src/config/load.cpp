@@ -1,0 +1,220 @@
+#include "gtgm/config/load.h"
+
+#include <algorithm>
+#include <sstream>
+
+#include "gtgm/core/atomic_file.h"
+#include "gtgm/core/error.h"
+#include "visitors.h"
+
+namespace fs = std::filesystem;
+
+namespace gtgm::config {
+namespace detail {
+
+std::string scalar_text(bool v) { return v ? "true" : "false"; }
+std::string scalar_text(double v) {
+  std::string s = fmt::format("{}", v);  // shortest text that reads back to the same double
+  return s;
+}
+std::string scalar_text(const std::string& v) { return v; }
+
+std::string describe_found(const SourceNode& node) {
+  if (node.is_map) return "found a mapping";
+  const YAML::Node& v = node.value;
+  if (!v.IsDefined() || v.IsNull()) return "found nothing (null)";
+  if (v.IsSequence()) return "found a list";
+  if (v.IsMap()) return "found a mapping";
+  return "found '" + v.Scalar() + "'";
+}
+
+namespace {
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+}  // namespace
+
+std::string closest(const std::string& key, const std::vector<std::string>& candidates) {
+  std::string best;
+  size_t best_d = std::string::npos;
+  for (const auto& c : candidates) {
+    const size_t d = edit_distance(key, c);
+    if (d < best_d) {
+      best_d = d;
+      best = c;
+    }
+  }
+  const size_t limit = std::max<size_t>(2, key.size() / 3);
+  return best_d <= limit ? best : "";
+}
+
+std::string Reader::length_text(const Check& c) {
+  if (c.min_len == c.max_len) return fmt::format("exactly {} element(s)", c.min_len);
+  if (c.max_len == std::numeric_limits<size_t>::max()) return fmt::format("at least {} element(s)", c.min_len);
+  return fmt::format("{} to {} elements", c.min_len, c.max_len);
+}
+
+void Reader::finish() {
+  for (const auto& [key, child] : node_.children) {
+    if (std::find(known_.begin(), known_.end(), key) != known_.end()) continue;
+    std::string hint = closest(key, known_);
+    if (!hint.empty()) {
+      hint = prefix_ + hint;
+    } else {
+      // The key may exist in another section (e.g. optim.batch_size vs data.batch_size).
+      for (const auto& p : all_paths_) {
+        const auto dot = p.rfind('.');
+        if (dot != std::string::npos && p.substr(dot + 1) == key) {
+          hint = p;
+          break;
+        }
+      }
+    }
+    std::string msg = child.where() + ": unknown key '" + prefix_ + key + "'";
+    if (!hint.empty()) msg += " (did you mean '" + hint + "'?)";
+    else msg += fmt::format(" (valid keys here: {})", fmt::join(known_, ", "));
+    errors_.push_back(msg);
+  }
+}
+
+std::vector<FieldRow> rows_of(const Config& cfg) {
+  std::vector<FieldRow> rows;
+  Flattener f(rows);
+  const_cast<Config&>(cfg).visit(f);  // visitors do not modify in Flattener
+  return rows;
+}
+
+}  // namespace detail
+
+namespace {
+
+std::vector<std::string> all_field_paths() {
+  std::vector<std::string> paths;
+  for (const auto& r : detail::rows_of(Config{})) {
+    if (!r.is_section) paths.push_back(r.path);
+  }
+  return paths;
+}
+
+Config bind_tree(const detail::SourceNode& tree, const std::vector<std::string>& sets) {
+  detail::SourceNode root = tree;
+  for (const auto& s : sets) detail::apply_set(root, s);
+  Config cfg;
+  std::vector<std::string> errors;
+  const auto paths = all_field_paths();
+  detail::Reader reader(root, "", errors, paths);
+  cfg.visit(reader);
+  reader.finish();
+  if (!errors.empty()) {
+    throw ConfigError(errors.size() == 1 ? errors.front()
+                                         : fmt::format("{} config errors:\n  {}", errors.size(), fmt::join(errors, "\n  ")));
+  }
+  validate(cfg);
+  return cfg;
+}
+
+}  // namespace
+
+Config load_config(const fs::path& file, const std::vector<std::string>& sets) {
+  if (!fs::exists(file)) throw ConfigError(fmt::format("config file {} does not exist", file.string()));
+  const std::string text = core::read_text_file(file);
+  return bind_tree(detail::load_tree(text, file.lexically_normal().string(), file.parent_path()), sets);
+}
+
+Config load_config_string(const std::string& yaml, const std::string& name, const std::vector<std::string>& sets,
+                          const fs::path& base_dir) {
+  return bind_tree(detail::load_tree(yaml, name, base_dir), sets);
+}
+
+Config default_config(const std::vector<std::string>& sets) { return load_config_string("", "<defaults>", sets); }
+
+void validate(const Config& cfg) {
+  std::vector<std::string> errors;
+  if (cfg.loss.vlp_weight == 0 && (cfg.loss.vr_kind == "none" || cfg.loss.vr_weight == 0)) {
+    errors.push_back("loss: every term has weight 0 (loss.vlp_weight and loss.vr_weight/vr_kind); nothing would be trained");
+  }
+  if (cfg.optim.warmup_steps >= cfg.train.steps) {
+    errors.push_back(fmt::format("optim.warmup_steps ({}) must be smaller than train.steps ({})", cfg.optim.warmup_steps,
+                                 cfg.train.steps));
+  }
+  if (cfg.model.in_channels != 1 && cfg.data.modality == "EM") {
+    errors.push_back(fmt::format("model.in_channels is {} but EM volumes have one channel", cfg.model.in_channels));
+  }
+  if (!errors.empty()) {
+    throw ConfigError(errors.size() == 1 ? errors.front()
+                                         : fmt::format("{} config errors:\n  {}", errors.size(), fmt::join(errors, "\n  ")));
+  }
+}
+
+std::string to_yaml(const Config& cfg) {
+  YAML::Emitter out;
+  out.SetIndent(2);
+  out << YAML::BeginMap;
+  detail::Writer w(out);
+  const_cast<Config&>(cfg).visit(w);
+  out << YAML::EndMap;
+  return std::string("# gtgm resolved config: every key with its value; `gtgm <cmd> --config` reads it back.\n") +
+         out.c_str() + "\n";
+}
+
+void write_resolved(const Config& cfg, const fs::path& run_dir) {
+  core::atomic_write_text(run_dir / "config.resolved.yaml", to_yaml(cfg));
+}
+
+std::vector<std::pair<std::string, std::string>> flatten(const Config& cfg) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& r : detail::rows_of(cfg)) {
+    if (!r.is_section) out.emplace_back(r.path, r.value);
+  }
+  return out;
+}
+
+std::vector<std::string> diff(const Config& a, const Config& b) {
+  const auto fa = flatten(a), fb = flatten(b);
+  std::vector<std::string> out;
+  for (size_t i = 0; i < fa.size(); ++i) {
+    if (fa[i].second != fb[i].second) out.push_back(fa[i].first + ": " + fa[i].second + " -> " + fb[i].second);
+  }
+  return out;
+}
+
+std::string format_table(const Config& cfg) {
+  const auto rows = flatten(cfg);
+  size_t width = 0;
+  for (const auto& r : rows) width = std::max(width, r.first.size());
+  std::ostringstream ss;
+  for (const auto& [k, v] : rows) ss << fmt::format("  {:<{}}  {}\n", k, width, v.empty() ? "\"\"" : v);
+  return ss.str();
+}
+
+std::string config_docs_markdown() {
+  std::ostringstream ss;
+  ss << "# Configuration keys\n\n"
+     << "<!-- Generated by `gtgm info --config-docs` from include/gtgm/config/*.h; a test fails when it drifts. -->\n\n"
+     << "A config file is YAML with the sections below; every key is optional and defaults to the value shown.\n"
+     << "`inherit: base.yaml` (one parent, path relative to the file) merges the parent key by key, and\n"
+     << "`--set section.key=value` (repeatable) overrides after that, with the same checks. An unknown key, a\n"
+     << "wrong type or a value out of range is an error naming the file, line and key path (with the closest\n"
+     << "valid key). Each run writes the result to `RUN_DIR/config.resolved.yaml`.\n";
+  for (const auto& r : detail::rows_of(Config{})) {
+    if (r.is_section) {
+      ss << "\n## `" << r.path << "`: " << r.doc << "\n\n"
+         << "| key | type | default | allowed | meaning |\n|---|---|---|---|---|\n";
+    } else {
+      const std::string def = r.value.empty() ? "\"\"" : r.value;
+      ss << "| `" << r.path << "` | " << r.type << " | `" << def << "` | " << r.constraint << " | " << r.doc << " |\n";
+    }
+  }
+  return ss.str();
+}
+
+}  // namespace gtgm::config

@@ -1,0 +1,94 @@
+#include "gtgm/core/logging.h"
+
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+
+#include <mutex>
+
+#include "gtgm/core/error.h"
+
+namespace gtgm::core {
+namespace {
+
+struct LogState {
+  std::shared_ptr<spdlog::logger> logger;
+  int rank = 0;
+  int world = 1;
+  std::mutex mutex;
+};
+
+LogState& state() {
+  static LogState s;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    LogState& st = s;
+    // Log lines go to stderr so command output (tables, JSON) on stdout stays clean.
+    auto console = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+    st.logger = std::make_shared<spdlog::logger>("gtgm", console);
+    st.logger->set_pattern("[%H:%M:%S] %^%l%$ %v");
+    st.logger->set_level(spdlog::level::info);
+    st.logger->flush_on(spdlog::level::warn);
+  });
+  return s;
+}
+
+std::string pattern_for(int rank, int world) {
+  if (world > 1) return fmt::format("[%H:%M:%S] [rank {}] %^%l%$ %v", rank);
+  return "[%H:%M:%S] %^%l%$ %v";
+}
+
+}  // namespace
+
+spdlog::level::level_enum parse_log_level(const std::string& name) {
+  static const std::pair<const char*, spdlog::level::level_enum> kLevels[] = {
+      {"trace", spdlog::level::trace}, {"debug", spdlog::level::debug},
+      {"info", spdlog::level::info},   {"warn", spdlog::level::warn},
+      {"error", spdlog::level::err},   {"off", spdlog::level::off}};
+  for (const auto& [n, l] : kLevels) {
+    if (name == n) return l;
+  }
+  throw ConfigError(fmt::format("unknown log level '{}'; expected one of: trace, debug, info, warn, error, off", name));
+}
+
+void set_log_level(const std::string& name) {
+  const auto level = parse_log_level(name);
+  auto& s = state();
+  s.logger->set_level(level);
+  for (auto& sink : s.logger->sinks()) sink->set_level(level);
+}
+
+void set_log_rank(int rank, int world_size) {
+  auto& s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  s.rank = rank;
+  s.world = world_size;
+  s.logger->set_pattern(pattern_for(rank, world_size));
+}
+
+int log_rank() { return state().rank; }
+
+void add_log_file(const std::filesystem::path& path) {
+  auto& s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
+  auto sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(path.string(), /*truncate=*/false);
+  sink->set_level(s.logger->level());
+  s.logger->sinks().push_back(sink);
+  s.logger->set_pattern(pattern_for(s.rank, s.world));
+}
+
+void remove_log_files() {
+  auto& s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  s.logger->flush();
+  auto& sinks = s.logger->sinks();
+  sinks.erase(std::remove_if(sinks.begin(), sinks.end(),
+                             [](const spdlog::sink_ptr& p) {
+                               return dynamic_cast<spdlog::sinks::basic_file_sink_mt*>(p.get()) != nullptr;
+                             }),
+              sinks.end());
+}
+
+spdlog::logger& logger() { return *state().logger; }
+
+}  // namespace gtgm::core

@@ -1,0 +1,93 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <fstream>
+
+#include "gtgm/core/device.h"
+#include "gtgm/core/logging.h"
+#include "gtgm/core/progress.h"
+#include "gtgm/core/seed.h"
+#include "test_util.h"
+
+namespace gtgm {
+
+TEST(Seed, SameSeedSameTorchAndStdStreams) {
+  core::seed_everything(7);
+  const auto a = torch::rand({5});
+  const auto ea = core::global_engine()();
+  core::seed_everything(7);
+  const auto b = torch::rand({5});
+  const auto eb = core::global_engine()();
+  EXPECT_TRUE(torch::equal(a, b));
+  EXPECT_EQ(ea, eb);
+  core::seed_everything(8);
+  EXPECT_FALSE(torch::equal(a, torch::rand({5})));
+}
+
+TEST(Seed, DeriveSeedIsStableAndSeparatesStreams) {
+  EXPECT_EQ(core::derive_seed(42, {1, 2, 3}), core::derive_seed(42, {1, 2, 3}));
+  EXPECT_NE(core::derive_seed(42, {1, 2, 3}), core::derive_seed(42, {1, 3, 2}));
+  EXPECT_NE(core::derive_seed(42, {0}), core::derive_seed(43, {0}));
+  EXPECT_NE(core::derive_seed(42, {}), core::derive_seed(42, {0}));
+}
+
+TEST(Device, ParsesSpecs) {
+  EXPECT_EQ(core::select_device("cpu"), torch::Device(torch::kCPU));
+  if (core::cuda_device_count() == 0) {
+    EXPECT_EQ(core::select_device("auto"), torch::Device(torch::kCPU));
+    EXPECT_THROW_MSG(core::select_device("cuda:0"), "no CUDA device is visible");
+  }
+  EXPECT_THROW_MSG(core::select_device("gpu"), "unknown device 'gpu'; expected auto, cpu, cuda or cuda:N");
+  EXPECT_THROW_MSG(core::select_device("cuda:x"), "unknown device 'cuda:x'");
+}
+
+TEST(Device, PrecisionResolution) {
+  const torch::Device cpu(torch::kCPU);
+  EXPECT_EQ(core::resolve_precision("fp32", cpu), core::Precision::FP32);
+  EXPECT_EQ(core::resolve_precision("auto", cpu), core::cpu_has_bf16() ? core::Precision::BF16 : core::Precision::FP32);
+  EXPECT_EQ(core::resolve_precision("bf16", cpu), core::cpu_has_bf16() ? core::Precision::BF16 : core::Precision::FP32);
+  EXPECT_THROW_MSG(core::resolve_precision("fp16", cpu), "fp16 needs a CUDA device");
+  EXPECT_THROW_MSG(core::resolve_precision("half", cpu), "unknown precision 'half'");
+}
+
+TEST(Device, AutocastGuardRunsBf16OnlyWhereSupported) {
+  const torch::Device cpu(torch::kCPU);
+  const auto p = core::resolve_precision("bf16", cpu);
+  auto x = torch::randn({4, 8});
+  auto w = torch::randn({8, 3});
+  {
+    core::AutocastGuard guard(cpu, p);
+    const auto y = torch::mm(x, w);
+    EXPECT_EQ(y.scalar_type(), p == core::Precision::BF16 ? torch::kBFloat16 : torch::kFloat);
+  }
+  EXPECT_EQ(torch::mm(x, w).scalar_type(), torch::kFloat) << "autocast leaked out of the guard";
+}
+
+TEST(Progress, LineShowsPercentRateEta) {
+  core::Progress p("pretrain", 200, "step", nullptr);
+  const std::string line = p.line(50, "loss 1.234");
+  EXPECT_NE(line.find("pretrain  25.0% 50/200"), std::string::npos) << line;
+  EXPECT_NE(line.find("step/s"), std::string::npos) << line;
+  EXPECT_NE(line.find("ETA"), std::string::npos) << line;
+  EXPECT_NE(line.find("| loss 1.234"), std::string::npos) << line;
+  EXPECT_EQ(core::format_duration(3725), "1h02m");
+  EXPECT_EQ(core::format_duration(185), "3m05s");
+  EXPECT_EQ(core::format_duration(12), "12s");
+}
+
+TEST(Logging, LevelsAreValidated) {
+  EXPECT_EQ(core::parse_log_level("debug"), spdlog::level::debug);
+  EXPECT_THROW_MSG(core::parse_log_level("verbose"), "unknown log level 'verbose'; expected one of: trace, debug");
+}
+
+TEST(Logging, FileSinkReceivesRank0Lines) {
+  test::TempDir dir;
+  core::add_log_file(dir / "log.txt");
+  GTGM_INFO("hello from the test {}", 42);
+  core::remove_log_files();
+  std::ifstream in(dir / "log.txt");
+  std::string all((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(all.find("hello from the test 42"), std::string::npos);
+}
+
+}  // namespace gtgm

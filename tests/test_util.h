@@ -1,0 +1,56 @@
+#pragma once
+// Helpers shared by tests: temp dirs, running the gtgm binary, asserting error messages.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "gtgm/core/error.h"
+
+namespace gtgm::test {
+
+/// A fresh directory under the system temp dir, removed when the object dies.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+/// Writes `text` to `path` (creating parents).
+void write_file(const std::filesystem::path& path, const std::string& text);
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout + stderr
+};
+/// Runs the built gtgm binary with `args` (shell-quoted by the caller) and captures its output.
+CommandResult run_gtgm(const std::string& args);
+
+/// Whether a CUDA device is visible (for *_CUDA tests).
+bool cuda_available();
+
+}  // namespace gtgm::test
+
+/// Asserts that `stmt` throws a gtgm::Error whose message contains `substr`.
+#define EXPECT_THROW_MSG(stmt, substr)                                                          \
+  do {                                                                                          \
+    try {                                                                                       \
+      stmt;                                                                                     \
+      ADD_FAILURE() << "expected gtgm::Error containing \"" << (substr) << "\"";                \
+    } catch (const ::gtgm::Error& e__) {                                                        \
+      EXPECT_NE(std::string(e__.what()).find(substr), std::string::npos)                        \
+          << "message: " << e__.what() << "\nexpected to contain: " << (substr);                \
+    }                                                                                           \
+  } while (0)
+
+/// Skips a *_CUDA test cleanly on machines without a GPU.
+#define GTGM_REQUIRE_CUDA()                                     \
+  do {                                                          \
+    if (!::gtgm::test::cuda_available()) GTEST_SKIP() << "no CUDA device"; \
+  } while (0)

@@ -1,0 +1,114 @@
+# Dependency glue. Packages come from the system (Debian) or CMAKE_PREFIX_PATH; for the small
+# libraries a pinned FetchContent fallback is used when no package is found (never vendored).
+# Each dependency is exposed as an INTERFACE target <name>_deps so areas link one name.
+include(FetchContent)
+find_package(Threads REQUIRED)
+
+# ---- LibTorch (required; point CMAKE_PREFIX_PATH at a CUDA LibTorch 2.x on clusters) ----
+find_package(Torch REQUIRED)
+add_library(torch_deps INTERFACE)
+target_link_libraries(torch_deps INTERFACE ${TORCH_LIBRARIES})
+separate_arguments(_gtgm_torch_flags UNIX_COMMAND "${TORCH_CXX_FLAGS}")
+target_compile_options(torch_deps INTERFACE ${_gtgm_torch_flags})
+# c10d (distributed) headers and libraries: Debian splits them, PyTorch wheels keep them in libtorch.
+find_path(GTGM_C10D_INCLUDE torch/csrc/distributed/c10d/ProcessGroupGloo.hpp
+  HINTS ${TORCH_INCLUDE_DIRS} /usr/include)
+set(GTGM_HAVE_GLOO OFF)
+if(GTGM_C10D_INCLUDE)
+  set(GTGM_HAVE_GLOO ON)
+  target_compile_definitions(torch_deps INTERFACE USE_C10D_GLOO=1)
+  find_library(GTGM_GLOO_LIB gloo)
+  if(GTGM_GLOO_LIB)
+    target_link_libraries(torch_deps INTERFACE ${GTGM_GLOO_LIB})
+  endif()
+endif()
+# NCCL: detected from the LibTorch build (a CUDA build ships ProcessGroupNCCL).
+set(GTGM_HAVE_CUDA OFF)
+if(TARGET torch_cuda OR TORCH_CUDA_LIBRARIES OR CUDA_FOUND)
+  set(GTGM_HAVE_CUDA ON)
+endif()
+set(GTGM_HAVE_NCCL OFF)
+find_path(GTGM_NCCL_HEADER torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp
+  HINTS ${TORCH_INCLUDE_DIRS} NO_DEFAULT_PATH)
+if(GTGM_HAVE_CUDA AND GTGM_NCCL_HEADER)
+  set(GTGM_HAVE_NCCL ON)
+  target_compile_definitions(torch_deps INTERFACE USE_C10D_NCCL=1 GTGM_HAVE_NCCL=1)
+endif()
+if(GTGM_HAVE_CUDA)
+  target_compile_definitions(torch_deps INTERFACE GTGM_HAVE_CUDA=1)
+endif()
+message(STATUS "gtgm: LibTorch ${Torch_VERSION} cuda=${GTGM_HAVE_CUDA} nccl=${GTGM_HAVE_NCCL} gloo=${GTGM_HAVE_GLOO}")
+
+# ---- fmt + spdlog ----
+find_package(fmt QUIET)
+find_package(spdlog QUIET)
+if(NOT spdlog_FOUND)
+  FetchContent_Declare(fmt GIT_REPOSITORY https://github.com/fmtlib/fmt.git
+    GIT_TAG 9.1.0 GIT_SHALLOW TRUE)
+  set(SPDLOG_FMT_EXTERNAL ON CACHE BOOL "" FORCE)
+  FetchContent_Declare(spdlog GIT_REPOSITORY https://github.com/gabime/spdlog.git
+    GIT_TAG v1.10.0 GIT_SHALLOW TRUE)
+  FetchContent_MakeAvailable(fmt spdlog)
+endif()
+add_library(spdlog_deps INTERFACE)
+target_link_libraries(spdlog_deps INTERFACE spdlog::spdlog fmt::fmt)
+
+# ---- yaml-cpp (yaml-cpp 0.7's target is `yaml-cpp`) ----
+find_package(yaml-cpp QUIET)
+if(NOT yaml-cpp_FOUND)
+  set(YAML_CPP_BUILD_TESTS OFF CACHE BOOL "" FORCE)
+  set(YAML_CPP_BUILD_TOOLS OFF CACHE BOOL "" FORCE)
+  FetchContent_Declare(yaml-cpp GIT_REPOSITORY https://github.com/jbeder/yaml-cpp.git
+    GIT_TAG yaml-cpp-0.7.0 GIT_SHALLOW TRUE)
+  FetchContent_MakeAvailable(yaml-cpp)
+endif()
+if(NOT TARGET yaml-cpp AND TARGET yaml-cpp::yaml-cpp)
+  add_library(yaml-cpp ALIAS yaml-cpp::yaml-cpp)
+endif()
+
+# ---- CLI11 (header only) ----
+find_package(CLI11 QUIET)
+if(NOT CLI11_FOUND)
+  FetchContent_Declare(CLI11 GIT_REPOSITORY https://github.com/CLIUtils/CLI11.git
+    GIT_TAG v2.3.1 GIT_SHALLOW TRUE)
+  FetchContent_MakeAvailable(CLI11)
+endif()
+add_library(CLI11_deps INTERFACE)
+target_link_libraries(CLI11_deps INTERFACE CLI11::CLI11)
+
+# ---- nlohmann_json (header only) ----
+find_package(nlohmann_json QUIET)
+if(NOT nlohmann_json_FOUND)
+  FetchContent_Declare(json GIT_REPOSITORY https://github.com/nlohmann/json.git
+    GIT_TAG v3.11.2 GIT_SHALLOW TRUE)
+  FetchContent_MakeAvailable(json)
+endif()
+add_library(json_deps INTERFACE)
+target_link_libraries(json_deps INTERFACE nlohmann_json::nlohmann_json)
+
+# ---- HDF5 (C API) ----
+find_package(HDF5 COMPONENTS C REQUIRED)
+add_library(hdf5_deps INTERFACE)
+target_include_directories(hdf5_deps INTERFACE ${HDF5_INCLUDE_DIRS})
+target_link_libraries(hdf5_deps INTERFACE ${HDF5_C_LIBRARIES})
+target_compile_definitions(hdf5_deps INTERFACE ${HDF5_DEFINITIONS})
+
+# ---- ITK (medical image I/O; include(ITK_USE_FILE) registers the IO factories) ----
+add_library(itk_deps INTERFACE)
+if(GTGM_WITH_ITK)
+  find_package(ITK REQUIRED COMPONENTS ITKCommon ITKIOImageBase ITKIONIFTI ITKIONRRD ITKIOMeta
+    ITKIOTIFF ITKIOGDCM ITKImageIO)
+  include(${ITK_USE_FILE})
+  target_link_libraries(itk_deps INTERFACE ${ITK_LIBRARIES})
+  target_compile_definitions(itk_deps INTERFACE GTGM_WITH_ITK=1)
+endif()
+
+# ---- GoogleTest ----
+if(GTGM_BUILD_TESTS)
+  find_package(GTest QUIET)
+  if(NOT GTest_FOUND)
+    FetchContent_Declare(googletest GIT_REPOSITORY https://github.com/google/googletest.git
+    GIT_TAG release-1.12.1 GIT_SHALLOW TRUE)
+    FetchContent_MakeAvailable(googletest)
+  endif()
+endif()
