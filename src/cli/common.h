@@ -31,8 +31,7 @@ void start_run(const config::Config& cfg, const std::string& command);
 /// A command whose implementation has not landed yet: throws a clear error (exit 1).
 [[noreturn]] void not_built(const std::string& command, const std::string& what);
 
-/// Registration functions, one per command file.
-void register_info(CLI::App& app);
+/// Adds the "not built yet" placeholders for commands that no cmd_<name>.cpp registered.
 void register_pending(CLI::App& app);
 
 }  // namespace gtgm::cli

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "common.h"
+#include "registry.h"
 #include "gtgm/core/build_info.h"
 #include "gtgm/core/error.h"
 #include "gtgm/core/logging.h"
@@ -12,7 +13,7 @@ int main(int argc, char** argv) {
   CLI::App app{"gtgm: 3D medical vision-language pretraining (GTGM) and segmentation on LibTorch", "gtgm"};
   app.set_version_flag("--version", core::gtgm_version() + " (" + core::gtgm_git_hash() + ")");
   app.require_subcommand(1);
-  cli::register_info(app);
+  for (const auto& [name, add] : cli::command_registry()) add(app);
   cli::register_pending(app);
   try {
     app.parse(argc, argv);
