@@ -86,18 +86,26 @@ endif()
 add_library(json_deps INTERFACE)
 target_link_libraries(json_deps INTERFACE nlohmann_json::nlohmann_json)
 
-# ---- HDF5 (C API) ----
-find_package(HDF5 COMPONENTS C REQUIRED)
-add_library(hdf5_deps INTERFACE)
-target_include_directories(hdf5_deps INTERFACE ${HDF5_INCLUDE_DIRS})
-target_link_libraries(hdf5_deps INTERFACE ${HDF5_C_LIBRARIES})
-target_compile_definitions(hdf5_deps INTERFACE ${HDF5_DEFINITIONS})
+# ---- zlib (built-in NIfTI .nii.gz I/O, PNG) ----
+find_package(ZLIB REQUIRED)
+add_library(zlib_deps INTERFACE)
+target_link_libraries(zlib_deps INTERFACE ZLIB::ZLIB)
 
-# ---- ITK (medical image I/O; include(ITK_USE_FILE) registers the IO factories) ----
+# ---- HDF5 (C API; CREMI EM volumes). Optional so a cluster build without it still works. ----
+add_library(hdf5_deps INTERFACE)
+if(GTGM_WITH_HDF5)
+  find_package(HDF5 COMPONENTS C REQUIRED)
+  target_include_directories(hdf5_deps INTERFACE ${HDF5_INCLUDE_DIRS})
+  target_link_libraries(hdf5_deps INTERFACE ${HDF5_C_LIBRARIES})
+  target_compile_definitions(hdf5_deps INTERFACE ${HDF5_DEFINITIONS} GTGM_WITH_HDF5=1)
+endif()
+
+# ---- ITK (medical image I/O; include(ITK_USE_FILE) registers the IO factories). Optional: without
+# it gtgm still reads/writes NIfTI through its built-in reader (io/nifti.h). ----
 add_library(itk_deps INTERFACE)
 if(GTGM_WITH_ITK)
   find_package(ITK REQUIRED COMPONENTS ITKCommon ITKIOImageBase ITKIONIFTI ITKIONRRD ITKIOMeta
-    ITKIOTIFF ITKIOGDCM ITKImageIO)
+    ITKIOTIFF ITKIOGDCM)
   include(${ITK_USE_FILE})
   target_link_libraries(itk_deps INTERFACE ${ITK_LIBRARIES})
   target_compile_definitions(itk_deps INTERFACE GTGM_WITH_ITK=1)
