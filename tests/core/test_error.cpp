@@ -33,3 +33,13 @@ TEST(Check, ConfigErrorIsUsageKind) {
 }
 
 }  // namespace gtgm
+
+#include <torch/torch.h>
+
+namespace gtgm {
+TEST(Check, FormatsTorchSizesDevicesAndDtypes) {
+  const auto t = torch::zeros({2, 1, 4});
+  EXPECT_THROW_MSG(GTGM_CHECK(false, "got {} on {} as {}", t.sizes(), t.device(), t.scalar_type()),
+                   "got [2, 1, 4] on cpu as Float");
+}
+}  // namespace gtgm

@@ -3,6 +3,8 @@
 /// source location and a message naming the file / key / case / shape involved.
 #include <fmt/format.h>
 
+#include "gtgm/core/format.h"
+
 #include <stdexcept>
 #include <string>
 
