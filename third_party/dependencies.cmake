@@ -11,12 +11,16 @@ target_link_libraries(torch_deps INTERFACE ${TORCH_LIBRARIES})
 separate_arguments(_gtgm_torch_flags UNIX_COMMAND "${TORCH_CXX_FLAGS}")
 target_compile_options(torch_deps INTERFACE ${_gtgm_torch_flags})
 # c10d (distributed) headers and libraries: Debian splits them, PyTorch wheels keep them in libtorch.
+# Gloo needs its own headers too (gloo/algorithm.h): PyTorch wheels do not ship them, so a CUDA
+# wheel build uses NCCL only. GTGM_HAVE_GLOO is what gtgm code tests (torch's targets may define
+# USE_C10D_GLOO even when the gloo headers are missing).
 find_path(GTGM_C10D_INCLUDE torch/csrc/distributed/c10d/ProcessGroupGloo.hpp
   HINTS ${TORCH_INCLUDE_DIRS} /usr/include)
+find_path(GTGM_GLOO_INCLUDE gloo/algorithm.h HINTS ${TORCH_INCLUDE_DIRS} /usr/include)
 set(GTGM_HAVE_GLOO OFF)
-if(GTGM_C10D_INCLUDE)
+if(GTGM_C10D_INCLUDE AND GTGM_GLOO_INCLUDE)
   set(GTGM_HAVE_GLOO ON)
-  target_compile_definitions(torch_deps INTERFACE USE_C10D_GLOO=1)
+  target_compile_definitions(torch_deps INTERFACE USE_C10D_GLOO=1 GTGM_HAVE_GLOO=1)
   find_library(GTGM_GLOO_LIB gloo)
   if(GTGM_GLOO_LIB)
     target_link_libraries(torch_deps INTERFACE ${GTGM_GLOO_LIB})
@@ -52,6 +56,18 @@ if(NOT spdlog_FOUND)
 endif()
 add_library(spdlog_deps INTERFACE)
 target_link_libraries(spdlog_deps INTERFACE spdlog::spdlog fmt::fmt)
+# PyTorch wheels bundle their own (newer) fmt headers in torch/include. spdlog must see the fmt it
+# was built against, so that fmt's folder goes first as a plain -I (searched before -isystem).
+foreach(_d ${TORCH_INCLUDE_DIRS})
+  if(EXISTS "${_d}/fmt/core.h" AND TARGET fmt::fmt)
+    get_target_property(_gtgm_fmt_inc fmt::fmt INTERFACE_INCLUDE_DIRECTORIES)
+    if(_gtgm_fmt_inc AND NOT _gtgm_fmt_inc STREQUAL "/usr/include" AND NOT _gtgm_fmt_inc STREQUAL _d)
+      target_include_directories(spdlog_deps INTERFACE ${_gtgm_fmt_inc})
+      message(STATUS "gtgm: LibTorch bundles fmt in ${_d}; using ${_gtgm_fmt_inc} first for spdlog")
+    endif()
+    break()
+  endif()
+endforeach()
 
 # ---- yaml-cpp (yaml-cpp 0.7's target is `yaml-cpp`) ----
 find_package(yaml-cpp QUIET)
@@ -90,6 +106,17 @@ target_link_libraries(json_deps INTERFACE nlohmann_json::nlohmann_json)
 find_package(ZLIB REQUIRED)
 add_library(zlib_deps INTERFACE)
 target_link_libraries(zlib_deps INTERFACE ZLIB::ZLIB)
+
+# ---- zstd (optional: compressed preprocessing caches; raw caches need nothing) ----
+find_path(GTGM_ZSTD_INCLUDE zstd.h)
+find_library(GTGM_ZSTD_LIB zstd)
+add_library(zstd_deps INTERFACE)
+if(GTGM_ZSTD_INCLUDE AND GTGM_ZSTD_LIB)
+  target_include_directories(zstd_deps INTERFACE ${GTGM_ZSTD_INCLUDE})
+  target_link_libraries(zstd_deps INTERFACE ${GTGM_ZSTD_LIB})
+  target_compile_definitions(zstd_deps INTERFACE GTGM_HAVE_ZSTD=1)
+endif()
+message(STATUS "gtgm: zstd=${GTGM_ZSTD_LIB}")
 
 # ---- HDF5 (C API; CREMI EM volumes). Optional so a cluster build without it still works. ----
 add_library(hdf5_deps INTERFACE)

@@ -1,5 +1,7 @@
 #include "gtgm/config/load.h"
 
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <sstream>
 
@@ -149,6 +151,7 @@ void validate(const Config& cfg) {
   if (cfg.model.in_channels != 1 && cfg.data.modality == "EM") {
     errors.push_back(fmt::format("model.in_channels is {} but EM volumes have one channel", cfg.model.in_channels));
   }
+  for (auto& p : model_config_problems(cfg.model)) errors.push_back(std::move(p));
   if (!errors.empty()) {
     throw ConfigError(errors.size() == 1 ? errors.front()
                                          : fmt::format("{} config errors:\n  {}", errors.size(), fmt::join(errors, "\n  ")));

@@ -1,6 +1,7 @@
 #include "gtgm/config/schema.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cmath>
