@@ -7,5 +7,9 @@ if(NOT GTGM_GIT_HASH)
 endif()
 configure_file(${PROJECT_SOURCE_DIR}/cmake/version_info.h.in
   ${PROJECT_BINARY_DIR}/generated/gtgm/version_info.h @ONLY)
-add_library(gtgm_version INTERFACE)
-target_include_directories(gtgm_version INTERFACE ${PROJECT_BINARY_DIR}/generated)
+# Only the file that prints the version sees the generated folder: every other compile command is
+# then identical across build folders, so ccache shares objects between them.
+function(gtgm_version_for source)
+  set_source_files_properties(${PROJECT_SOURCE_DIR}/${source} PROPERTIES
+    INCLUDE_DIRECTORIES ${PROJECT_BINARY_DIR}/generated)
+endfunction()
