@@ -2,6 +2,9 @@
 
 #include <ATen/autocast_mode.h>
 #include <ATen/detail/CUDAHooksInterface.h>
+#ifdef GTGM_HAVE_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
 
 namespace gtgm::core::compat {
 
@@ -31,6 +34,25 @@ bool autocast_enabled(c10::DeviceType device_type) {
 void autocast_clear_cache() { at::autocast::clear_cache(); }
 int autocast_increment_nesting() { return at::autocast::increment_nesting(); }
 int autocast_decrement_nesting() { return at::autocast::decrement_nesting(); }
+
+int64_t cuda_peak_allocated_bytes(int device_index) {
+#ifdef GTGM_HAVE_CUDA
+  // Stat index 0 is StatType::AGGREGATE in every version (the enum moved namespaces in 2.x).
+  const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(static_cast<c10::DeviceIndex>(device_index));
+  return stats.allocated_bytes[0].peak;
+#else
+  (void)device_index;
+  return 0;
+#endif
+}
+
+void cuda_reset_peak_allocated(int device_index) {
+#ifdef GTGM_HAVE_CUDA
+  c10::cuda::CUDACachingAllocator::resetPeakStats(static_cast<c10::DeviceIndex>(device_index));
+#else
+  (void)device_index;
+#endif
+}
 
 std::string torch_version() { return TORCH_VERSION; }
 

@@ -4,7 +4,9 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <sstream>
 #include <string>
+#include <type_traits>
 
 #define GTGM_TORCH_AT_LEAST(major, minor) \
   (TORCH_VERSION_MAJOR > (major) || (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
@@ -20,6 +22,26 @@ void autocast_clear_cache();
 /// Entering/leaving nested autocast regions (the cache is cleared when the nesting drops to 0).
 int autocast_increment_nesting();
 int autocast_decrement_nesting();
+
+/// The key under which LibTorch's optimisers keep a parameter's state in `opt.state()`: the
+/// TensorImpl address printed as text in 1.13, the TensorImpl* itself in 2.x.
+template <class Optimizer>
+auto optim_state_key(const Optimizer& opt, const at::Tensor& param) {
+  using Key = typename std::decay_t<decltype(opt.state())>::key_type;
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream ss;  // what c10::guts::to_string(TensorImpl*) prints
+    ss << param.unsafeGetTensorImpl();
+    return ss.str();
+  } else {
+    return static_cast<Key>(param.unsafeGetTensorImpl());
+  }
+}
+
+/// Peak bytes allocated by the CUDA caching allocator on `device_index` since the start or the
+/// last reset (0 on builds without CUDA).
+int64_t cuda_peak_allocated_bytes(int device_index);
+/// Resets that peak.
+void cuda_reset_peak_allocated(int device_index);
 
 /// "1.13.0" / "2.6.0": the LibTorch this binary was compiled against.
 std::string torch_version();

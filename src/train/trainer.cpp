@@ -1,0 +1,382 @@
+#include "gtgm/train/trainer.h"
+
+#include <cmath>
+#include <csignal>
+
+#include "gtgm/config/load.h"
+#include "gtgm/core/build_info.h"
+#include "gtgm/core/error.h"
+#include "gtgm/core/logging.h"
+#include "gtgm/core/timer.h"
+#include "gtgm/core/torch_compat.h"
+#include "gtgm/train/checkpoint.h"
+#include "gtgm/train/schedule.h"
+#include "gtgm/train/signals.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace gtgm::train {
+
+/// Sums over the steps since the last metrics row. Loss sums stay on the device so that logging is
+/// the only place they are read back.
+struct Trainer::Window {
+  torch::Tensor loss_sum, grad_norm_sum;
+  std::vector<std::pair<std::string, torch::Tensor>> term_sums;
+  int64_t loss_count = 0, norm_count = 0, steps = 0, skipped = 0, samples = 0;
+  double data_wait = 0;
+  core::Stopwatch watch;
+
+  void reset() {
+    loss_sum = grad_norm_sum = torch::Tensor();
+    term_sums.clear();
+    loss_count = norm_count = steps = skipped = samples = 0;
+    data_wait = 0;
+    watch.reset();
+  }
+};
+
+namespace {
+
+torch::Tensor add_to(const torch::Tensor& sum, const torch::Tensor& x) { return sum.defined() ? sum + x : x.clone(); }
+
+std::string stop_reason_text() {
+  switch (stop_signal()) {
+    case SIGINT: return "SIGINT";
+    case SIGTERM: return "SIGTERM";
+    case 0: return "request";
+    default: return "signal " + std::to_string(stop_signal());
+  }
+}
+
+// Converts parameters and buffers of 5-D convolution weights to channels-last-3d in place.
+void to_channels_last(torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : module.parameters()) {
+    if (p.dim() == 5) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast3d));
+  }
+}
+
+}  // namespace
+
+Trainer::Trainer(const config::Config& cfg, Task& task, const torch::Device& device, TrainerOptions options)
+    : cfg_(cfg), task_(task), device_(device), options_(std::move(options)) {
+  run_dir_ = options_.run_dir.empty() ? fs::path(cfg_.run.dir) : options_.run_dir;
+  precision_ = core::resolve_precision(cfg_.run.precision, device_);
+  if (device_.is_cuda()) {
+    at::globalContext().setBenchmarkCuDNN(cfg_.train.cudnn_benchmark && !cfg_.run.deterministic);
+  }
+  if (cfg_.run.deterministic) at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/true);
+  ctx_.device = device_;
+  ctx_.precision = precision_;
+  ctx_.non_blocking = device_.is_cuda() && cfg_.data.pin_memory;
+  ctx_.channels_last = device_.is_cuda() && cfg_.train.channels_last;
+  if (ctx_.channels_last) to_channels_last(task_.module());
+  optimizer_ = std::make_unique<Optimizer>(cfg_.optim, task_.module());
+  GradScalerOptions so;
+  so.init_scale = cfg_.train.loss_scale_init;
+  so.growth_interval = cfg_.train.loss_scale_growth_interval;
+  scaler_ = std::make_unique<GradScaler>(precision_ == core::Precision::FP16, device_, so);
+  GTGM_INFO("trainer: task {} on {}, precision {}, {}", task_.name(), device_.str(), core::precision_name(precision_),
+            optimizer_->summary());
+}
+
+Trainer::~Trainer() = default;
+
+void Trainer::resume(const fs::path& path) {
+  const fs::path dir = resolve_checkpoint(path);
+  GTGM_INFO("resuming from {}", dir.string());
+  CheckpointData data = read_checkpoint(dir);
+  const config::Config saved = config::load_config_string(data.config_yaml, (dir / "config.yaml").string());
+  check_resume_config(saved, cfg_, dir.string());
+  if (saved.train.steps != cfg_.train.steps && schedule_depends_on_total(cfg_.optim.schedule)) {
+    GTGM_WARN("train.steps changed from {} to {} with schedule '{}': the learning rate at step {} becomes {:.4g} "
+              "instead of {:.4g}",
+              saved.train.steps, cfg_.train.steps, cfg_.optim.schedule, data.step,
+              learning_rate(cfg_.optim, data.step, cfg_.train.steps),
+              learning_rate(saved.optim, data.step, saved.train.steps));
+  }
+  GTGM_CHECK(data.step < cfg_.train.steps || data.step == cfg_.train.steps,
+             "checkpoint {} is at step {}, past train.steps = {}; raise train.steps to continue", dir.string(),
+             data.step, cfg_.train.steps);
+  io::load_state_into(task_.module(), data.weights, /*strict=*/true, (dir / "model.safetensors").string());
+  optimizer_->load_state(data.optimizer, data.optimizer_meta);
+  const json& t = data.trainer;
+  scaler_->load_state(t.at("scaler"));
+  step_ = data.step;
+  resumed_from_ = data.step;
+  nonfinite_run_ = t.at("nonfinite_run").get<int64_t>();
+  skipped_total_ = t.at("skipped_total").get<int64_t>();
+  samples_seen_ = t.at("samples_seen").get<int64_t>();
+  best_ = t.value("best", json(nullptr));
+  last_validation_.reset();
+  if (t.contains("last_validation") && !t["last_validation"].is_null()) {
+    Validation v;
+    v.score = t["last_validation"].at("score").get<double>();
+    v.higher_is_better = t["last_validation"].at("higher_is_better").get<bool>();
+    last_validation_ = v;
+  }
+  task_.restore(data.loader);
+  // RNG last: nothing above may draw from them after this point.
+  restore_torch_rng(data.rng);
+  restore_std_rng(t.at("rng"));
+}
+
+fs::path Trainer::save_checkpoint() {
+  update_best_candidate();
+  if (core::log_rank() != 0) return {};
+  CheckpointData d;
+  d.step = step_;
+  d.weights = io::module_state(task_.module());
+  d.optimizer = optimizer_->state_tensors();
+  d.optimizer_meta = optimizer_->state_meta();
+  d.rng = capture_torch_rng();
+  json last_val = nullptr;
+  if (last_validation_) last_val = {{"score", last_validation_->score}, {"higher_is_better", last_validation_->higher_is_better}};
+  d.trainer = {{"step", step_},
+               {"gtgm_version", core::gtgm_version()},
+               {"precision", core::precision_name(precision_)},
+               {"samples_seen", samples_seen_},
+               {"nonfinite_run", nonfinite_run_},
+               {"skipped_total", skipped_total_},
+               {"scaler", scaler_->state()},
+               {"schedule",
+                {{"name", cfg_.optim.schedule},
+                 {"total_steps", cfg_.train.steps},
+                 {"next_lr", learning_rate(cfg_.optim, step_, cfg_.train.steps)},
+                 {"last_lr", last_lr_}}},
+               {"best", best_},
+               {"last_validation", last_val},
+               {"rng", capture_std_rng()}};
+  d.loader = task_.state();
+  d.config_yaml = config::to_yaml(cfg_);
+  const fs::path dir = checkpoint_dir(run_dir_, step_);
+  core::Stopwatch watch;
+  write_checkpoint(dir, d);
+  if (!best_.is_null() && best_.value("step", int64_t{-1}) == step_) write_best(run_dir_, best_);
+  prune_checkpoints(run_dir_, cfg_.train.keep_last, best_.is_null() ? -1 : best_.value("step", int64_t{-1}));
+  GTGM_INFO("checkpoint {} written in {:.1f}s", dir.string(), watch.seconds());
+  return dir;
+}
+
+void Trainer::update_best_candidate() {
+  std::optional<double> score;
+  bool higher = false;
+  std::string metric;
+  if (task_.has_validation()) {
+    if (last_validation_) {
+      score = last_validation_->score;
+      higher = last_validation_->higher_is_better;
+      metric = "validation";
+    }
+  } else if (ckpt_loss_count_ > 0) {
+    score = ckpt_loss_sum_.item<double>() / static_cast<double>(ckpt_loss_count_);
+    metric = "train_loss";
+  }
+  ckpt_loss_sum_ = torch::Tensor();
+  ckpt_loss_count_ = 0;
+  if (!score || !std::isfinite(*score)) return;
+  const bool better = best_.is_null() || (higher ? *score > best_.at("score").get<double>() : *score < best_.at("score").get<double>());
+  if (better) best_ = {{"step", step_}, {"score", *score}, {"metric", metric}, {"higher_is_better", higher}};
+}
+
+void Trainer::train_step(Window& w) {
+  optimizer_->zero_grad();
+  const int accum = cfg_.optim.accumulation;
+  const double lr = learning_rate(cfg_.optim, step_, cfg_.train.steps);
+  torch::Tensor step_loss;
+  std::vector<std::pair<std::string, torch::Tensor>> step_terms;
+  ctx_.step = step_;
+  for (int micro = 0; micro < accum; ++micro) {
+    ctx_.micro_step = micro;
+    core::Stopwatch wait;
+    Batch batch = task_.next_batch();
+    w.data_wait += wait.seconds();
+    w.samples += batch.samples;
+    samples_seen_ += batch.samples;
+    Losses losses = task_.compute(batch, ctx_);
+    GTGM_CHECK(losses.total.defined() && losses.total.numel() == 1,
+               "task {}: compute() must return a scalar total loss, got {}", task_.name(),
+               losses.total.defined() ? fmt::format("shape {}", losses.total.sizes()) : std::string("nothing"));
+    GTGM_CHECK(losses.total.requires_grad(), "task {}: the total loss does not require grad (nothing to train)",
+               task_.name());
+    const torch::Tensor total = losses.total.to(torch::kFloat);
+    scaler_->scale(accum == 1 ? total : total / accum).backward();
+    step_loss = add_to(step_loss, total.detach());
+    for (size_t i = 0; i < losses.terms.size(); ++i) {
+      const torch::Tensor v = losses.terms[i].second.detach().to(torch::kFloat).reshape({});
+      if (micro == 0) step_terms.emplace_back(losses.terms[i].first, v.clone());
+      else {
+        GTGM_CHECK(i < step_terms.size() && step_terms[i].first == losses.terms[i].first,
+                   "task {}: loss terms changed between micro-batches", task_.name());
+        step_terms[i].second = step_terms[i].second + v;
+      }
+    }
+  }
+  if (accum > 1) {
+    step_loss = step_loss / accum;
+    for (auto& t : step_terms) t.second = t.second / accum;
+  }
+
+  std::vector<torch::Tensor> grads = optimizer_->grads();
+  scaler_->unscale_(grads);
+  const torch::Tensor norm = global_grad_norm(grads).to(step_loss.device());
+  if (cfg_.optim.grad_clip > 0) clip_grads_(grads, norm, cfg_.optim.grad_clip);
+  // The one host synchronisation of a step: [loss non-finite, grad non-finite, scaler found inf].
+  const torch::Tensor flags =
+      torch::stack({step_loss.reshape({}).isfinite().logical_not().to(torch::kFloat),
+                    norm.isfinite().logical_not().to(torch::kFloat),
+                    scaler_->found_inf().to(step_loss.device()).reshape({})})
+          .cpu();
+  const float* f = flags.data_ptr<float>();
+  const bool loss_bad = f[0] > 0, grad_bad = f[1] > 0 || f[2] > 0;
+  bool applied = false;
+  if (loss_bad || (grad_bad && !scaler_->enabled())) {
+    ++nonfinite_run_;
+    ++skipped_total_;
+    ++w.skipped;
+    GTGM_WARN("step {}: non-finite {}; step skipped ({} in a row, limit train.max_nonfinite = {})", step_ + 1,
+              loss_bad ? "loss" : "gradient norm", nonfinite_run_, cfg_.train.max_nonfinite);
+    if (nonfinite_run_ >= cfg_.train.max_nonfinite) {
+      GTGM_THROW("stopping at step {}: {} consecutive steps had a non-finite loss or gradient (train.max_nonfinite = "
+                 "{}). Lower optim.lr, check the data (NaN voxels?) or use run.precision=fp32; the last checkpoint "
+                 "in {} holds the weights before the divergence",
+                 step_ + 1, nonfinite_run_, cfg_.train.max_nonfinite, checkpoints_root(run_dir_).string());
+    }
+  } else if (grad_bad) {
+    // fp16 overflow: the scaler backs off; a normal event while the scale settles.
+    ++skipped_total_;
+    ++w.skipped;
+    GTGM_DEBUG("step {}: fp16 gradient overflow, step skipped, loss scale backs off", step_ + 1);
+  } else {
+    optimizer_->set_lr(lr);
+    optimizer_->step();
+    nonfinite_run_ = 0;
+    applied = true;
+    last_lr_ = lr;
+  }
+  scaler_->update();
+  if (!loss_bad) {
+    w.loss_sum = add_to(w.loss_sum, step_loss);
+    ++w.loss_count;
+    ckpt_loss_sum_ = add_to(ckpt_loss_sum_, step_loss);
+    ++ckpt_loss_count_;
+    if (w.term_sums.empty()) w.term_sums = step_terms;
+    else {
+      for (size_t i = 0; i < step_terms.size() && i < w.term_sums.size(); ++i) {
+        w.term_sums[i].second = w.term_sums[i].second + step_terms[i].second;
+      }
+    }
+  }
+  if (applied) {
+    w.grad_norm_sum = add_to(w.grad_norm_sum, norm);
+    ++w.norm_count;
+  }
+  ++w.steps;
+  ++step_;
+  if (applied) task_.after_step(step_);
+}
+
+void Trainer::log_window(Window& w, core::Progress* progress) {
+  if (w.steps == 0) return;
+  const double seconds = std::max(w.watch.seconds(), 1e-9);
+  MetricsRow row;
+  row.step = step_;
+  const double loss = w.loss_count > 0 ? w.loss_sum.item<double>() / static_cast<double>(w.loss_count)
+                                       : std::numeric_limits<double>::quiet_NaN();
+  row.values.emplace_back("loss", loss);
+  for (const auto& [name, sum] : w.term_sums) {
+    row.values.emplace_back("loss/" + name, sum.item<double>() / static_cast<double>(std::max<int64_t>(1, w.loss_count)));
+  }
+  row.values.emplace_back("lr", last_lr_);
+  row.values.emplace_back("grad_norm", w.norm_count > 0 ? w.grad_norm_sum.item<double>() / static_cast<double>(w.norm_count)
+                                                        : std::numeric_limits<double>::quiet_NaN());
+  row.values.emplace_back("samples_per_s", static_cast<double>(w.samples) / seconds);
+  row.values.emplace_back("steps_per_s", static_cast<double>(w.steps) / seconds);
+  row.values.emplace_back("data_wait", std::min(1.0, w.data_wait / seconds));
+  const double mem = device_.is_cuda() ? static_cast<double>(core::compat::cuda_peak_allocated_bytes(device_.index()))
+                                       : static_cast<double>(process_rss_bytes());
+  row.values.emplace_back(device_.is_cuda() ? "cuda_peak_gb" : "rss_gb", mem / 1e9);
+  row.values.emplace_back("skipped", static_cast<double>(w.skipped));
+  if (scaler_->enabled()) row.values.emplace_back("loss_scale", scaler_->current_scale());
+  if (core::log_rank() == 0) {
+    metrics_->write(row);
+    if (progress != nullptr) {
+      progress_extra_ = fmt::format("loss {:.4f} | lr {:.3g} | {:.1f} samples/s | data {:.0f}%", loss, last_lr_,
+                                          static_cast<double>(w.samples) / seconds, 100.0 * w.data_wait / seconds);
+      progress->update(step_, progress_extra_);
+    }
+  }
+  if (options_.on_metrics) options_.on_metrics(row);
+  w.reset();
+}
+
+void Trainer::run_validation() {
+  auto& module = task_.module();
+  module.eval();
+  Validation v;
+  {
+    torch::NoGradGuard no_grad;
+    v = task_.validate(step_, ctx_);
+  }
+  module.train();
+  last_validation_ = v;
+  MetricsRow row;
+  row.step = step_;
+  for (const auto& [k, value] : v.metrics) row.values.emplace_back("val/" + k, value);
+  row.values.emplace_back("val/score", v.score);
+  if (core::log_rank() == 0) metrics_->write(row);
+  if (options_.on_metrics) options_.on_metrics(row);
+  GTGM_INFO("step {}: validation score {:.5g}", step_, v.score);
+}
+
+TrainResult Trainer::run() {
+  core::Stopwatch total_watch;
+  std::optional<StopSignalScope> signals;
+  if (options_.handle_signals) signals.emplace();
+  clear_stop_request();
+  TrainResult result;
+  const int64_t total = cfg_.train.steps;
+  if (core::log_rank() == 0) {
+    if (resumed_from_ < 0 && options_.checkpoints && !list_checkpoints(run_dir_).empty()) {
+      throw ConfigError(fmt::format("{} already holds checkpoints of a run; pass --resume {} to continue it, or set "
+                                    "run.dir to a new directory",
+                                    run_dir_.string(), run_dir_.string()));
+    }
+    metrics_ = std::make_unique<MetricsWriter>(run_dir_, resumed_from_);
+  }
+  std::unique_ptr<core::Progress> progress;
+  if (options_.progress_out != nullptr) progress = std::make_unique<core::Progress>("train", total, "step", options_.progress_out);
+
+  task_.module().train();
+  Window w;
+  w.reset();
+  result.stop_reason = "finished";
+  while (step_ < total) {
+    train_step(w);
+    const bool due_log = step_ % cfg_.train.log_every == 0 || step_ == total;
+    const bool stop_signal_seen = stop_requested();
+    const bool stop_after = options_.stop_after >= 0 && step_ >= options_.stop_after;
+    if (due_log || stop_signal_seen || stop_after) log_window(w, progress.get());
+    else if (progress) progress->update(step_, progress_extra_);
+    if (task_.has_validation() && step_ % cfg_.train.validate_every == 0) run_validation();
+    const bool stop = stop_signal_seen || stop_after;
+    if (options_.checkpoints && (step_ % cfg_.train.checkpoint_every == 0 || step_ == total || stop)) {
+      result.last_checkpoint = save_checkpoint();
+    }
+    if (stop) {
+      result.interrupted = true;
+      result.stop_reason = stop_signal_seen ? stop_reason_text() : "stop_after";
+      GTGM_INFO("stopping at step {} ({}){}", step_, result.stop_reason,
+                result.last_checkpoint.empty() ? "" : "; resume with --resume " + run_dir_.string());
+      break;
+    }
+  }
+  if (progress) progress->finish();
+  result.step = step_;
+  result.skipped_steps = skipped_total_;
+  result.seconds = total_watch.seconds();
+  return result;
+}
+
+}  // namespace gtgm::train
