@@ -1,32 +1,113 @@
 #pragma once
 #include <string>
+#include <vector>
 
 #include "gtgm/config/schema.h"
 
 namespace gtgm::config {
 
+/// `text.captioner:` how `gtgm caption` describes slices of a volume.
+struct CaptionerConfig {
+  std::string type = "template";
+  std::vector<int> step = {10, 80, 80};
+  int slice_size = 224;
+  int patch = 160;
+  std::string modality = "auto";
+  double window_low = -160.0;
+  double window_high = 240.0;
+  std::string window = "auto";
+  std::string endpoint = "http://127.0.0.1:8000/v1/chat/completions";
+  std::string model = "";
+  std::string api_key_env = "";
+  std::string prompt =
+      "Describe this medical image slice in one or two short sentences: modality, body region, visible "
+      "structures and their appearance. Do not guess a diagnosis.";
+  int max_tokens = 96;
+  double temperature = 0.0;
+  double timeout_s = 60.0;
+  int retries = 4;
+  double backoff_s = 1.0;
+  int concurrency = 4;
+
+  template <class V>
+  void visit(V& v) {
+    v.field("type", type, "Captioner: template (describes what the image shows, no model) or openai "
+            "(an OpenAI-compatible chat-completions server: vLLM, llama.cpp server, Ollama).",
+            one_of({"template", "openai"}));
+    v.field("step", step, "Grid step between caption positions in voxels (z, y, x); reference code: 10, 80, 80.",
+            ge(1).length(3));
+    v.field("slice_size", slice_size, "Rendered slice side in pixels (the axial slice is resized to this).", ge(8));
+    v.field("patch", patch, "In-plane patch side in voxels around each position (0 = the whole slice).", ge(0));
+    v.field("modality", modality, "Template captioner: auto (CT when values look like HU, EM for 8-bit strongly "
+            "anisotropic volumes, else MRI) or a fixed CT, MRI or EM.",
+            one_of({"auto", "CT", "MRI", "EM"}));
+    v.field("window", window, "Intensity window of rendered slices: auto (CT window when values look like HU, "
+            "else 0.5/99.5 percentiles), fixed (window_low..window_high) or minmax.",
+            one_of({"auto", "fixed", "minmax"}));
+    v.field("window_low", window_low, "Lower bound of the fixed window (CT: HU).");
+    v.field("window_high", window_high, "Upper bound of the fixed window (CT: HU).");
+    v.field("endpoint", endpoint, "openai: full URL of the chat-completions endpoint.");
+    v.field("model", model, "openai: model name sent in the request (as the server lists it).");
+    v.field("api_key_env", api_key_env,
+            "openai: name of the environment variable holding the API key (empty = no key). The key is never logged.");
+    v.field("prompt", prompt, "openai: the instruction sent with each slice; its hash is stored with each caption.");
+    v.field("max_tokens", max_tokens, "openai: reply length limit.", ge(1));
+    v.field("temperature", temperature, "openai: sampling temperature.", ge(0));
+    v.field("timeout_s", timeout_s, "openai: per-request timeout in seconds.", gt(0));
+    v.field("retries", retries, "openai: retries after a timeout, 429 or 5xx (exponential backoff).", ge(0));
+    v.field("backoff_s", backoff_s, "openai: first retry delay in seconds (doubles each retry).", ge(0));
+    v.field("concurrency", concurrency, "openai: requests in flight at once.", ge(1));
+  }
+};
+
 /// `text:` the frozen text encoder and the caption / embedding caches.
 struct TextConfig {
   std::string type = "bert";
   std::string model_dir = "";
+  std::string weights = "";
+  std::string vocab = "";
   int max_length = 128;
   int freeze_layers = -1;
   std::string pooling = "cls";
+  std::string lower_case = "auto";
+  std::string strip_accents = "auto";
+  int batch_size = 64;
+  std::string device = "";
   std::string caption_cache = "";
   std::string embedding_cache = "";
+  CaptionerConfig captioner;
 
   template <class V>
   void visit(V& v) {
     v.field("type", type, "Text encoder: bert (Hugging Face folder) or torchscript (exported module).",
             one_of({"bert", "torchscript"}));
     v.field("model_dir", model_dir,
-            "Hugging Face folder (config.json, vocab.txt, model.safetensors or pytorch_model.bin) or .pt file.");
-    v.field("max_length", max_length, "Token limit incl. [CLS]/[SEP] (paper: 128).", ge(2));
-    v.field("freeze_layers", freeze_layers, "Frozen encoder layers: -1 = all (paper figure), k = first k.", ge(-1));
-    v.field("pooling", pooling, "Sentence embedding.", one_of({"cls", "mean"}));
+            "bert: Hugging Face folder (config.json, vocab.txt, model.safetensors or pytorch_model.bin); "
+            "torchscript: the .pt file (forward(input_ids, attention_mask) -> [N, L, H] or [N, H]).");
+    v.field("weights", weights,
+            "bert: weight file inside or outside model_dir; empty = model.safetensors, else pytorch_model.bin.");
+    v.field("vocab", vocab, "vocab.txt; empty = vocab.txt beside the model (model_dir or the .pt's folder).");
+    v.field("max_length", max_length,
+            "Token limit incl. [CLS]/[SEP] (paper: 128); capped by the model's max_position_embeddings.", ge(2));
+    v.field("freeze_layers", freeze_layers,
+            "Frozen part: -1 = everything (paper figure), 0 = nothing, k = embeddings + first k layers "
+            "(reference code: 6).",
+            ge(-1));
+    v.field("pooling", pooling, "Sentence embedding: cls (last hidden state of [CLS], paper), mean (masked mean) "
+            "or pooler (tanh dense on [CLS], HF pooler_output).",
+            one_of({"cls", "mean", "pooler"}));
+    v.field("lower_case", lower_case,
+            "Lower-case text before WordPiece: auto = tokenizer_config.json's do_lower_case, else true (HF default).",
+            one_of({"auto", "true", "false"}));
+    v.field("strip_accents", strip_accents, "Strip accents: auto = tokenizer_config.json, else same as lower_case.",
+            one_of({"auto", "true", "false"}));
+    v.field("batch_size", batch_size, "Captions per encoder call in `gtgm embed-text`.", ge(1));
+    v.field("device", device, "Device of the text encoder in `gtgm embed-text`; empty = run.device.");
     v.field("caption_cache", caption_cache, "Caption cache (JSONL) produced by `gtgm caption`.");
     v.field("embedding_cache", embedding_cache,
-            "Text-embedding cache (safetensors) from `gtgm embed-text`; when set, the encoder never runs in training.");
+            "Text-embedding cache (safetensors) from `gtgm embed-text`; when set, the encoder never runs in "
+            "training (needs freeze_layers: -1).");
+    v.section("captioner", captioner, "How `gtgm caption` describes slices.");
   }
 };
 
