@@ -1,0 +1,47 @@
+#pragma once
+/// 3D ResNet-10/18/34/50/101/152 as in the GTGM reference code (the Hara et al. 3D-ResNet layout:
+/// conv1 3x7x7 stride 1x2x2, bn1, ReLU, 3^3 max-pool stride 2, layer1..layer4 with strides 1, 2, 2, 2,
+/// global average pool; no classifier). Module paths (conv1, bn1, layer1.0.conv1, ...,
+/// layer1.0.downsample.0) match that code, so its state dicts load without renaming.
+#include "gtgm/models/encoder.h"
+
+namespace gtgm::models {
+
+/// Options of ResNet3d.
+struct ResNet3dOptions {
+  TORCH_ARG(int, depth) = 50;  ///< 10, 18, 34 (basic blocks) or 50, 101, 152 (bottlenecks)
+  TORCH_ARG(int, spatial_dims) = 3;
+  TORCH_ARG(int64_t, in_channels) = 1;
+  TORCH_ARG(int64_t, base_channels) = 64;  ///< stem / layer1 planes; layers use 1, 2, 4, 8 x base
+  TORCH_ARG(Shape, stem_kernel) = Shape({3, 7, 7});
+  TORCH_ARG(Shape, stem_stride) = Shape({1, 2, 2});
+  TORCH_ARG(bool, stem_pool) = true;
+  TORCH_ARG(NormKind, norm) = NormKind::Batch;
+  TORCH_ARG(int64_t, norm_groups) = 8;
+  TORCH_ARG(ActKind, act) = ActKind::ReLU;
+  /// Pooled width; 0 = the natural width (8 * base * expansion: 2048 for ResNet-50).
+  TORCH_ARG(int64_t, embed_dim) = 0;
+};
+
+/// Blocks per layer for a depth (throws listing the supported depths).
+std::vector<int64_t> resnet_layers(int depth);
+
+/// features: [stem (after conv1/bn1/act, before the pool), layer1, layer2, layer3, layer4];
+/// for ResNet-50 with the paper stem: channels 64, 256, 512, 1024, 2048 at strides (1,2,2),
+/// (2,4,4), (4,8,8), (8,16,16), (16,32,32). pooled: mean of layer4 -> [B, embed_dim].
+/// Any input size works for the encoder itself (sizes round up at each stride).
+class ResNet3dImpl : public EncoderImpl {
+ public:
+  explicit ResNet3dImpl(const ResNet3dOptions& options = {});
+  EncoderOutput forward(const torch::Tensor& x) override;
+  const ResNet3dOptions& options() const { return options_; }
+
+ private:
+  ResNet3dOptions options_;
+  Conv conv1_{nullptr};
+  Norm bn1_{nullptr};
+  std::vector<torch::nn::Sequential> layers_;
+};
+TORCH_MODULE(ResNet3d);
+
+}  // namespace gtgm::models

@@ -1,0 +1,91 @@
+#pragma once
+/// Vision transformer for 2D/3D volumes (UNETR's encoder): non-overlapping patch embedding with
+/// per-axis (anisotropic) patch sizes, learnable or fixed sin-cos position embeddings, pre-norm
+/// transformer blocks. Module paths follow timm (patch_embed, pos_embed, blocks.i.norm1,
+/// blocks.i.attn.qkv, blocks.i.attn.proj, blocks.i.norm2, blocks.i.mlp.fc1/fc2, norm).
+#include "gtgm/models/encoder.h"
+
+namespace gtgm::models {
+
+/// Position embedding kinds.
+enum class PosEmbedKind { Learnable, SinCos };
+
+/// Options of ViT3d.
+struct ViT3dOptions {
+  TORCH_ARG(int, spatial_dims) = 3;
+  TORCH_ARG(int64_t, in_channels) = 1;
+  TORCH_ARG(Shape, patch_size) = Shape({16, 16, 16});
+  /// Input size the learnable position embeddings are made for; other (patch-divisible) sizes
+  /// interpolate them (trilinear on the patch grid).
+  TORCH_ARG(Shape, input_size) = Shape({32, 160, 160});
+  TORCH_ARG(int64_t, hidden_size) = 768;
+  TORCH_ARG(int64_t, num_layers) = 12;
+  TORCH_ARG(int64_t, num_heads) = 12;
+  TORCH_ARG(int64_t, mlp_dim) = 3072;
+  TORCH_ARG(PosEmbedKind, pos_embed) = PosEmbedKind::Learnable;
+  TORCH_ARG(double, dropout) = 0.0;
+  /// Pooled width; 0 = hidden_size.
+  TORCH_ARG(int64_t, embed_dim) = 0;
+};
+
+/// Multi-head self-attention: qkv Linear (hidden -> 3 hidden), softmax(q k^T / sqrt(d)) v, proj.
+/// [B, N, hidden] -> [B, N, hidden].
+class SelfAttentionImpl : public torch::nn::Module {
+ public:
+  SelfAttentionImpl(int64_t hidden, int64_t heads, double dropout);
+  torch::Tensor forward(const torch::Tensor& x);
+
+ private:
+  int64_t heads_;
+  double dropout_;
+  Linear qkv_{nullptr}, proj_{nullptr};
+};
+TORCH_MODULE(SelfAttention);
+
+/// Pre-norm transformer block: x + attn(norm1(x)); x + mlp(norm2(x)) with a GELU MLP (fc1, fc2).
+/// [B, N, hidden] -> same.
+class TransformerBlockImpl : public torch::nn::Module {
+ public:
+  TransformerBlockImpl(int64_t hidden, int64_t heads, int64_t mlp_dim, double dropout);
+  torch::Tensor forward(const torch::Tensor& x);
+
+ private:
+  double dropout_;
+  torch::nn::LayerNorm norm1_{nullptr}, norm2_{nullptr};
+  SelfAttention attn_{nullptr};
+  Linear fc1_{nullptr}, fc2_{nullptr};
+};
+TORCH_MODULE(TransformerBlock);
+
+/// Fixed sin-cos position embedding of a patch grid: [prod(grid), hidden]; each axis takes
+/// hidden / dims channels (half sin, half cos, frequencies 1 / 10000^(i / (hidden / 2 dims))).
+/// hidden must be divisible by 2 * grid.size().
+torch::Tensor sincos_position_embedding(const Shape& grid, int64_t hidden);
+
+/// features: the token grids [B, hidden, *S / patch] after layers round(k * num_layers / L),
+/// k = 1..L, L = max(1, ceil(log2(max patch))) (UNETR: layers 3, 6, 9, 12 for patch 16; the
+/// last one after the final norm). pooled: mean over tokens after the final norm -> [B, embed_dim].
+/// Inputs must be multiples of the patch size.
+class ViT3dImpl : public EncoderImpl {
+ public:
+  explicit ViT3dImpl(const ViT3dOptions& options = {});
+  EncoderOutput forward(const torch::Tensor& x) override;
+  Shape size_divisor() const override { return options_.patch_size(); }
+  Shape required_divisor() const override { return options_.patch_size(); }
+  const ViT3dOptions& options() const { return options_; }
+  /// Transformer layer (1-based) behind each feature.
+  const std::vector<int64_t>& tap_layers() const { return taps_; }
+  /// Position embeddings for a patch grid: [1, prod(grid), hidden].
+  torch::Tensor position_embedding(const Shape& grid);
+
+ private:
+  ViT3dOptions options_;
+  std::vector<int64_t> taps_;
+  Conv patch_embed_{nullptr};
+  torch::Tensor pos_embed_;  ///< learnable: [1, prod(input_size / patch), hidden]
+  std::vector<TransformerBlock> blocks_;
+  torch::nn::LayerNorm norm_{nullptr};
+};
+TORCH_MODULE(ViT3d);
+
+}  // namespace gtgm::models

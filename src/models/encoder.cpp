@@ -1,0 +1,40 @@
+#include "gtgm/models/encoder.h"
+
+#include <fmt/format.h>
+
+#include "gtgm/core/error.h"
+
+namespace gtgm::models {
+
+void EncoderImpl::check_input(const torch::Tensor& x, const Shape& divisor, const std::string& what) const {
+  const char* layout = dims_ == 3 ? "D, H, W" : "H, W";
+  GTGM_CHECK(x.defined() && x.dim() == dims_ + 2 && x.size(1) == in_channels_,
+             "{} expects input [B, {}, {}] ({}D, model.in_channels = {}), got {}", what, in_channels_, layout, dims_,
+             in_channels_, x.defined() ? shape_text(x.sizes()) : "an undefined tensor");
+  bool ok = true;
+  for (int a = 0; a < dims_; ++a) ok = ok && x.size(a + 2) % divisor[static_cast<size_t>(a)] == 0;
+  if (!ok) {
+    Shape spatial(x.sizes().begin() + 2, x.sizes().end());
+    Shape suggest;
+    for (int a = 0; a < dims_; ++a) {
+      const int64_t d = divisor[static_cast<size_t>(a)];
+      suggest.push_back((spatial[static_cast<size_t>(a)] + d - 1) / d * d);
+    }
+    GTGM_THROW("{} cannot take input size {} ({}): every size must be a multiple of {} (the total stride); "
+               "pad or crop to e.g. {}",
+               what, shape_text(spatial), layout, shape_text(divisor), shape_text(suggest));
+  }
+}
+
+void EncoderImpl::init_embedding(int64_t width, int64_t embed_dim) {
+  if (embed_dim <= 0 || embed_dim == width) {
+    embed_dim_ = width;
+    return;
+  }
+  embed_ = register_module("embed", Linear(width, embed_dim));
+  embed_dim_ = embed_dim;
+}
+
+torch::Tensor EncoderImpl::embed(const torch::Tensor& pooled) { return embed_ ? embed_->forward(pooled) : pooled; }
+
+}  // namespace gtgm::models

@@ -1,0 +1,73 @@
+#include "gtgm/models/gtgm_model.h"
+
+#include "gtgm/core/error.h"
+
+namespace gtgm::models {
+
+// ---- GtgmModel -----------------------------------------------------------------------------------
+GtgmModelImpl::GtgmModelImpl(std::shared_ptr<EncoderImpl> encoder, ProjectionHead vision_proj,
+                             ProjectionHead text_proj) {
+  GTGM_CHECK(encoder != nullptr, "GtgmModel needs an encoder");
+  GTGM_CHECK(vision_proj->in_features() == encoder->embed_dim(),
+             "vision_proj takes {} features but the encoder's embedding has {} (model.embed_dim)",
+             vision_proj->in_features(), encoder->embed_dim());
+  GTGM_CHECK(vision_proj->out_features() == text_proj->out_features(),
+             "vision_proj ({}) and text_proj ({}) must project to the same size", vision_proj->out_features(),
+             text_proj->out_features());
+  encoder_ = register_module("encoder", std::move(encoder));
+  vision_proj_ = register_module("vision_proj", std::move(vision_proj));
+  text_proj_ = register_module("text_proj", std::move(text_proj));
+}
+
+ImageEmbedding GtgmModelImpl::encode_image(const torch::Tensor& x) {
+  ImageEmbedding out;
+  out.embedding = encoder_->forward(x).pooled;               // [B, embed_dim]
+  out.projection = vision_proj_->forward(out.embedding);     // [B, proj_dim]
+  return out;
+}
+
+torch::Tensor GtgmModelImpl::project_text(const torch::Tensor& text) { return text_proj_->forward(text); }
+
+GtgmOutput GtgmModelImpl::forward(const torch::Tensor& view1, const torch::Tensor& view2, const torch::Tensor& text) {
+  GTGM_CHECK(view1.sizes() == view2.sizes(), "GtgmModel: views differ in shape: {} vs {}", shape_text(view1.sizes()),
+             shape_text(view2.sizes()));
+  GTGM_CHECK(text.dim() == 2 && text.size(0) == view1.size(0),
+             "GtgmModel: text embeddings {} do not match the image batch {}", shape_text(text.sizes()),
+             shape_text(view1.sizes()));
+  GtgmOutput out;
+  auto a = encode_image(view1);
+  auto b = encode_image(view2);
+  out.e1 = a.embedding;
+  out.v1 = a.projection;
+  out.e2 = b.embedding;
+  out.v2 = b.projection;
+  out.t = project_text(text);
+  return out;
+}
+
+// ---- SegmentationModel ---------------------------------------------------------------------------
+SegmentationModelImpl::SegmentationModelImpl(std::shared_ptr<EncoderImpl> encoder,
+                                             std::shared_ptr<DecoderImpl> decoder, SegmentationHead head) {
+  GTGM_CHECK(encoder != nullptr && decoder != nullptr, "SegmentationModel needs an encoder and a decoder");
+  GTGM_CHECK(head->options().in_channels() == decoder->output_channels(),
+             "segmentation head built for other decoder channels than the decoder's");
+  encoder_ = register_module("encoder", std::move(encoder));
+  decoder_ = register_module("decoder", std::move(decoder));
+  head_ = register_module("head", std::move(head));
+}
+
+std::vector<torch::Tensor> SegmentationModelImpl::decode(const torch::Tensor& x) {
+  encoder_->check_input(x, encoder_->size_divisor(), "segmentation model (" + encoder_->type() + ")");
+  auto enc = encoder_->forward(x);
+  return decoder_->forward(x, enc);  // level maps, full resolution first
+}
+
+torch::Tensor SegmentationModelImpl::forward(const torch::Tensor& x) {
+  return head_->forward(decode(x).front());  // [B, out, *S]
+}
+
+std::vector<torch::Tensor> SegmentationModelImpl::forward_deep(const torch::Tensor& x) {
+  return head_->forward_all(decode(x));
+}
+
+}  // namespace gtgm::models

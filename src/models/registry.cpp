@@ -1,0 +1,212 @@
+#include "gtgm/models/registry.h"
+
+#include <fmt/format.h>
+
+#include <map>
+#include <sstream>
+
+#include "gtgm/core/error.h"
+
+namespace gtgm::models {
+
+namespace {
+
+using EncoderFactory = std::function<std::shared_ptr<EncoderImpl>(const config::ModelConfig&)>;
+
+BlockSpec block_spec(const config::ModelConfig& c) {
+  return BlockSpec{c.spatial_dims, parse_norm(c.norm), c.norm_groups, parse_act(c.activation)};
+}
+
+Shape to_shape(const std::vector<int>& v) { return Shape(v.begin(), v.end()); }
+
+std::shared_ptr<EncoderImpl> make_resnet(const config::ModelConfig& c) {
+  auto o = ResNet3dOptions()
+               .depth(c.depth)
+               .spatial_dims(c.spatial_dims)
+               .in_channels(c.in_channels)
+               .base_channels(c.base_channels)
+               .stem_kernel(to_shape(c.stem_kernel))
+               .stem_stride(to_shape(c.stem_stride))
+               .stem_pool(c.stem_pool)
+               .norm(parse_norm(c.norm))
+               .norm_groups(c.norm_groups)
+               .act(parse_act(c.activation))
+               .embed_dim(c.embed_dim);
+  return ResNet3d(o).ptr();
+}
+
+std::shared_ptr<EncoderImpl> make_resunet(const config::ModelConfig& c, bool residual) {
+  const auto plan = config::resolve_stage_plan(c);
+  auto o = ResUNetEncoderOptions()
+               .spatial_dims(c.spatial_dims)
+               .in_channels(c.in_channels)
+               .channels(plan.channels)
+               .strides(plan.strides)
+               .kernels(plan.kernels)
+               .blocks(plan.blocks)
+               .residual(residual)
+               .norm(parse_norm(c.norm))
+               .norm_groups(c.norm_groups)
+               .act(parse_act(c.activation))
+               .embed_dim(c.embed_dim);
+  return ResUNetEncoder(o).ptr();
+}
+
+std::shared_ptr<EncoderImpl> make_vit(const config::ModelConfig& c) {
+  auto o = ViT3dOptions()
+               .spatial_dims(c.spatial_dims)
+               .in_channels(c.in_channels)
+               .patch_size(to_shape(c.patch_size))
+               .input_size(to_shape(c.input_size))
+               .hidden_size(c.hidden_size)
+               .num_layers(c.num_layers)
+               .num_heads(c.num_heads)
+               .mlp_dim(c.mlp_dim)
+               .pos_embed(c.pos_embed == "sincos" ? PosEmbedKind::SinCos : PosEmbedKind::Learnable)
+               .dropout(c.dropout)
+               .embed_dim(c.embed_dim);
+  return ViT3d(o).ptr();
+}
+
+const std::map<std::string, EncoderFactory>& encoder_registry() {
+  static const std::map<std::string, EncoderFactory> reg = {
+      {"resnet3d", make_resnet},
+      {"resunet", [](const config::ModelConfig& c) { return make_resunet(c, true); }},
+      {"unet", [](const config::ModelConfig& c) { return make_resunet(c, false); }},
+      {"vit3d", make_vit},
+  };
+  return reg;
+}
+
+void check_model_config(const config::ModelConfig& cfg) {
+  const auto problems = config::model_config_problems(cfg);
+  if (!problems.empty()) {
+    throw ConfigError(problems.size() == 1 ? problems.front()
+                                           : fmt::format("{} model config errors:\n  {}", problems.size(),
+                                                         fmt::join(problems, "\n  ")));
+  }
+}
+
+std::string human(int64_t n) {
+  if (n >= 1000000) return fmt::format("{:.2f} M", static_cast<double>(n) / 1e6);
+  if (n >= 1000) return fmt::format("{:.1f} K", static_cast<double>(n) / 1e3);
+  return std::to_string(n);
+}
+
+SegmentationHead build_head(const config::ModelConfig& cfg, const DecoderImpl& decoder) {
+  const bool affinity = cfg.head == "affinity";
+  return SegmentationHead(SegmentationHeadOptions(cfg.spatial_dims, decoder.output_channels(),
+                                                  affinity ? cfg.spatial_dims : cfg.num_classes)
+                              .deep_supervision(cfg.deep_supervision)
+                              .affinity(affinity));
+}
+
+}  // namespace
+
+std::vector<std::string> encoder_types() {
+  std::vector<std::string> names;
+  for (const auto& [name, f] : encoder_registry()) names.push_back(name);
+  return names;
+}
+
+std::shared_ptr<EncoderImpl> build_encoder(const config::ModelConfig& cfg) {
+  const auto& reg = encoder_registry();
+  const auto it = reg.find(cfg.type);
+  if (it == reg.end()) {
+    throw ConfigError(fmt::format("model.type: unknown encoder '{}'; valid: {}", cfg.type, fmt::join(encoder_types(), ", ")));
+  }
+  check_model_config(cfg);
+  return it->second(cfg);
+}
+
+std::shared_ptr<DecoderImpl> build_decoder(const config::ModelConfig& cfg, const EncoderImpl& encoder) {
+  std::string kind = cfg.decoder;
+  if (kind == "auto") kind = encoder.type() == "vit3d" ? "unetr" : "unet";
+  const BlockSpec spec = block_spec(cfg);
+  if (kind == "unet") {
+    GTGM_CHECK(encoder.type() != "vit3d",
+               "model.decoder: unet needs multi-scale skips; vit3d gives one token grid, use decoder: unetr");
+    auto o = UNetDecoderOptions(encoder.feature_info())
+                 .channels(std::vector<int64_t>(cfg.decoder_channels.begin(), cfg.decoder_channels.end()))
+                 .max_channels(cfg.max_channels)
+                 .transposed(cfg.upsample == "transposed")
+                 .block(spec);
+    return UNetDecoder(o).ptr();
+  }
+  if (kind == "unetr") {
+    GTGM_CHECK(encoder.type() == "vit3d", "model.decoder: unetr needs model.type: vit3d, got {}", encoder.type());
+    auto o = UNETRDecoderOptions()
+                 .spatial_dims(cfg.spatial_dims)
+                 .in_channels(cfg.in_channels)
+                 .hidden_size(cfg.hidden_size)
+                 .patch_size(to_shape(cfg.patch_size))
+                 .feature_size(cfg.unetr_feature_size)
+                 .block(spec);
+    return UNETRDecoder(o).ptr();
+  }
+  if (kind == "none") {
+    throw ConfigError("model.decoder is none: a segmentation model needs a decoder (unet, unetr or auto)");
+  }
+  throw ConfigError(fmt::format("model.decoder: unknown decoder '{}'; valid: auto, unet, unetr, none", kind));
+}
+
+GtgmModel build_gtgm_model(const config::ModelConfig& cfg) {
+  auto encoder = build_encoder(cfg);
+  const int64_t e = encoder->embed_dim();
+  return GtgmModel(encoder, ProjectionHead(e, cfg.proj_hidden, cfg.proj_dim, cfg.proj_out_bn),
+                   ProjectionHead(cfg.text_embed_dim, cfg.proj_hidden, cfg.proj_dim, cfg.proj_out_bn));
+}
+
+SegmentationModel build_segmentation_model(const config::ModelConfig& cfg) {
+  auto encoder = build_encoder(cfg);
+  auto decoder = build_decoder(cfg, *encoder);
+  auto head = build_head(cfg, *decoder);
+  return SegmentationModel(encoder, decoder, head);
+}
+
+int64_t count_parameters(const torch::nn::Module& module) {
+  int64_t n = 0;
+  for (const auto& p : module.parameters(true)) n += p.numel();
+  return n;
+}
+
+std::vector<std::pair<std::string, int64_t>> parameter_breakdown(const torch::nn::Module& module) {
+  std::vector<std::pair<std::string, int64_t>> rows;
+  for (const auto& child : module.named_children()) rows.emplace_back(child.key(), count_parameters(*child.value()));
+  int64_t direct = 0;
+  for (const auto& p : module.parameters(false)) direct += p.numel();
+  if (direct > 0) rows.emplace_back("(own)", direct);
+  rows.emplace_back("total", count_parameters(module));
+  return rows;
+}
+
+std::string describe_models(const config::ModelConfig& cfg) {
+  std::ostringstream ss;
+  auto model = build_gtgm_model(cfg);
+  const auto& enc = *model->encoder();
+  const char* axes = cfg.spatial_dims == 3 ? "D, H, W" : "H, W";
+  ss << fmt::format("encoder  {} ({}D, in_channels {}, embedding {})\n", enc.type(), cfg.spatial_dims,
+                    enc.in_channels(), enc.embed_dim());
+  ss << fmt::format("features (channels @ stride {}, highest resolution first):\n", axes);
+  for (size_t i = 0; i < enc.feature_info().size(); ++i) {
+    const auto& f = enc.feature_info()[i];
+    ss << fmt::format("  [{}] {:>5} @ {}\n", i, f.channels, fmt::join(f.stride, "x"));
+  }
+  ss << fmt::format("input sizes: multiples of {} for segmentation\n", fmt::join(enc.size_divisor(), "x"));
+  auto table = [&](const std::string& title, const std::vector<std::pair<std::string, int64_t>>& rows) {
+    ss << title << "\n";
+    for (const auto& [name, n] : rows) ss << fmt::format("  {:<12} {:>13}  ({})\n", name, n, human(n));
+  };
+  table("pretraining model (GtgmModel) parameters:", parameter_breakdown(*model));
+  if (cfg.decoder != "none") {
+    // Reuse the encoder: the segmentation model's encoder is the same architecture.
+    auto decoder = build_decoder(cfg, enc);
+    auto head = build_head(cfg, *decoder);
+    const int64_t ne = count_parameters(enc), nd = count_parameters(*decoder), nh = count_parameters(*head);
+    table("segmentation model parameters:",
+          {{"encoder", ne}, {"decoder", nd}, {"head", nh}, {"total", ne + nd + nh}});
+  }
+  return ss.str();
+}
+
+}  // namespace gtgm::models

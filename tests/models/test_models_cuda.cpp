@@ -1,0 +1,78 @@
+// CUDA: forward/backward of small models on the GPU and agreement with the CPU (skipped without GPU).
+#include <torch/torch.h>
+
+#include <sstream>
+
+#include "gtgm/models/flops.h"
+#include "gtgm/models/registry.h"
+#include "test_util.h"
+
+namespace gtgm::models {
+namespace {
+
+config::ModelConfig small(const std::string& type) {
+  config::ModelConfig c;
+  c.type = type;
+  c.base_channels = 4;
+  c.embed_dim = 0;
+  c.depth = 18;
+  c.stages = 3;
+  c.channels = {4, 8, 8};
+  c.strides = {"1", "1x2x2", "2"};
+  c.norm = "instance";
+  c.patch_size = {4, 8, 8};
+  c.input_size = {8, 16, 16};
+  c.hidden_size = 24;
+  c.num_heads = 4;
+  c.mlp_dim = 48;
+  c.num_layers = 3;
+  c.unetr_feature_size = 4;
+  c.num_classes = 3;
+  return c;
+}
+
+TEST(ModelsCuda, SegmentationForwardBackwardMatchesCpu_CUDA) {
+  GTGM_REQUIRE_CUDA();
+  for (const std::string type : {"resnet3d", "resunet", "vit3d"}) {
+    SCOPED_TRACE(type);
+    torch::manual_seed(0);
+    auto cfg = small(type);
+    auto cpu = build_segmentation_model(cfg);
+    auto gpu = build_segmentation_model(cfg);
+    std::stringstream weights;
+    torch::save(cpu, weights);
+    torch::load(gpu, weights);
+    gpu->to(torch::kCUDA);
+    const Shape in = type == "resnet3d" ? Shape{2, 1, 16, 32, 32} : Shape{2, 1, 8, 16, 16};
+    const auto x = torch::randn(in);
+    auto y_cpu = cpu->forward(x);
+    auto y_gpu = gpu->forward(x.to(torch::kCUDA));
+    EXPECT_EQ(y_gpu.device().type(), torch::kCUDA);
+    EXPECT_TRUE(torch::allclose(y_gpu.cpu(), y_cpu, 1e-3, 1e-3))
+        << (y_gpu.cpu() - y_cpu).abs().max().item<double>();
+    y_gpu.pow(2).mean().backward();
+    for (const auto& p : gpu->named_parameters()) {
+      ASSERT_TRUE(p.value().grad().defined()) << p.key();
+      EXPECT_TRUE(p.value().grad().is_cuda());
+      EXPECT_TRUE(torch::isfinite(p.value().grad()).all().item<bool>()) << p.key();
+    }
+  }
+}
+
+TEST(ModelsCuda, PretrainingModelAndFlopsOnGpu_CUDA) {
+  GTGM_REQUIRE_CUDA();
+  torch::manual_seed(1);
+  auto model = build_gtgm_model(small("resunet"));
+  model->to(torch::kCUDA);
+  const auto opts = torch::TensorOptions().device(torch::kCUDA);
+  auto out = model->forward(torch::randn({2, 1, 8, 16, 16}, opts), torch::randn({2, 1, 8, 16, 16}, opts),
+                            torch::randn({2, 768}, opts));
+  (out.v1.sum() + out.t.sum() + out.e2.pow(2).sum()).backward();
+  for (const auto& p : model->named_parameters()) ASSERT_TRUE(p.value().grad().defined()) << p.key();
+  // FLOPs do not depend on the device.
+  auto cpu = build_gtgm_model(small("resunet"));
+  EXPECT_EQ(count_flops(*model, {2, 1, 8, 16, 16}).total, count_flops(*cpu, {2, 1, 8, 16, 16}).total);
+}
+
+}  // namespace
+}  // namespace gtgm::models
