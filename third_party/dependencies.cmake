@@ -118,6 +118,15 @@ if(GTGM_ZSTD_INCLUDE AND GTGM_ZSTD_LIB)
 endif()
 message(STATUS "gtgm: zstd=${GTGM_ZSTD_LIB}")
 
+# ---- libcurl (optional: the OpenAI-compatible captioner of `gtgm caption`; template captions need nothing) ----
+find_package(CURL QUIET)
+add_library(curl_deps INTERFACE)
+if(CURL_FOUND)
+  target_link_libraries(curl_deps INTERFACE CURL::libcurl)
+  target_compile_definitions(curl_deps INTERFACE GTGM_HAVE_CURL=1)
+endif()
+message(STATUS "gtgm: curl=${CURL_FOUND}")
+
 # ---- HDF5 (C API; CREMI EM volumes). Optional so a cluster build without it still works. ----
 add_library(hdf5_deps INTERFACE)
 if(GTGM_WITH_HDF5)
