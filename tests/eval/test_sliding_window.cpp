@@ -188,5 +188,24 @@ TEST(EvalSlidingWindow, OptionsFromConfig) {
   EXPECT_DOUBLE_EQ(o.sigma_scale, 0.125);
 }
 
+TEST(EvalSlidingWindow, MatchesCpuWithDeviceAccumulation_CUDA) {
+  GTGM_REQUIRE_CUDA();
+  torch::manual_seed(12);
+  torch::nn::Conv3d conv(torch::nn::Conv3dOptions(1, 3, 3).padding(1));
+  torch::Tensor img = random_image({1, 19, 23, 17}, 13);
+  auto o = opts({8, 8, 8}, 3);
+  o.mirror_tta = true;
+  torch::Tensor cpu = eval::sliding_window_inference(img, [&](const torch::Tensor& x) { return conv->forward(x); }, o);
+  conv->to(torch::kCUDA);
+  o.device = torch::Device(torch::kCUDA);
+  torch::Tensor gpu = eval::sliding_window_inference(img, [&](const torch::Tensor& x) { return conv->forward(x); }, o);
+  EXPECT_TRUE(gpu.is_cuda());
+  EXPECT_LT((gpu.cpu() - cpu).abs().max().item<double>(), 1e-4);
+  o.accumulate_dtype = torch::kHalf;
+  torch::Tensor labels = eval::sliding_window_segment(img, [&](const torch::Tensor& x) { return conv->forward(x); }, o);
+  EXPECT_FALSE(labels.is_cuda());
+  EXPECT_GT(labels.eq(eval::argmax_labels(cpu)).to(torch::kFloat).mean().item<double>(), 0.99);
+}
+
 }  // namespace
 }  // namespace gtgm
