@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "gtgm/config/load.h"
+#include "gtgm/core/error.h"
 
 namespace gtgm::cli {
 
