@@ -31,6 +31,10 @@ PREFIX="$DEPS/root/usr"
 export LD_LIBRARY_PATH="$PREFIX/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 TORCH_PREFIX="$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')"
 export PATH="/usr/local/cuda/bin:$PATH"
+# The carried fmt 9 (spdlog's) must precede torch/include's bundled fmt: CMake turns the -I that
+# dependencies.cmake adds into -isystem (the folder is also an imported target's include), so pass
+# it as a plain -I through CXXFLAGS (found by the dist/ device check on 2026-11-28).
+export CXXFLAGS="-I$PREFIX/include ${CXXFLAGS:-}"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader > "$OUT/gpu.txt" 2>&1
 note "gpu: $(cat "$OUT/gpu.txt")"
 note "torch: $(python3 -c 'import torch; print(torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version())')"
