@@ -6,6 +6,115 @@
 
 namespace gtgm::config {
 
+/// `data.preprocess:` how `gtgm plan` / `gtgm preprocess` turn source volumes into the cache.
+struct PreprocessConfig {
+  std::string orientation = "LPS";
+  std::vector<double> target_spacing = {};
+  double anisotropy_threshold = 3.0;
+  std::string ct_clip = "percentile";
+  std::vector<double> ct_percentiles = {0.5, 99.5};
+  std::vector<double> ct_window = {-1000.0, 1000.0};
+  bool crop_nonzero = true;
+  std::string label_interp = "nearest";
+  std::string image_dtype = "float32";
+  std::string compression = "none";
+  int64_t patch_voxels = 128 * 128 * 128;
+  int fg_locations = 1000;
+  int workers = 0;
+
+  template <class V>
+  void visit(V& v) {
+    v.field("orientation", orientation,
+            "Canonical orientation the cache is stored in (LPS = identity direction, as ITK; RAS flips x "
+            "and y; none keeps the file's axes).",
+            one_of({"LPS", "RAS", "none"}));
+    v.field("target_spacing", target_spacing,
+            "Cache spacing [D, H, W] (mm, nm for EM); empty = planned (median, anisotropic-axis rule).",
+            gt(0).length(0, 3));
+    v.field("anisotropy_threshold", anisotropy_threshold,
+            "Planning: an axis whose median spacing exceeds this times the finest gets the 10th percentile.",
+            gt(1));
+    v.field("ct_clip", ct_clip,
+            "CT intensity clipping before z-score: foreground percentiles, a fixed window, or none.",
+            one_of({"percentile", "window", "none"}));
+    v.field("ct_percentiles", ct_percentiles, "CT clip percentiles of foreground intensities (ct_clip=percentile).",
+            between(0, 100).length(2));
+    v.field("ct_window", ct_window, "CT clip window [low, high] in HU (ct_clip=window).", any().length(2));
+    v.field("crop_nonzero", crop_nonzero, "Crop each case to the bounding box of its nonzero voxels.");
+    v.field("label_interp", label_interp,
+            "Label resampling: nearest neighbour, or per-class linear (smoother, argmax of interpolated one-hot).",
+            one_of({"nearest", "linear"}));
+    v.field("image_dtype", image_dtype, "Element type of cached images.", one_of({"float32", "float16"}));
+    v.field("compression", compression,
+            "Cache payload: none (memory-mapped in place) or zstd (smaller; decompressed into RAM on open).",
+            one_of({"none", "zstd"}));
+    v.field("patch_voxels", patch_voxels, "Planning: voxel budget of the suggested segmentation patch.", ge(4096));
+    v.field("fg_locations", fg_locations, "Foreground voxel positions stored per class and case (oversampling).",
+            ge(1));
+    v.field("workers", workers, "Preprocessing threads; 0 = data.num_workers (at least 1).", ge(0));
+  }
+};
+
+/// `data.pretrain_augment:` the two-view augmentation of pretraining (PAPER.md).
+struct PretrainAugmentConfig {
+  double view_shift = 0.5;
+  bool transpose = true;
+  double rescale_max = 1.5;
+  double intensity = 0.1;
+  std::vector<double> noise_std = {0.01, 0.2};
+  std::vector<int> blur_kernel = {3, 9};
+  std::vector<double> blur_sigma = {0.0, 2.0};
+
+  template <class V>
+  void visit(V& v) {
+    v.field("view_shift", view_shift,
+            "Largest offset of view 2 from view 1 per axis, as a fraction of the crop size (0 = same crop).",
+            between(0, 1));
+    v.field("transpose", transpose,
+            "Random axis transposes (only between axes with equal crop size and spacing, e.g. H and W).");
+    v.field("rescale_max", rescale_max, "Rescale perturbation: zoom factor drawn in [1/max, max].", ge(1));
+    v.field("intensity", intensity, "Intensity perturbation: contrast in 1 +- x and brightness in +- x.", between(0, 1));
+    v.field("noise_std", noise_std, "Gaussian-noise perturbation: std range (images in [0, 1]).",
+            between(0, 10).length(2));
+    v.field("blur_kernel", blur_kernel, "Gaussian-blur perturbation: odd kernel size range.", ge(1).length(2));
+    v.field("blur_sigma", blur_sigma, "Gaussian-blur perturbation: sigma range (voxels).", between(0, 100).length(2));
+  }
+};
+
+/// `data.seg_augment:` segmentation augmentation (nnU-Net-like probabilities, per sample).
+struct SegAugmentConfig {
+  double flip = 0.5;
+  double rot90 = 0.5;
+  double scale = 0.2;
+  std::vector<double> scale_range = {0.7, 1.4};
+  double intensity = 0.15;
+  std::vector<double> intensity_scale = {0.75, 1.25};
+  double intensity_shift = 0.1;
+  double gamma = 0.3;
+  std::vector<double> gamma_range = {0.7, 1.5};
+  double noise = 0.1;
+  std::vector<double> noise_variance = {0.0, 0.1};
+  double blur = 0.2;
+  std::vector<double> blur_sigma = {0.5, 1.0};
+
+  template <class V>
+  void visit(V& v) {
+    v.field("flip", flip, "Probability of mirroring, per axis.", between(0, 1));
+    v.field("rot90", rot90, "Probability of an in-plane (H, W) 90-degree rotation.", between(0, 1));
+    v.field("scale", scale, "Probability of isotropic scaling.", between(0, 1));
+    v.field("scale_range", scale_range, "Scaling factor range.", gt(0).length(2));
+    v.field("intensity", intensity, "Probability of an intensity scale + shift.", between(0, 1));
+    v.field("intensity_scale", intensity_scale, "Intensity multiplier range.", gt(0).length(2));
+    v.field("intensity_shift", intensity_shift, "Intensity shift range +- (in units of the normalised image).", ge(0));
+    v.field("gamma", gamma, "Probability of a gamma transform (on the sample's range).", between(0, 1));
+    v.field("gamma_range", gamma_range, "Gamma range.", gt(0).length(2));
+    v.field("noise", noise, "Probability of additive Gaussian noise.", between(0, 1));
+    v.field("noise_variance", noise_variance, "Noise variance range.", ge(0).length(2));
+    v.field("blur", blur, "Probability of Gaussian blur.", between(0, 1));
+    v.field("blur_sigma", blur_sigma, "Blur sigma range (voxels).", gt(0).length(2));
+  }
+};
+
 /// `data:` dataset location and layout, preprocessing cache, crops, loader.
 struct DataConfig {
   std::string root = "";
@@ -21,6 +130,15 @@ struct DataConfig {
   int split_seed = 42;
   double train_fraction = 0.8;
   double label_fraction = 1.0;
+  int fold = -1;
+  int num_folds = 5;
+  std::string pattern = "**/*.nii.gz";
+  bool allow_outside_root = false;
+  int64_t samples_per_epoch = 0;
+  std::string augment_on = "auto";
+  PreprocessConfig preprocess;
+  PretrainAugmentConfig pretrain_augment;
+  SegAugmentConfig seg_augment;
 
   template <class V>
   void visit(V& v) {
@@ -40,6 +158,22 @@ struct DataConfig {
     v.field("train_fraction", train_fraction, "Train part of the seeded split (paper: 0.8).", in_open_closed(0, 1));
     v.field("label_fraction", label_fraction, "Fraction of the train part used with labels (0.01, 0.1, 1).",
             in_open_closed(0, 1));
+    v.field("fold", fold, "k-fold cross-validation: the test fold (0..num_folds-1); -1 = the seeded train/test split.",
+            ge(-1));
+    v.field("num_folds", num_folds, "Number of folds when data.fold >= 0.", ge(2));
+    v.field("pattern", pattern,
+            "format=glob: files under root to use (`*`, `?` within a folder, `**` across folders).");
+    v.field("allow_outside_root", allow_outside_root,
+            "Allow manifest paths outside data.root (`../x.nii.gz`, absolute paths elsewhere).");
+    v.field("samples_per_epoch", samples_per_epoch,
+            "Crops per epoch over all ranks (rounded up to whole global batches); 0 = one per training case.", ge(0));
+    v.field("augment_on", augment_on,
+            "Where batched augmentation runs: auto (the training device when it is CUDA, else the loader "
+            "workers), worker, or device.",
+            one_of({"auto", "worker", "device"}));
+    v.section("preprocess", preprocess, "Planning and preprocessing into the cache.");
+    v.section("pretrain_augment", pretrain_augment, "Two-view pretraining augmentation (PAPER.md).");
+    v.section("seg_augment", seg_augment, "Segmentation augmentation.");
   }
 };
 

@@ -1,0 +1,135 @@
+// Shared loader pieces: the epoch schedule, loader state, thread limits.
+#include <ATen/Parallel.h>
+#include <dlfcn.h>
+
+#include <nlohmann/json.hpp>
+#include <numeric>
+
+#include "gtgm/core/error.h"
+#include "gtgm/core/seed.h"
+#include "gtgm/data/loader.h"
+#include "gtgm/data/rng.h"
+
+namespace gtgm::data {
+
+using nlohmann::json;
+
+std::string LoaderState::to_json() const {
+  json j{{"epoch", epoch},   {"position", position},       {"seed", seed},
+         {"rank", rank},     {"world_size", world_size},   {"batch_size", batch_size},
+         {"batches_per_epoch", batches_per_epoch}};
+  return j.dump();
+}
+
+LoaderState LoaderState::from_json(const std::string& text) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::exception& e) {
+    GTGM_THROW("loader state is not valid JSON ({}): '{}'", e.what(), text.substr(0, 200));
+  }
+  LoaderState s;
+  const auto get = [&](const char* key, auto& out) {
+    GTGM_CHECK(j.contains(key), "loader state has no '{}' key: '{}'", key, text.substr(0, 200));
+    try {
+      j.at(key).get_to(out);
+    } catch (const json::exception& e) {
+      GTGM_THROW("loader state key '{}' has the wrong type ({})", key, e.what());
+    }
+  };
+  get("epoch", s.epoch);
+  get("position", s.position);
+  get("seed", s.seed);
+  get("rank", s.rank);
+  get("world_size", s.world_size);
+  get("batch_size", s.batch_size);
+  get("batches_per_epoch", s.batches_per_epoch);
+  return s;
+}
+
+EpochSchedule::EpochSchedule(int64_t num_cases, int64_t samples_per_epoch, int64_t batch_size, int rank,
+                             int world_size, uint64_t seed)
+    : num_cases_(num_cases), batch_size_(batch_size), rank_(rank), world_(world_size), seed_(seed) {
+  GTGM_CHECK(num_cases > 0, "the loader has no cases");
+  GTGM_CHECK(batch_size > 0, "data.batch_size must be >= 1, got {}", batch_size);
+  GTGM_CHECK(world_size >= 1 && rank >= 0 && rank < world_size, "rank {} is not in [0, world_size {})", rank,
+             world_size);
+  const int64_t wanted = samples_per_epoch > 0 ? samples_per_epoch : num_cases;
+  const int64_t per_step = batch_size * world_size;
+  global_ = (wanted + per_step - 1) / per_step * per_step;
+  batches_per_epoch_ = global_ / per_step;
+}
+
+std::vector<int64_t> EpochSchedule::rank_samples(int64_t epoch) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (memo_epoch_ == epoch) return memo_;
+  // The global list: seeded permutations of all cases, back to back, cut to global_ entries.
+  std::vector<int64_t> all;
+  all.reserve(static_cast<size_t>(global_ + num_cases_));
+  for (uint64_t k = 0; static_cast<int64_t>(all.size()) < global_; ++k) {
+    std::vector<int64_t> perm(static_cast<size_t>(num_cases_));
+    std::iota(perm.begin(), perm.end(), 0);
+    Rng rng(seed_, {0x65706f6368ULL, static_cast<uint64_t>(epoch), k});
+    for (int64_t i = num_cases_ - 1; i > 0; --i) std::swap(perm[static_cast<size_t>(i)], perm[static_cast<size_t>(rng.randint(0, i))]);
+    all.insert(all.end(), perm.begin(), perm.end());
+  }
+  std::vector<int64_t> mine;
+  mine.reserve(static_cast<size_t>(batches_per_epoch_ * batch_size_));
+  for (int64_t i = rank_; i < global_; i += world_) mine.push_back(all[static_cast<size_t>(i)]);
+  memo_epoch_ = epoch;
+  memo_ = mine;
+  return mine;
+}
+
+int64_t EpochSchedule::case_of(int64_t b, int64_t i) const {
+  const int64_t epoch = b / batches_per_epoch_;
+  const int64_t j = (b % batches_per_epoch_) * batch_size_ + i;
+  return rank_samples(epoch)[static_cast<size_t>(j)];
+}
+
+namespace detail {
+
+LoaderState make_state(int64_t b, const EpochSchedule& schedule, const LoaderOptions& options) {
+  LoaderState s;
+  s.epoch = b / schedule.batches_per_epoch();
+  s.position = b % schedule.batches_per_epoch();
+  s.seed = options.seed;
+  s.rank = options.rank;
+  s.world_size = options.world_size;
+  s.batch_size = schedule.batch_size();
+  s.batches_per_epoch = schedule.batches_per_epoch();
+  return s;
+}
+
+int64_t restore_position(const LoaderState& s, const LoaderState& mine, const std::string& what) {
+  GTGM_CHECK(s.seed == mine.seed && s.rank == mine.rank && s.world_size == mine.world_size &&
+                 s.batch_size == mine.batch_size && s.batches_per_epoch == mine.batches_per_epoch,
+             "cannot resume the {}: the saved state is for seed {}, rank {}/{}, batch size {}, {} batches per epoch, "
+             "but this run has seed {}, rank {}/{}, batch size {}, {} batches per epoch",
+             what, s.seed, s.rank, s.world_size, s.batch_size, s.batches_per_epoch, mine.seed, mine.rank,
+             mine.world_size, mine.batch_size, mine.batches_per_epoch);
+  GTGM_CHECK(s.epoch >= 0 && s.position >= 0 && s.position < s.batches_per_epoch,
+             "cannot resume the {}: state out of range (epoch {}, position {} of {})", what, s.epoch, s.position,
+             s.batches_per_epoch);
+  return s.epoch * s.batches_per_epoch + s.position;
+}
+
+}  // namespace detail
+
+bool augment_in_workers(const std::string& augment_on, const torch::Device& device) {
+  if (augment_on == "worker") return true;
+  if (augment_on == "device") return false;
+  GTGM_CHECK(augment_on == "auto", "data.augment_on: '{}' is not one of auto, worker, device", augment_on);
+  return !device.is_cuda();
+}
+
+void limit_intraop_threads_of_this_thread() {
+  // Initialise this thread's ATen thread settings first (a later lazy init would undo ours),
+  // then set the OpenMP ICV of this thread only, through whichever OpenMP runtime LibTorch loaded.
+  (void)at::get_num_threads();
+  using SetFn = void (*)(int);
+  static const auto set = reinterpret_cast<SetFn>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
+  if (set != nullptr) set(1);
+}
+
+}  // namespace gtgm::data

@@ -1,0 +1,118 @@
+// The pretraining loader: two overlapping augmented views per sample + the source position.
+#include <cmath>
+
+#include "gtgm/core/error.h"
+#include "gtgm/data/loader.h"
+#include "gtgm/data/samplers.h"
+
+namespace gtgm::data {
+
+namespace {
+constexpr uint64_t kPretrainTag = 0x7072657472ULL;
+
+std::array<int64_t, 3> crop_of(const config::DataConfig& cfg) {
+  GTGM_CHECK(cfg.crop_size.size() == 3, "data.crop_size needs 3 values [D, H, W], got {}", cfg.crop_size.size());
+  return {cfg.crop_size[0], cfg.crop_size[1], cfg.crop_size[2]};
+}
+
+bool want_pinned(const config::DataConfig& cfg, const torch::Device& device) {
+  return cfg.pin_memory && device.is_cuda();
+}
+}  // namespace
+
+struct PretrainLoader::Item {
+  PretrainBatch batch;
+  std::vector<PretrainViewParams> p1, p2;
+  bool augmented = false;
+};
+
+PretrainLoader::PretrainLoader(std::shared_ptr<const CacheDataset> dataset, const config::DataConfig& cfg,
+                               LoaderOptions options)
+    : ds_(std::move(dataset)),
+      cfg_(cfg),
+      opt_(options),
+      schedule_(static_cast<int64_t>(ds_->size()), cfg.samples_per_epoch, cfg.batch_size, options.rank,
+                options.world_size, options.seed),
+      worker_augment_(augment_in_workers(cfg.augment_on, options.device)),
+      pin_(want_pinned(cfg, options.device)) {
+  const auto crop = crop_of(cfg_);
+  mask_ = transpose_mask(crop, ds_->plan().target_spacing);
+  const int workers = cfg_.num_workers;
+  queue_ = std::make_unique<Prefetcher<Item>>(
+      [this](int64_t b) { return build(b); }, workers, std::max(cfg_.prefetch, workers),
+      [](int) { limit_intraop_threads_of_this_thread(); }, "pretraining loader");
+}
+
+PretrainLoader::~PretrainLoader() = default;
+
+PretrainLoader::Item PretrainLoader::build(int64_t b) const {
+  const auto crop = crop_of(cfg_);
+  const int64_t n = schedule_.batch_size();
+  const int64_t epoch = b / schedule_.batches_per_epoch();
+  const int64_t first = (b % schedule_.batches_per_epoch()) * n;
+  auto options = torch::TensorOptions().dtype(torch::kFloat);
+  if (pin_) options = options.pinned_memory(true);
+  Item item;
+  auto& batch = item.batch;
+  batch.view1 = torch::empty({n, 1, crop[0], crop[1], crop[2]}, options);
+  batch.view2 = torch::empty({n, 1, crop[0], crop[1], crop[2]}, options);
+  batch.positions = torch::empty({n, 3}, torch::kLong);
+  auto pos = batch.positions.accessor<int64_t, 2>();
+  for (int64_t i = 0; i < n; ++i) {
+    const auto& c = ds_->at(static_cast<size_t>(schedule_.case_of(b, i)));
+    Rng rng(opt_.seed, {kPretrainTag, static_cast<uint64_t>(epoch), static_cast<uint64_t>(opt_.rank),
+                        static_cast<uint64_t>(first + i)});
+    const auto& h = c.image.header();
+    const Index3 shape{h.shape[1], h.shape[2], h.shape[3]};
+    const int64_t channel = rng.randint(0, h.shape[0] - 1);
+    const auto pair = sample_view_pair(shape, crop, cfg_.pretrain_augment.view_shift, rng);
+    const auto src = c.image.tensor();
+    copy_crop(src, pair.start1, crop, c.entry.background, batch.view1[i], channel);
+    copy_crop(src, pair.start2, crop, c.entry.background, batch.view2[i], channel);
+    const auto at = h.to_source.apply(pair.centre);
+    for (int a = 0; a < 3; ++a) {
+      pos[i][a] = std::clamp<int64_t>(std::llround(at[a]), 0, h.source_shape[a] - 1);
+    }
+    batch.case_ids.push_back(c.entry.id);
+    const auto& sp = ds_->plan().target_spacing;
+    auto p1 = draw_pretrain_view(rng, cfg_.pretrain_augment, mask_, sp);
+    auto p2 = draw_pretrain_view(rng, cfg_.pretrain_augment, mask_, sp);
+    // Without augmentation the views are only min-max normalised (the draws still happen, so
+    // crops are the same as with augmentation).
+    item.p1.push_back(opt_.augment ? p1 : PretrainViewParams{});
+    item.p2.push_back(opt_.augment ? p2 : PretrainViewParams{});
+  }
+  if (worker_augment_) {
+    batch.view1 = augment_pretrain(batch.view1, item.p1);
+    batch.view2 = augment_pretrain(batch.view2, item.p2);
+    if (pin_) {
+      batch.view1 = batch.view1.pin_memory();
+      batch.view2 = batch.view2.pin_memory();
+    }
+    item.augmented = true;
+  }
+  return item;
+}
+
+PretrainBatch PretrainLoader::next() {
+  auto item = queue_->next();
+  auto& batch = item.batch;
+  const auto& dev = opt_.device;
+  batch.view1 = batch.view1.to(dev, /*non_blocking=*/pin_);
+  batch.view2 = batch.view2.to(dev, /*non_blocking=*/pin_);
+  if (!item.augmented) {
+    batch.view1 = augment_pretrain(batch.view1, item.p1);
+    batch.view2 = augment_pretrain(batch.view2, item.p2);
+  }
+  return std::move(batch);
+}
+
+LoaderState PretrainLoader::state() const {
+  return detail::make_state(queue_->position(), schedule_, opt_);
+}
+
+void PretrainLoader::restore(const LoaderState& s) {
+  queue_->reset(detail::restore_position(s, state(), "pretraining loader"));
+}
+
+}  // namespace gtgm::data
