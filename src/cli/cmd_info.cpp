@@ -7,6 +7,7 @@
 #include "registry.h"
 #include "gtgm/core/build_info.h"
 #include "gtgm/io/io_info.h"
+#include "gtgm/models/registry.h"
 
 namespace gtgm::cli {
 
@@ -19,8 +20,19 @@ void register_info(CLI::App& app) {
   auto print_config = std::make_shared<bool>(false);
   cmd->add_flag("--config-docs", *docs, "Print the Markdown reference of every config key (docs/configs.md)");
   cmd->add_flag("--print-config", *print_config, "Print the resolved config (with --config/--set) as YAML");
+  auto model_config = std::make_shared<std::string>();
+  cmd->add_option("--model", *model_config,
+                  "Print the encoder's feature maps and the parameter counts of the models built from CONFIG's "
+                  "model: section (with --set)")
+      ->check(CLI::ExistingFile);
   add_config_options(*cmd, *resolved, false);
-  cmd->callback([docs, resolved, print_config] {
+  cmd->callback([docs, resolved, print_config, model_config] {
+    if (!model_config->empty()) {
+      ConfigOptions opts = *resolved;
+      opts.config = *model_config;
+      std::cout << models::describe_models(load_config(opts).model);
+      return;
+    }
     if (*docs) {
       std::cout << config::config_docs_markdown();
       return;

@@ -203,4 +203,17 @@ torch::Tensor resize_linear(const torch::Tensor& x, const Shape& size) {
   return F::interpolate(x, opts);
 }
 
+torch::Tensor to_channels_last(const torch::Tensor& x) {
+  if (x.dim() == 5) return x.contiguous(at::MemoryFormat::ChannelsLast3d);
+  if (x.dim() == 4) return x.contiguous(at::MemoryFormat::ChannelsLast);
+  return x;
+}
+
+void to_channels_last(torch::nn::Module& module) {
+  torch::NoGradGuard ng;
+  for (auto& p : module.parameters(true)) {
+    if (p.dim() == 4 || p.dim() == 5) p.set_data(to_channels_last(p.detach()));
+  }
+}
+
 }  // namespace gtgm::models

@@ -59,6 +59,23 @@ TEST(ModelsCuda, SegmentationForwardBackwardMatchesCpu_CUDA) {
   }
 }
 
+TEST(ModelsCuda, ChannelsLast3dMatchesContiguous_CUDA) {
+  GTGM_REQUIRE_CUDA();
+  torch::manual_seed(2);
+  auto model = build_segmentation_model(small("resunet"));
+  model->to(torch::kCUDA);
+  model->eval();
+  const auto x = torch::randn({2, 1, 8, 16, 16}, torch::TensorOptions().device(torch::kCUDA));
+  const auto ref = model->forward(x);
+  to_channels_last(*model);
+  const auto y = model->forward(to_channels_last(x));
+  EXPECT_TRUE(torch::allclose(y, ref, 1e-3, 1e-4)) << (y - ref).abs().max().item<double>();
+  model->train();
+  // A training step in channels-last runs backward too.
+  model->forward(to_channels_last(x)).pow(2).mean().backward();
+  for (const auto& p : model->named_parameters()) ASSERT_TRUE(p.value().grad().defined()) << p.key();
+}
+
 TEST(ModelsCuda, PretrainingModelAndFlopsOnGpu_CUDA) {
   GTGM_REQUIRE_CUDA();
   torch::manual_seed(1);

@@ -281,6 +281,27 @@ TEST(ModelsSegmentation, DecoderChoiceErrors) {
   EXPECT_THROW_MSG(build_segmentation_model(c), "model.decoder_channels has 3 entries but the encoder has 1 skip levels");
 }
 
+TEST(ModelsSegmentation, ChannelsLastGivesTheSameOutputs) {
+  torch::manual_seed(4);
+  for (const auto& c : seg_cases()) {
+    SCOPED_TRACE(c.name);
+    auto model = build_segmentation_model(c.cfg);
+    model->eval();
+    const auto x = torch::randn(c.input);
+    const auto ref = model->forward(x);
+    to_channels_last(*model);
+    const auto cl = to_channels_last(x);
+    const auto fmt = c.input.size() == 5 ? at::MemoryFormat::ChannelsLast3d : at::MemoryFormat::ChannelsLast;
+    EXPECT_TRUE(cl.is_contiguous(fmt));
+    for (const auto& p : model->parameters()) {
+      if (p.dim() == static_cast<int64_t>(c.input.size())) EXPECT_TRUE(p.is_contiguous(fmt));
+    }
+    const auto y = model->forward(cl);
+    // Other conv kernels run in channels-last: equal up to float rounding (~1e-5 relative).
+    EXPECT_TRUE(torch::allclose(y, ref, 1e-4, 1e-4)) << (y - ref).abs().max().item<double>() << " of " << ref.abs().max().item<double>();
+  }
+}
+
 TEST(ModelsFlops, ModelCountsScaleWithBatchAndMatchHandForAResUNet) {
   // resunet [2, 4] on [B, 1, 4, 4, 4], no embed:
   //   stem conv 1->2 at 64 voxels: 64*2*27 = 3456 MACs

@@ -139,4 +139,11 @@ torch::Tensor global_avg_pool(const torch::Tensor& x);
 /// (Bi/tri)linear resize of [B, C, *spatial] to `size` (align_corners = false).
 torch::Tensor resize_linear(const torch::Tensor& x, const Shape& size);
 
+/// Puts every 5-D (4-D) parameter of `module` (conv weights) in channels-last-3d (channels-last)
+/// memory order in place, for train.channels_last on CUDA; feed inputs converted the same way
+/// (to_channels_last(x)). Results equal the contiguous layout up to float rounding.
+void to_channels_last(torch::nn::Module& module);
+/// x [B, C, D, H, W] -> channels-last-3d ([B, C, H, W] -> channels-last); other ranks unchanged.
+torch::Tensor to_channels_last(const torch::Tensor& x);
+
 }  // namespace gtgm::models
