@@ -267,7 +267,7 @@ const std::vector<std::string>& resume_whitelist() {
   static const std::vector<std::string> keys = {
       "run.dir",           "run.name",           "run.log_level",       "run.threads",        "train.steps",
       "train.log_every",   "train.checkpoint_every", "train.keep_last", "train.validate_every", "train.max_nonfinite",
-      "data.root",         "data.cache_dir",     "data.prefetch",       "data.pin_memory",    "text.model_dir",
+      "data.root",         "data.cache_dir",     "data.prefetch",       "data.pin_memory",    "data.num_workers",    "text.model_dir",
       "text.caption_cache", "text.embedding_cache", "dist.timeout_s",   "dist.bucket_mb"};
   return keys;
 }

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <csignal>
+#include <cstring>
 
 #include "gtgm/config/load.h"
 #include "gtgm/core/build_info.h"
@@ -9,6 +10,7 @@
 #include "gtgm/core/logging.h"
 #include "gtgm/core/timer.h"
 #include "gtgm/core/torch_compat.h"
+#include "gtgm/dist/collectives.h"
 #include "gtgm/train/checkpoint.h"
 #include "gtgm/train/schedule.h"
 #include "gtgm/train/signals.h"
@@ -57,10 +59,36 @@ void to_channels_last(torch::nn::Module& module) {
   }
 }
 
+json bytes_to_json(const torch::Tensor& t) {
+  const torch::Tensor c = t.contiguous().to(torch::kUInt8);
+  const auto* p = c.data_ptr<uint8_t>();
+  return json(std::vector<uint8_t>(p, p + c.numel()));
+}
+
+torch::Tensor json_to_bytes(const json& j) {
+  const auto v = j.get<std::vector<uint8_t>>();
+  return torch::from_blob(const_cast<uint8_t*>(v.data()), {static_cast<int64_t>(v.size())}, torch::kUInt8).clone();
+}
+
+// Every rank's string, on every rank (two all-gathers: lengths, then padded bytes).
+std::vector<std::string> gather_strings(const std::string& mine, const dist::Context& ctx) {
+  const torch::Tensor lens = dist::all_gather(torch::tensor({static_cast<int64_t>(mine.size())}), ctx);
+  const int64_t longest = lens.max().item<int64_t>();
+  torch::Tensor buf = torch::zeros({longest}, torch::kUInt8);
+  std::memcpy(buf.data_ptr<uint8_t>(), mine.data(), mine.size());
+  const torch::Tensor all = dist::all_gather(buf, ctx).cpu().contiguous();
+  std::vector<std::string> out;
+  for (int r = 0; r < ctx.world_size(); ++r) {
+    const auto* p = all.data_ptr<uint8_t>() + r * longest;
+    out.emplace_back(reinterpret_cast<const char*>(p), static_cast<size_t>(lens[r].item<int64_t>()));
+  }
+  return out;
+}
+
 }  // namespace
 
 Trainer::Trainer(const config::Config& cfg, Task& task, const torch::Device& device, TrainerOptions options)
-    : cfg_(cfg), task_(task), device_(device), options_(std::move(options)) {
+    : cfg_(cfg), task_(task), device_(device), options_(std::move(options)), dist_(dist::global()) {
   run_dir_ = options_.run_dir.empty() ? fs::path(cfg_.run.dir) : options_.run_dir;
   precision_ = core::resolve_precision(cfg_.run.precision, device_);
   if (device_.is_cuda()) {
@@ -77,6 +105,11 @@ Trainer::Trainer(const config::Config& cfg, Task& task, const torch::Device& dev
   so.init_scale = cfg_.train.loss_scale_init;
   so.growth_interval = cfg_.train.loss_scale_growth_interval;
   scaler_ = std::make_unique<GradScaler>(precision_ == core::Precision::FP16, device_, so);
+  if (dist_.distributed()) {
+    reducer_ = std::make_unique<dist::Reducer>(task_.module(), dist_, cfg_.dist.bucket_mb);
+    GTGM_INFO("trainer: {} processes ({}), gradients all-reduced in {} bucket(s)", dist_.world_size(), dist_.backend(),
+              reducer_->bucket_bytes().size());
+  }
   GTGM_INFO("trainer: task {} on {}, precision {}, {}", task_.name(), device_.str(), core::precision_name(precision_),
             optimizer_->summary());
 }
@@ -96,7 +129,12 @@ void Trainer::resume(const fs::path& path) {
               learning_rate(cfg_.optim, data.step, cfg_.train.steps),
               learning_rate(saved.optim, data.step, saved.train.steps));
   }
-  GTGM_CHECK(data.step < cfg_.train.steps || data.step == cfg_.train.steps,
+  const int saved_world = data.trainer.value("world_size", 1);
+  GTGM_CHECK(saved_world == dist_.world_size(),
+             "checkpoint {} was written by {} process(es) but this job has {}: each rank's loader position and RNG "
+             "streams are saved, so resume with the same number of processes",
+             dir.string(), saved_world, dist_.world_size());
+  GTGM_CHECK(data.step <= cfg_.train.steps,
              "checkpoint {} is at step {}, past train.steps = {}; raise train.steps to continue", dir.string(),
              data.step, cfg_.train.steps);
   io::load_state_into(task_.module(), data.weights, /*strict=*/true, (dir / "model.safetensors").string());
@@ -116,15 +154,43 @@ void Trainer::resume(const fs::path& path) {
     v.higher_is_better = t["last_validation"].at("higher_is_better").get<bool>();
     last_validation_ = v;
   }
-  task_.restore(data.loader);
-  // RNG last: nothing above may draw from them after this point.
-  restore_torch_rng(data.rng);
-  restore_std_rng(t.at("rng"));
+  // Loader and RNG state last: nothing above may draw from the RNGs after this point.
+  if (dist_.rank() == 0) {
+    task_.restore(data.loader);
+    restore_torch_rng(data.rng);
+    restore_std_rng(t.at("rng"));
+  } else {
+    GTGM_CHECK(t.contains("ranks") && t["ranks"].size() > static_cast<size_t>(dist_.rank()),
+               "checkpoint {}: trainer.json holds no state for rank {}", dir.string(), dist_.rank());
+    restore_local_rank_state(t["ranks"][static_cast<size_t>(dist_.rank())]);
+  }
+}
+
+json Trainer::local_rank_state() const {
+  json rng = json::object();
+  for (const auto& [name, state] : capture_torch_rng()) rng[name] = bytes_to_json(state);
+  return {{"rank", dist_.rank()}, {"loader", task_.state()}, {"torch_rng", rng}, {"std_rng", capture_std_rng()}};
+}
+
+void Trainer::restore_local_rank_state(const json& state) {
+  GTGM_CHECK(state.at("rank").get<int>() == dist_.rank(), "rank state is for rank {}, not {}", state.at("rank").get<int>(),
+             dist_.rank());
+  task_.restore(state.at("loader"));
+  io::NamedTensors rng;
+  for (const auto& [name, bytes] : state.at("torch_rng").items()) rng.emplace_back(name, json_to_bytes(bytes));
+  restore_torch_rng(rng);
+  restore_std_rng(state.at("std_rng"));
 }
 
 fs::path Trainer::save_checkpoint() {
   update_best_candidate();
-  if (core::log_rank() != 0) return {};
+  // Every rank's loader position and RNG streams travel to rank 0, which writes the checkpoint.
+  std::vector<std::string> rank_states;
+  if (dist_.distributed()) rank_states = gather_strings(local_rank_state().dump(), dist_);
+  if (dist_.rank() != 0) {
+    dist::barrier(dist_);  // rank 0 has written the checkpoint when this returns
+    return {};
+  }
   CheckpointData d;
   d.step = step_;
   d.weights = io::module_state(task_.module());
@@ -147,7 +213,13 @@ fs::path Trainer::save_checkpoint() {
                  {"last_lr", last_lr_}}},
                {"best", best_},
                {"last_validation", last_val},
-               {"rng", capture_std_rng()}};
+               {"rng", capture_std_rng()},
+               {"world_size", dist_.world_size()}};
+  if (!rank_states.empty()) {
+    json ranks = json::array();
+    for (const auto& r : rank_states) ranks.push_back(json::parse(r));
+    d.trainer["ranks"] = ranks;
+  }
   d.loader = task_.state();
   d.config_yaml = config::to_yaml(cfg_);
   const fs::path dir = checkpoint_dir(run_dir_, step_);
@@ -156,6 +228,7 @@ fs::path Trainer::save_checkpoint() {
   if (!best_.is_null() && best_.value("step", int64_t{-1}) == step_) write_best(run_dir_, best_);
   prune_checkpoints(run_dir_, cfg_.train.keep_last, best_.is_null() ? -1 : best_.value("step", int64_t{-1}));
   GTGM_INFO("checkpoint {} written in {:.1f}s", dir.string(), watch.seconds());
+  if (dist_.distributed()) dist::barrier(dist_);
   return dir;
 }
 
@@ -175,6 +248,9 @@ void Trainer::update_best_candidate() {
   }
   ckpt_loss_sum_ = torch::Tensor();
   ckpt_loss_count_ = 0;
+  if (dist_.distributed() && metric == "train_loss") {
+    score = dist::reduce_meters({{"loss", *score}}, dist_, dist::ReduceOp::Mean).at("loss");
+  }
   if (!score || !std::isfinite(*score)) return;
   const bool better = best_.is_null() || (higher ? *score > best_.at("score").get<double>() : *score < best_.at("score").get<double>());
   if (better) best_ = {{"step", step_}, {"score", *score}, {"metric", metric}, {"higher_is_better", higher}};
@@ -194,6 +270,10 @@ void Trainer::train_step(Window& w) {
     w.data_wait += wait.seconds();
     w.samples += batch.samples;
     samples_seen_ += batch.samples;
+    // Gradient accumulation: only the last micro-batch's backward communicates.
+    std::optional<dist::Reducer::NoSyncGuard> local_only;
+    if (reducer_ && micro + 1 < accum) local_only.emplace(*reducer_);
+    else if (reducer_) reducer_->prepare_backward();
     Losses losses = task_.compute(batch, ctx_);
     GTGM_CHECK(losses.total.defined() && losses.total.numel() == 1,
                "task {}: compute() must return a scalar total loss, got {}", task_.name(),
@@ -218,18 +298,23 @@ void Trainer::train_step(Window& w) {
     for (auto& t : step_terms) t.second = t.second / accum;
   }
 
+  if (reducer_) reducer_->finish();  // averaged gradients are in param.grad() from here on
   std::vector<torch::Tensor> grads = optimizer_->grads();
   scaler_->unscale_(grads);
   const torch::Tensor norm = global_grad_norm(grads).to(step_loss.device());
   if (cfg_.optim.grad_clip > 0) clip_grads_(grads, norm, cfg_.optim.grad_clip);
-  // The one host synchronisation of a step: [loss non-finite, grad non-finite, scaler found inf].
-  const torch::Tensor flags =
-      torch::stack({step_loss.reshape({}).isfinite().logical_not().to(torch::kFloat),
-                    norm.isfinite().logical_not().to(torch::kFloat),
-                    scaler_->found_inf().to(step_loss.device()).reshape({})})
-          .cpu();
+  // The one host synchronisation of a step: [loss non-finite, grad non-finite, scaler found inf,
+  // stop requested]; with several processes the flags are OR-ed over ranks first, so every rank
+  // skips the same steps and stops at the same step.
+  torch::Tensor flags = torch::stack({step_loss.reshape({}).isfinite().logical_not().to(torch::kFloat),
+                                      norm.isfinite().logical_not().to(torch::kFloat),
+                                      scaler_->found_inf().to(step_loss.device()).reshape({}),
+                                      torch::full({}, stop_requested() ? 1.0f : 0.0f, step_loss.options())});
+  if (dist_.distributed()) dist::all_reduce_(flags, dist_, dist::ReduceOp::Max);
+  flags = flags.cpu();
   const float* f = flags.data_ptr<float>();
   const bool loss_bad = f[0] > 0, grad_bad = f[1] > 0 || f[2] > 0;
+  stop_agreed_ = f[3] > 0;
   bool applied = false;
   if (loss_bad || (grad_bad && !scaler_->enabled())) {
     ++nonfinite_run_;
@@ -282,16 +367,24 @@ void Trainer::log_window(Window& w, core::Progress* progress) {
   const double seconds = std::max(w.watch.seconds(), 1e-9);
   MetricsRow row;
   row.step = step_;
-  const double loss = w.loss_count > 0 ? w.loss_sum.item<double>() / static_cast<double>(w.loss_count)
-                                       : std::numeric_limits<double>::quiet_NaN();
-  row.values.emplace_back("loss", loss);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  // Means over the window; with several processes, means over ranks too (every rank calls this
+  // at the same step: the skip/stop flags are agreed).
+  std::map<std::string, double> means;
+  means["loss"] = w.loss_count > 0 ? w.loss_sum.item<double>() / static_cast<double>(w.loss_count) : nan;
   for (const auto& [name, sum] : w.term_sums) {
-    row.values.emplace_back("loss/" + name, sum.item<double>() / static_cast<double>(std::max<int64_t>(1, w.loss_count)));
+    means["loss/" + name] = sum.item<double>() / static_cast<double>(std::max<int64_t>(1, w.loss_count));
   }
+  if (dist_.distributed()) means = dist::reduce_meters(means, dist_, dist::ReduceOp::Mean);
+  const double loss = means["loss"];
+  row.values.emplace_back("loss", loss);
+  for (const auto& [name, sum] : w.term_sums) row.values.emplace_back("loss/" + name, means["loss/" + name]);
   row.values.emplace_back("lr", last_lr_);
-  row.values.emplace_back("grad_norm", w.norm_count > 0 ? w.grad_norm_sum.item<double>() / static_cast<double>(w.norm_count)
-                                                        : std::numeric_limits<double>::quiet_NaN());
-  row.values.emplace_back("samples_per_s", static_cast<double>(w.samples) / seconds);
+  // Gradients are already averaged over ranks: the norm is the same everywhere.
+  row.values.emplace_back("grad_norm",
+                          w.norm_count > 0 ? w.grad_norm_sum.item<double>() / static_cast<double>(w.norm_count) : nan);
+  const double world = static_cast<double>(dist_.world_size());
+  row.values.emplace_back("samples_per_s", world * static_cast<double>(w.samples) / seconds);
   row.values.emplace_back("steps_per_s", static_cast<double>(w.steps) / seconds);
   row.values.emplace_back("data_wait", std::min(1.0, w.data_wait / seconds));
   const double mem = device_.is_cuda() ? static_cast<double>(core::compat::cuda_peak_allocated_bytes(device_.index()))
@@ -299,7 +392,7 @@ void Trainer::log_window(Window& w, core::Progress* progress) {
   row.values.emplace_back(device_.is_cuda() ? "cuda_peak_gb" : "rss_gb", mem / 1e9);
   row.values.emplace_back("skipped", static_cast<double>(w.skipped));
   if (scaler_->enabled()) row.values.emplace_back("loss_scale", scaler_->current_scale());
-  if (core::log_rank() == 0) {
+  if (dist_.rank() == 0) {
     metrics_->write(row);
     if (progress != nullptr) {
       progress_extra_ = fmt::format("loss {:.4f} | lr {:.3g} | {:.1f} samples/s | data {:.0f}%", loss, last_lr_,
@@ -325,7 +418,7 @@ void Trainer::run_validation() {
   row.step = step_;
   for (const auto& [k, value] : v.metrics) row.values.emplace_back("val/" + k, value);
   row.values.emplace_back("val/score", v.score);
-  if (core::log_rank() == 0) metrics_->write(row);
+  if (dist_.rank() == 0) metrics_->write(row);
   if (options_.on_metrics) options_.on_metrics(row);
   GTGM_INFO("step {}: validation score {:.5g}", step_, v.score);
 }
@@ -337,14 +430,13 @@ TrainResult Trainer::run() {
   clear_stop_request();
   TrainResult result;
   const int64_t total = cfg_.train.steps;
-  if (core::log_rank() == 0) {
-    if (resumed_from_ < 0 && options_.checkpoints && !list_checkpoints(run_dir_).empty()) {
-      throw ConfigError(fmt::format("{} already holds checkpoints of a run; pass --resume {} to continue it, or set "
-                                    "run.dir to a new directory",
-                                    run_dir_.string(), run_dir_.string()));
-    }
-    metrics_ = std::make_unique<MetricsWriter>(run_dir_, resumed_from_);
+  // Checked on every rank (a shared file system), so no rank waits for one that gave up.
+  if (resumed_from_ < 0 && options_.checkpoints && !list_checkpoints(run_dir_).empty()) {
+    throw ConfigError(fmt::format("{} already holds checkpoints of a run; pass --resume {} to continue it, or set "
+                                  "run.dir to a new directory",
+                                  run_dir_.string(), run_dir_.string()));
   }
+  if (dist_.rank() == 0) metrics_ = std::make_unique<MetricsWriter>(run_dir_, resumed_from_);
   std::unique_ptr<core::Progress> progress;
   if (options_.progress_out != nullptr) progress = std::make_unique<core::Progress>("train", total, "step", options_.progress_out);
 
@@ -355,7 +447,7 @@ TrainResult Trainer::run() {
   while (step_ < total) {
     train_step(w);
     const bool due_log = step_ % cfg_.train.log_every == 0 || step_ == total;
-    const bool stop_signal_seen = stop_requested();
+    const bool stop_signal_seen = stop_agreed_;
     const bool stop_after = options_.stop_after >= 0 && step_ >= options_.stop_after;
     if (due_log || stop_signal_seen || stop_after) log_window(w, progress.get());
     else if (progress) progress->update(step_, progress_extra_);
@@ -366,7 +458,7 @@ TrainResult Trainer::run() {
     }
     if (stop) {
       result.interrupted = true;
-      result.stop_reason = stop_signal_seen ? stop_reason_text() : "stop_after";
+      result.stop_reason = stop_signal_seen ? (stop_requested() ? stop_reason_text() : "stop on another rank") : "stop_after";
       GTGM_INFO("stopping at step {} ({}){}", step_, result.stop_reason,
                 result.last_checkpoint.empty() ? "" : "; resume with --resume " + run_dir_.string());
       break;

@@ -1,6 +1,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "gtgm/config/schema.h"
 
@@ -19,6 +20,7 @@ struct TrainConfig {
   std::string init = "";
   double loss_scale_init = 65536.0;
   int loss_scale_growth_interval = 2000;
+  std::vector<std::string> mix_datasets = {};
 
   template <class V>
   void visit(V& v) {
@@ -33,6 +35,9 @@ struct TrainConfig {
     v.field("loss_scale_init", loss_scale_init, "fp16 only: initial loss scale of the grad scaler (torch: 2^16).", gt(0));
     v.field("loss_scale_growth_interval", loss_scale_growth_interval,
             "fp16 only: overflow-free steps before the loss scale doubles (torch: 2000).", ge(1));
+    v.field("mix_datasets", mix_datasets,
+            "Pretraining on several datasets: config files whose data: section names one more preprocessed dataset "
+            "each (own root, modality, cache and crop size); batches alternate between data: and these, in order.");
     v.field("init", init, "Encoder weights to start from (checkpoint dir or safetensors); empty = random.");
   }
 };

@@ -20,6 +20,8 @@
 #include "gtgm/config/config.h"
 #include "gtgm/core/device.h"
 #include "gtgm/core/progress.h"
+#include "gtgm/dist/context.h"
+#include "gtgm/dist/reducer.h"
 #include "gtgm/train/grad_scaler.h"
 #include "gtgm/train/metrics.h"
 #include "gtgm/train/optim.h"
@@ -56,6 +58,9 @@ class Trainer {
  public:
   /// Builds the optimiser over task.module() (already on `device`), the grad scaler (fp16) and the
   /// precision from `cfg.run.precision`. Sets cuDNN autotuning on CUDA (train.cudnn_benchmark).
+  /// In a distributed job (dist::global() with world > 1) it also builds the gradient Reducer,
+  /// which broadcasts rank 0's parameters and buffers: every rank then starts identical. Rank 0
+  /// alone writes metrics and checkpoints; each rank's loader and RNG states go into the checkpoint.
   Trainer(const config::Config& cfg, Task& task, const torch::Device& device, TrainerOptions options = {});
   ~Trainer();
 
@@ -86,6 +91,8 @@ class Trainer {
   void log_window(Window& w, core::Progress* progress);
   void run_validation();
   void update_best_candidate();
+  nlohmann::json local_rank_state() const;
+  void restore_local_rank_state(const nlohmann::json& state);
 
   config::Config cfg_;
   Task& task_;
@@ -95,6 +102,8 @@ class Trainer {
   core::Precision precision_;
   std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<GradScaler> scaler_;
+  dist::Context dist_;
+  std::unique_ptr<dist::Reducer> reducer_;
   std::unique_ptr<MetricsWriter> metrics_;
   StepContext ctx_;
 
@@ -111,6 +120,7 @@ class Trainer {
   int64_t ckpt_loss_count_ = 0;
   nlohmann::json best_ = nullptr;
   std::string progress_extra_;
+  bool stop_agreed_ = false;
 };
 
 }  // namespace gtgm::train
