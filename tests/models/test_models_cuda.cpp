@@ -1,6 +1,7 @@
 // CUDA: forward/backward of small models on the GPU and agreement with the CPU (skipped without GPU).
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <sstream>
 
 #include "gtgm/models/flops.h"
@@ -9,6 +10,11 @@
 
 namespace gtgm::models {
 namespace {
+
+/// max |a - b| / max |b|.
+double relative_error(const torch::Tensor& a, const torch::Tensor& b) {
+  return (a - b).abs().max().item<double>() / std::max(1e-12, b.abs().max().item<double>());
+}
 
 config::ModelConfig small(const std::string& type) {
   config::ModelConfig c;
@@ -48,8 +54,8 @@ TEST(ModelsCuda, SegmentationForwardBackwardMatchesCpu_CUDA) {
     auto y_cpu = cpu->forward(x);
     auto y_gpu = gpu->forward(x.to(torch::kCUDA));
     EXPECT_EQ(y_gpu.device().type(), torch::kCUDA);
-    EXPECT_TRUE(torch::allclose(y_gpu.cpu(), y_cpu, 1e-3, 1e-3))
-        << (y_gpu.cpu() - y_cpu).abs().max().item<double>();
+    // cuDNN may use TF32 convolutions on Ampere+ (10-bit mantissa): compare relative to the scale.
+    EXPECT_LT(relative_error(y_gpu.cpu(), y_cpu), 2e-2);
     y_gpu.pow(2).mean().backward();
     for (const auto& p : gpu->named_parameters()) {
       ASSERT_TRUE(p.value().grad().defined()) << p.key();
@@ -69,7 +75,7 @@ TEST(ModelsCuda, ChannelsLast3dMatchesContiguous_CUDA) {
   const auto ref = model->forward(x);
   to_channels_last(*model);
   const auto y = model->forward(to_channels_last(x));
-  EXPECT_TRUE(torch::allclose(y, ref, 1e-3, 1e-4)) << (y - ref).abs().max().item<double>();
+  EXPECT_LT(relative_error(y, ref), 2e-2);
   model->train();
   // A training step in channels-last runs backward too.
   model->forward(to_channels_last(x)).pow(2).mean().backward();
