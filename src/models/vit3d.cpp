@@ -148,7 +148,6 @@ torch::Tensor ViT3dImpl::position_embedding(const Shape& grid) {
 
 EncoderOutput ViT3dImpl::forward(const torch::Tensor& x) {
   check_input(x, required_divisor(), "vit3d");
-  const int d = options_.spatial_dims();
   auto tokens = patch_embed_->forward(x);  // [B, hidden, *grid]
   Shape grid(tokens.sizes().begin() + 2, tokens.sizes().end());
   const int64_t b = tokens.size(0), hidden = options_.hidden_size();
@@ -170,7 +169,6 @@ EncoderOutput ViT3dImpl::forward(const torch::Tensor& x) {
       ++next_tap;
     }
   }
-  (void)d;
   out.pooled = embed(tokens.mean(1));  // [B, embed_dim]
   return out;
 }
