@@ -25,8 +25,16 @@ void register_info(CLI::App& app) {
                   "Print the encoder's feature maps and the parameter counts of the models built from CONFIG's "
                   "model: section (with --set)")
       ->check(CLI::ExistingFile);
+  auto volume = std::make_shared<std::string>();
+  cmd->add_option("--volume", *volume,
+                  "Print shape, channels, dtype, spacing, origin, direction and intensity range of a volume file "
+                  "(NIfTI, NRRD, MHA/MHD, TIFF, HDF5 FILE[:DATASET]) or DICOM series folder");
   add_config_options(*cmd, *resolved, false);
-  cmd->callback([docs, resolved, print_config, model_config] {
+  cmd->callback([docs, resolved, print_config, model_config, volume] {
+    if (!volume->empty()) {
+      std::cout << io::describe_volume(*volume);
+      return;
+    }
     if (!model_config->empty()) {
       ConfigOptions opts = *resolved;
       opts.config = *model_config;

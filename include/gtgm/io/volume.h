@@ -22,12 +22,18 @@ struct Geometry {
 
   /// Spacing in tensor order (D, H, W).
   std::array<double, 3> spacing_dhw() const { return {spacing[2], spacing[1], spacing[0]}; }
+  /// Direction element (row r, column c): component r of index axis c's unit vector.
+  double dir(int r, int c) const { return direction[static_cast<size_t>(r * 3 + c)]; }
 };
 
 struct Volume {
   torch::Tensor data;  ///< [C, D, H, W], on CPU, dtype as stored (use .to(kFloat) to compute)
   Geometry geometry;
   std::string source;  ///< file or folder it was read from ("" when made in memory)
+  /// Component type in the file ("uint8", "int16", "uint16", "float32", ...; "" when made in
+  /// memory). It differs from data.dtype() only where LibTorch 1.13 lacks the type: uint16 is
+  /// held as int32, uint32/uint64 as int64; write_volume writes this type back when values fit.
+  std::string stored_dtype;
 
   int64_t channels() const { return data.size(0); }
   /// {D, H, W}
