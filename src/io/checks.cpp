@@ -41,7 +41,8 @@ std::string position_of(const torch::Tensor& t, int64_t i) {
 
 std::string values_text(const std::vector<int64_t>& v, size_t max_items = 12) {
   std::vector<int64_t> shown(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(std::min(v.size(), max_items)));
-  return fmt::format("{{{}{}}}", fmt::join(shown, ", "), v.size() > max_items ? fmt::format(", ... ({} values)", v.size()) : "");
+  return fmt::format("{{{}{}}}", fmt::join(shown, ", "),
+                     v.size() > max_items ? fmt::format(", ... ({} values)", v.size()) : "");
 }
 
 }  // namespace
@@ -62,9 +63,11 @@ void check_geometry_valid(const Geometry& g, const std::string& what) {
     GTGM_CHECK(std::isfinite(s) && s > 0, "{}: spacing {} is invalid (expected positive finite values)", what,
                vec3(g.spacing));
   for (double o : g.origin) GTGM_CHECK(std::isfinite(o), "{}: origin {} is not finite", what, vec3(g.origin));
-  GTGM_CHECK(is_orthonormal(g.direction), "{}: direction {} is not orthonormal (expected unit, mutually "
+  GTGM_CHECK(is_orthonormal(g.direction),
+             "{}: direction {} is not orthonormal (expected unit, mutually "
              "orthogonal columns within {}); the header is corrupt or sheared (fix the sform/qform or "
-             "'space directions' of the file)", what, mat3(g.direction), kGeometryTolerance);
+             "'space directions' of the file)",
+             what, mat3(g.direction), kGeometryTolerance);
 }
 
 void check_allocation(const std::string& what, const std::string& shape, const std::vector<int64_t>& sizes,
@@ -76,16 +79,16 @@ void check_allocation(const std::string& what, const std::string& shape, const s
   }
   GTGM_CHECK(bytes <= static_cast<double>(limit_bytes),
              "{}: declared size {} would need {:.3g} GiB, above the limit of {:.3g} GiB (refused before "
-             "allocating; the header may be corrupt, or raise the limit)", what, shape, bytes / (1 << 30),
-             static_cast<double>(limit_bytes) / (1 << 30));
+             "allocating; the header may be corrupt, or raise the limit)",
+             what, shape, bytes / (1 << 30), static_cast<double>(limit_bytes) / (1 << 30));
 }
 
 void check_header(const VolumeHeader& h, const ReadOptions& options) {
   if (options.check_direction) check_geometry_valid(h.geometry, h.path);
   GTGM_CHECK(!options.require_3d || h.channels == 1,
              "{}: expected a 3D volume, found a {}D file with {} channels (shape [C, D, H, W] = [{}, {}, {}, {}]); "
-             "split it into 3D files or use it where channels are allowed", h.path, h.file_dims, h.channels,
-             h.channels, h.shape[0], h.shape[1], h.shape[2]);
+             "split it into 3D files or use it where channels are allowed",
+             h.path, h.file_dims, h.channels, h.channels, h.shape[0], h.shape[1], h.shape[2]);
   const std::string shape = fmt::format("[C, D, H, W] = [{}, {}, {}, {}] of {}", h.channels, h.shape[0], h.shape[1],
                                         h.shape[2], h.stored_dtype);
   check_allocation(h.path, shape, {h.channels, h.shape[0], h.shape[1], h.shape[2]},
@@ -99,9 +102,10 @@ void check_finite(const Volume& v) {
   if (n == 0) return;
   const int64_t nan = torch::isnan(v.data).sum().item<int64_t>();
   const int64_t first = bad.flatten().nonzero()[0][0].item<int64_t>();
-  GTGM_THROW("{}: {} non-finite voxels ({} NaN, {} Inf; first at [c, z, y, x] = {}); expected finite values. "
-             "Fix the file, or read it with the non-finite policy 'zero'", v.source.empty() ? "volume" : v.source, n,
-             nan, n - nan, position_of(v.data, first));
+  GTGM_THROW(
+      "{}: {} non-finite voxels ({} NaN, {} Inf; first at [c, z, y, x] = {}); expected finite values. "
+      "Fix the file, or read it with the non-finite policy 'zero'",
+      v.source.empty() ? "volume" : v.source, n, nan, n - nan, position_of(v.data, first));
 }
 
 int64_t zero_non_finite(Volume& v) {
@@ -123,7 +127,8 @@ void apply_non_finite_policy(Volume& v, NonFinitePolicy policy) {
 
 std::string geometry_mismatch(const Volume& a, const Volume& b, double tol) {
   std::vector<std::string> diffs;
-  if (a.shape() != b.shape()) diffs.push_back(fmt::format("shape [D, H, W] {} vs {}", shape_text(a.shape()), shape_text(b.shape())));
+  if (a.shape() != b.shape())
+    diffs.push_back(fmt::format("shape [D, H, W] {} vs {}", shape_text(a.shape()), shape_text(b.shape())));
   const auto& ga = a.geometry;
   const auto& gb = b.geometry;
   bool sp = true, org = true, dir = true;
@@ -140,15 +145,18 @@ std::string geometry_mismatch(const Volume& a, const Volume& b, double tol) {
 
 void check_same_geometry(const Volume& image, const Volume& label, double tol) {
   const auto diff = geometry_mismatch(image, label, tol);
-  GTGM_CHECK(diff.empty(), "image {} and label {} do not share a voxel grid: {} (expected the same shape and "
+  GTGM_CHECK(diff.empty(),
+             "image {} and label {} do not share a voxel grid: {} (expected the same shape and "
              "spacing/origin/direction within {} relative). Resample the label onto the image grid with "
              "nearest-neighbour interpolation, or, if only the header differs, copy the image header into the label",
              image.source, label.source, diff, tol);
 }
 
 void check_3d(const Volume& v, const std::string& role) {
-  GTGM_CHECK(v.channels() == 1, "{} {}: expected a 3D volume, found {} channels (a 4D file, shape [C, D, H, W] = "
-             "[{}, {}, {}, {}])", role, v.source, v.channels(), v.channels(), v.shape()[0], v.shape()[1], v.shape()[2]);
+  GTGM_CHECK(v.channels() == 1,
+             "{} {}: expected a 3D volume, found {} channels (a 4D file, shape [C, D, H, W] = "
+             "[{}, {}, {}, {}])",
+             role, v.source, v.channels(), v.channels(), v.shape()[0], v.shape()[1], v.shape()[2]);
 }
 
 std::vector<int64_t> label_values(const Volume& label) {
@@ -159,10 +167,11 @@ std::vector<int64_t> label_values(const Volume& label) {
     if (frac.any().item<bool>()) {
       const int64_t n = frac.sum().item<int64_t>();
       const int64_t first = frac.flatten().nonzero()[0][0].item<int64_t>();
-      GTGM_THROW("label {}: {} voxels hold non-integer values (e.g. {} at [c, z, y, x] = {}); expected integer "
-                 "class ids. Was the label resampled with linear interpolation? Re-export it with nearest-neighbour "
-                 "interpolation and an integer type", label.source, n, t.flatten()[first].item<double>(),
-                 position_of(t, first));
+      GTGM_THROW(
+          "label {}: {} voxels hold non-integer values (e.g. {} at [c, z, y, x] = {}); expected integer "
+          "class ids. Was the label resampled with linear interpolation? Re-export it with nearest-neighbour "
+          "interpolation and an integer type",
+          label.source, n, t.flatten()[first].item<double>(), position_of(t, first));
     }
   }
   if (t.numel() == 0) return {};
@@ -196,12 +205,15 @@ std::vector<int64_t> check_labels(const Volume& label, const std::vector<int64_t
   if (unknown.empty()) return values;
   const bool mask_255 = values.size() <= 2 && unknown == std::vector<int64_t>{255} && values.back() == 255 &&
                         (values.size() == 1 || values.front() == 0);
-  GTGM_CHECK(!mask_255, "label {}: values {} look like a 0/255 binary mask, but the declared labels are {}; "
+  GTGM_CHECK(!mask_255,
+             "label {}: values {} look like a 0/255 binary mask, but the declared labels are {}; "
              "expected 0/1. Divide the mask by 255 (e.g. numpy: (label > 0).astype(np.uint8); "
-             "fslmaths in -div 255 out -odt char) or declare label 255", label.source, values_text(values),
-             values_text(declared));
-  GTGM_THROW("label {}: values {} are not among the declared labels {}; fix the file or add them to the dataset's "
-             "labels", label.source, values_text(unknown), values_text(declared));
+             "fslmaths in -div 255 out -odt char) or declare label 255",
+             label.source, values_text(values), values_text(declared));
+  GTGM_THROW(
+      "label {}: values {} are not among the declared labels {}; fix the file or add them to the dataset's "
+      "labels",
+      label.source, values_text(unknown), values_text(declared));
 }
 
 std::vector<Problem> check_cases(const std::vector<CaseFiles>& cases, const DatasetCheckOptions& options) {

@@ -43,8 +43,10 @@ double dot(const std::array<double, 3>& a, const std::array<double, 3>& b) {
 
 std::string pick_series(const std::vector<DicomSeries>& series, const std::string& folder, const std::string& uid,
                         std::vector<std::string>& files) {
-  GTGM_CHECK(!series.empty(), "{}: folder holds no DICOM series (expected DICOM slice files; other formats are "
-             "read as single files)", folder);
+  GTGM_CHECK(!series.empty(),
+             "{}: folder holds no DICOM series (expected DICOM slice files; other formats are "
+             "read as single files)",
+             folder);
   if (!uid.empty()) {
     for (const auto& s : series) {
       if (s.uid == uid || s.uid.rfind(uid, 0) == 0) {
@@ -82,19 +84,22 @@ SeriesScan scan_series(const fs::path& folder, const ReadOptions& options) {
     const auto& h = s.header;
     GTGM_CHECK(h.shape[1] == first.shape[1] && h.shape[2] == first.shape[2] && h.channels == first.channels,
                "{}: slice {} has {} rows x {} columns x {} samples, but slice {} has {} x {} x {} (expected one "
-               "image size per series)", where, s.file, h.shape[1], h.shape[2], h.channels,
-               scan.slices.front().file, first.shape[1], first.shape[2], first.channels);
+               "image size per series)",
+               where, s.file, h.shape[1], h.shape[2], h.channels, scan.slices.front().file, first.shape[1],
+               first.shape[2], first.channels);
     for (size_t i = 0; i < 9; ++i) {
       GTGM_CHECK(std::abs(h.geometry.direction[i] - first.geometry.direction[i]) <= 1e-4,
                  "{}: slice {} has another Image Orientation (Patient) than slice {} (expected one orientation "
-                 "per series)", where, s.file, scan.slices.front().file);
+                 "per series)",
+                 where, s.file, scan.slices.front().file);
     }
     s.position = dot(h.geometry.origin, normal);
   }
   const size_t n = scan.slices.size();
-  GTGM_CHECK(n == 1 || first.shape[0] == 1, "{}: {} holds {} frames; a series of multi-frame files is not "
-             "supported (expected single-frame slices, or read the multi-frame file alone)", where,
-             scan.slices.front().file, first.shape[0]);
+  GTGM_CHECK(n == 1 || first.shape[0] == 1,
+             "{}: {} holds {} frames; a series of multi-frame files is not "
+             "supported (expected single-frame slices, or read the multi-frame file alone)",
+             where, scan.slices.front().file, first.shape[0]);
   std::stable_sort(scan.slices.begin(), scan.slices.end(),
                    [](const Slice& a, const Slice& b) { return a.position < b.position; });
 
@@ -111,21 +116,24 @@ SeriesScan scan_series(const fs::path& folder, const ReadOptions& options) {
       const auto& a = scan.slices[k - 1];
       const auto& b = scan.slices[k];
       const double g = b.position - a.position;
-      GTGM_CHECK(g > 1e-6 * std::max(1.0, std::abs(gap)), "{}: slices {} and {} lie at the same position {:.6g} "
-                 "along the slice normal (duplicate slices, or several acquisitions in one series)", where, a.file,
-                 b.file, a.position);
+      GTGM_CHECK(g > 1e-6 * std::max(1.0, std::abs(gap)),
+                 "{}: slices {} and {} lie at the same position {:.6g} "
+                 "along the slice normal (duplicate slices, or several acquisitions in one series)",
+                 where, a.file, b.file, a.position);
       GTGM_CHECK(std::abs(g - gap) <= 1e-3 * std::abs(gap) + 1e-4,
                  "{}: irregular slice spacing: {} -> {} is {:.6g} mm, expected {:.6g} mm (uniform spacing; a slice "
-                 "is missing or the series mixes acquisitions)", where, a.file, b.file, g, gap);
+                 "is missing or the series mixes acquisitions)",
+                 where, a.file, b.file, g, gap);
       // Slices must be stacked along the normal (no gantry tilt / shear).
       std::array<double, 3> off{};
       for (size_t r = 0; r < 3; ++r) off[r] = b.header.geometry.origin[r] - h.geometry.origin[r];
       const double along = dot(off, normal);
       double residual = 0;
       for (size_t r = 0; r < 3; ++r) residual += std::pow(off[r] - along * normal[r], 2);
-      GTGM_CHECK(std::sqrt(residual) <= 0.05 * in_plane, "{}: slice {} is shifted {:.4g} mm sideways from the "
-                 "slice normal (gantry tilt or sheared series; expected slices stacked along the normal)", where,
-                 b.file, std::sqrt(residual));
+      GTGM_CHECK(std::sqrt(residual) <= 0.05 * in_plane,
+                 "{}: slice {} is shifted {:.4g} mm sideways from the "
+                 "slice normal (gantry tilt or sheared series; expected slices stacked along the normal)",
+                 where, b.file, std::sqrt(residual));
     }
     h.geometry.spacing[2] = gap;
     h.geometry.origin = scan.slices.front().header.geometry.origin;
@@ -193,8 +201,8 @@ void write_dicom_series(const Volume& volume, const fs::path& folder, const std:
   check_geometry_valid(volume.geometry, "write_dicom_series " + where);
   const auto [d, h, w] = volume.shape();
   GTGM_CHECK(file_order.empty() || static_cast<int64_t>(file_order.size()) == d,
-             "write_dicom_series {}: file_order has {} entries, expected {} (one per slice)", where,
-             file_order.size(), d);
+             "write_dicom_series {}: file_order has {} entries, expected {} (one per slice)", where, file_order.size(),
+             d);
   auto data = volume.data.detach().to(torch::kCPU).contiguous();
   itk::IOComponentEnum comp;
   std::string modality = "MR";
@@ -207,7 +215,8 @@ void write_dicom_series(const Volume& volume, const fs::path& folder, const std:
     GTGM_CHECK(data.scalar_type() == torch::kInt && volume.stored_dtype == "uint16" &&
                    data.min().item<int64_t>() >= 0 && data.max().item<int64_t>() <= 65535,
                "write_dicom_series {}: voxel type {} not supported (expected uint8, int16, or int32 holding "
-               "uint16 values)", where, c10::toString(data.scalar_type()));
+               "uint16 values)",
+               where, c10::toString(data.scalar_type()));
     comp = itk::IOComponentEnum::USHORT;
     data = torch::where(data > 32767, data - 65536, data).to(torch::kShort).contiguous();
   }
@@ -237,8 +246,11 @@ void write_dicom_series(const Volume& volume, const fs::path& folder, const std:
   io->SetIORegion(region);
   for (int64_t k = 0; k < d; ++k) {
     std::array<double, 3> pos{};
-    for (int r = 0; r < 3; ++r) pos[static_cast<size_t>(r)] = g.origin[static_cast<size_t>(r)] + g.dir(r, 2) * g.spacing[2] * static_cast<double>(k);
-    itk::EncapsulateMetaData<std::string>(dict, "0020|0032", fmt::format("{}\\{}\\{}", ds(pos[0]), ds(pos[1]), ds(pos[2])));
+    for (int r = 0; r < 3; ++r)
+      pos[static_cast<size_t>(r)] =
+          g.origin[static_cast<size_t>(r)] + g.dir(r, 2) * g.spacing[2] * static_cast<double>(k);
+    itk::EncapsulateMetaData<std::string>(dict, "0020|0032",
+                                          fmt::format("{}\\{}\\{}", ds(pos[0]), ds(pos[1]), ds(pos[2])));
     itk::EncapsulateMetaData<std::string>(dict, "0020|0013", std::to_string(k + 1));
     const int64_t name_index = file_order.empty() ? k : file_order[static_cast<size_t>(k)];
     const auto file = folder / fmt::format("slice_{:04d}.dcm", name_index);
@@ -260,8 +272,10 @@ namespace gtgm::io {
 
 namespace {
 [[noreturn]] void no_itk(const std::filesystem::path& p) {
-  GTGM_THROW("{}: DICOM needs ITK, but this gtgm was built without it (GTGM_WITH_ITK=OFF); convert the series "
-             "to NIfTI (e.g. dcm2niix) or rebuild with ITK", p.string());
+  GTGM_THROW(
+      "{}: DICOM needs ITK, but this gtgm was built without it (GTGM_WITH_ITK=OFF); convert the series "
+      "to NIfTI (e.g. dcm2niix) or rebuild with ITK",
+      p.string());
 }
 }  // namespace
 

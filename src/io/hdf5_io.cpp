@@ -88,8 +88,10 @@ Handle open_file(const fs::path& file, bool write) {
   if (!write) {
     GTGM_CHECK(fs::exists(file), "{}: no such file (expected an HDF5 file)", f);
     GTGM_CHECK(::access(f.c_str(), R_OK) == 0, "{}: file is not readable (permission denied)", f);
-    GTGM_CHECK(H5Fis_hdf5(f.c_str()) > 0, "{}: not an HDF5 file (no HDF5 signature; the file is corrupt or of "
-               "another format)", f);
+    GTGM_CHECK(H5Fis_hdf5(f.c_str()) > 0,
+               "{}: not an HDF5 file (no HDF5 signature; the file is corrupt or of "
+               "another format)",
+               f);
     hid_t id = H5Fopen(f.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
     GTGM_CHECK(id >= 0, "{}: cannot open HDF5 file: {} (unreadable, truncated or corrupt)", f, h5_error());
     return {id, H5Fclose};
@@ -128,8 +130,10 @@ const std::vector<TypeMap>& type_table() {
 const TypeMap& type_by_name(const std::string& name, const std::string& what) {
   for (const auto& t : type_table())
     if (name == t.name) return t;
-  GTGM_THROW("{}: unsupported HDF5 voxel type '{}' (expected uint8, int8, uint16, int16, uint32, int32, uint64, "
-             "int64, float32 or float64)", what, name);
+  GTGM_THROW(
+      "{}: unsupported HDF5 voxel type '{}' (expected uint8, int8, uint16, int16, uint32, int32, uint64, "
+      "int64, float32 or float64)",
+      what, name);
 }
 
 std::string stored_name(hid_t type, const std::string& what) {
@@ -137,14 +141,13 @@ std::string stored_name(hid_t type, const std::string& what) {
   const size_t size = H5Tget_size(type);
   if (cls == H5T_INTEGER) {
     const bool sign = H5Tget_sign(type) == H5T_SGN_2;
-    if (size == 1 || size == 2 || size == 4 || size == 8)
-      return fmt::format("{}int{}", sign ? "" : "u", size * 8);
+    if (size == 1 || size == 2 || size == 4 || size == 8) return fmt::format("{}int{}", sign ? "" : "u", size * 8);
   } else if (cls == H5T_FLOAT) {
     if (size == 4) return "float32";
     if (size == 8) return "float64";
   }
-  GTGM_THROW("{}: unsupported HDF5 element type (class {}, {} bytes; expected an integer or float scalar type)",
-             what, static_cast<int>(cls), size);
+  GTGM_THROW("{}: unsupported HDF5 element type (class {}, {} bytes; expected an integer or float scalar type)", what,
+             static_cast<int>(cls), size);
 }
 
 std::string present_datasets(const fs::path& file) {
@@ -252,8 +255,10 @@ torch::Tensor read_hdf5_dataset(const fs::path& file, const std::string& dataset
   GTGM_CHECK(H5Dread(ds.get(), tm.memory(), H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data_ptr()) >= 0,
              "{}: cannot read dataset values: {} (the file is truncated or corrupt)", where, h5_error());
   if (info.stored_dtype == "uint64" && t.numel() > 0) {
-    GTGM_CHECK(!(t < 0).any().item<bool>(), "{}: uint64 values >= 2^63 cannot be held as int64 (expected values "
-               "below 9223372036854775808)", where);
+    GTGM_CHECK(!(t < 0).any().item<bool>(),
+               "{}: uint64 values >= 2^63 cannot be held as int64 (expected values "
+               "below 9223372036854775808)",
+               where);
   }
   return t;
 }
@@ -283,7 +288,8 @@ void write_hdf5_dataset(const fs::path& file, const std::string& dataset, const 
   if (options.gzip_level > 0 && t.numel() > 0) {
     std::vector<hsize_t> chunks;
     for (size_t a = 0; a < dims.size(); ++a) {
-      const auto c = a < options.chunks.size() ? static_cast<hsize_t>(options.chunks[a]) : std::min<hsize_t>(dims[a], 64);
+      const auto c =
+          a < options.chunks.size() ? static_cast<hsize_t>(options.chunks[a]) : std::min<hsize_t>(dims[a], 64);
       chunks.push_back(std::max<hsize_t>(1, std::min(c, dims[a])));
     }
     H5Pset_chunk(dcpl.get(), static_cast<int>(chunks.size()), chunks.data());
@@ -351,8 +357,10 @@ VolumeHeader read_hdf5_volume_header(const fs::path& file, const std::string& da
   const std::string where = fmt::format("{}:{}", file.string(), dataset);
   const auto info = hdf5_dataset_info(file, dataset);
   const auto rank = info.shape.size();
-  GTGM_CHECK(rank >= 2 && rank <= 4, "{}: expected a 2D [y, x], 3D [z, y, x] or 4D [c, z, y, x] dataset, found "
-             "shape {}", where, info.shape);
+  GTGM_CHECK(rank >= 2 && rank <= 4,
+             "{}: expected a 2D [y, x], 3D [z, y, x] or 4D [c, z, y, x] dataset, found "
+             "shape {}",
+             where, info.shape);
   VolumeHeader h;
   h.path = where;
   h.format = "HDF5";
@@ -364,10 +372,13 @@ VolumeHeader read_hdf5_volume_header(const fs::path& file, const std::string& da
   h.channels = s[0];
   h.shape = {s[1], s[2], s[3]};
   // CREMI attributes are (z, y, x); Geometry is (x, y, z).
-  for (const auto& [attr, target] : {std::make_pair("resolution", &h.geometry.spacing), std::make_pair("offset", &h.geometry.origin)}) {
+  for (const auto& [attr, target] :
+       {std::make_pair("resolution", &h.geometry.spacing), std::make_pair("offset", &h.geometry.origin)}) {
     if (auto v = read_hdf5_attribute(file, dataset, attr)) {
-      GTGM_CHECK(v->size() == 3 || (v->size() == 2 && rank == 2), "{}: attribute '{}' has {} values, expected 3 "
-                 "((z, y, x) in nm)", where, attr, v->size());
+      GTGM_CHECK(v->size() == 3 || (v->size() == 2 && rank == 2),
+                 "{}: attribute '{}' has {} values, expected 3 "
+                 "((z, y, x) in nm)",
+                 where, attr, v->size());
       std::vector<double> zyx = *v;
       if (zyx.size() == 2) zyx.insert(zyx.begin(), attr == std::string("resolution") ? 1.0 : 0.0);
       *target = {zyx[2], zyx[1], zyx[0]};
@@ -381,7 +392,8 @@ Volume read_hdf5_volume(const fs::path& file, const std::string& dataset_in, con
   const std::string dataset = dataset_in.empty() ? default_hdf5_dataset(file) : dataset_in;
   const auto h = read_hdf5_volume_header(file, dataset, options);
   Volume v;
-  v.data = read_hdf5_dataset(file, dataset, options.max_bytes).reshape({h.channels, h.shape[0], h.shape[1], h.shape[2]});
+  v.data =
+      read_hdf5_dataset(file, dataset, options.max_bytes).reshape({h.channels, h.shape[0], h.shape[1], h.shape[2]});
   v.geometry = h.geometry;
   v.source = h.path;
   v.stored_dtype = h.stored_dtype;
@@ -394,8 +406,10 @@ void write_hdf5_volume(const fs::path& file, const std::string& dataset, const V
   const std::string where = fmt::format("{}:{}", file.string(), dataset);
   GTGM_CHECK(volume.data.defined() && volume.data.dim() == 4, "{}: expected data [C, D, H, W], found {}", where,
              volume.data.defined() ? fmt::format("{}", volume.data.sizes()) : std::string("an undefined tensor"));
-  GTGM_CHECK(is_identity(volume.geometry.direction), "{}: HDF5 volumes carry no direction, but the volume's "
-             "direction is not identity; write NIfTI/NRRD/MetaImage to keep it, or resample first", where);
+  GTGM_CHECK(is_identity(volume.geometry.direction),
+             "{}: HDF5 volumes carry no direction, but the volume's "
+             "direction is not identity; write NIfTI/NRRD/MetaImage to keep it, or resample first",
+             where);
   auto data = volume.channels() == 1 ? volume.data.select(0, 0) : volume.data;
   write_hdf5_dataset(file, dataset, data, options);
   const auto& g = volume.geometry;

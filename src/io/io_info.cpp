@@ -53,20 +53,21 @@ std::string describe_volume(const std::filesystem::path& path) {
   row("dtype", v.stored_dtype == dtype_name(v.data.scalar_type())
                    ? v.stored_dtype
                    : fmt::format("{} (held as {})", v.stored_dtype, dtype_name(v.data.scalar_type())));
-  row("shape", fmt::format("[C, D, H, W] = [{}, {}, {}, {}]  (x, y, z size {} x {} x {})", v.channels(), d, h, w, w,
-                           h, d));
+  row("shape",
+      fmt::format("[C, D, H, W] = [{}, {}, {}, {}]  (x, y, z size {} x {} x {})", v.channels(), d, h, w, w, h, d));
   row("channels", std::to_string(v.channels()));
   row("spacing", fmt::format("{:.6g} x {:.6g} x {:.6g}  (x, y, z)", g.spacing[0], g.spacing[1], g.spacing[2]));
   row("origin", fmt::format("({:.6g}, {:.6g}, {:.6g})", g.origin[0], g.origin[1], g.origin[2]));
   // "+ 0.0" turns -0 into 0 so flipped axes print cleanly.
   for (int r = 0; r < 3; ++r)
-    row(r == 0 ? "direction" : "", fmt::format("[{:9.6f} {:9.6f} {:9.6f}]", g.dir(r, 0) + 0.0, g.dir(r, 1) + 0.0,
-                                               g.dir(r, 2) + 0.0));
+    row(r == 0 ? "direction" : "",
+        fmt::format("[{:9.6f} {:9.6f} {:9.6f}]", g.dir(r, 0) + 0.0, g.dir(r, 1) + 0.0, g.dir(r, 2) + 0.0));
   row("orientation", orientation_codes(g) + "  (direction index axes i, j, k point to; LPS physical frame)");
   if (v.data.numel() > 0 && !v.data.is_floating_point()) {
     // Integers exactly (label ids can exceed double's 53-bit mantissa).
     const auto mean = v.data.to(torch::kDouble).mean().item<double>();
-    row("range", fmt::format("[{}, {}]  mean {:.6g}", v.data.min().item<int64_t>(), v.data.max().item<int64_t>(), mean));
+    row("range",
+        fmt::format("[{}, {}]  mean {:.6g}", v.data.min().item<int64_t>(), v.data.max().item<int64_t>(), mean));
   } else if (v.data.numel() > 0) {
     auto f = v.data.to(torch::kDouble);
     const auto finite = torch::isfinite(f);
@@ -79,7 +80,8 @@ std::string describe_volume(const std::filesystem::path& path) {
     if (bad > 0) row("non-finite", fmt::format("{} voxels are NaN/Inf", bad));
   }
   if (header.files.size() > 1)
-    row("slices", fmt::format("{} files, first {}, last {}", header.files.size(), header.files.front(), header.files.back()));
+    row("slices",
+        fmt::format("{} files, first {}, last {}", header.files.size(), header.files.front(), header.files.back()));
   return out;
 }
 

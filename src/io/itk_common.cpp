@@ -87,15 +87,17 @@ itk::ImageIOBase::Pointer open_image_io(const std::string& path) {
   } catch (const itk::ExceptionObject& e) {
     GTGM_THROW("{}: cannot open: {}", path, itk_message(e));
   }
-  GTGM_CHECK(io, "{}: cannot read this file: no image reader recognises it (expected NIfTI .nii/.nii.gz, "
+  GTGM_CHECK(io,
+             "{}: cannot read this file: no image reader recognises it (expected NIfTI .nii/.nii.gz, "
              "NRRD .nrrd/.nhdr, MetaImage .mha/.mhd, TIFF .tif/.tiff or DICOM); the file is corrupt, "
-             "truncated or not an image", path);
+             "truncated or not an image",
+             path);
   io->SetFileName(path);
   try {
     io->ReadImageInformation();
   } catch (const itk::ExceptionObject& e) {
-    GTGM_THROW("{}: cannot read the {} header (file unreadable, truncated or corrupt): {}", path,
-               format_name(*io), itk_message(e));
+    GTGM_THROW("{}: cannot read the {} header (file unreadable, truncated or corrupt): {}", path, format_name(*io),
+               itk_message(e));
   }
   return io;
 }
@@ -134,7 +136,8 @@ VolumeHeader header_from_io(const itk::ImageIOBase& io, const std::string& path)
     h.geometry.origin[static_cast<size_t>(a)] = io.GetOrigin(static_cast<unsigned>(a));
     const auto col = io.GetDirection(static_cast<unsigned>(a));
     for (int r = 0; r < 3; ++r)
-      h.geometry.direction[static_cast<size_t>(r * 3 + a)] = r < static_cast<int>(col.size()) && r < spatial ? col[static_cast<size_t>(r)] : (r == a ? 1.0 : 0.0);
+      h.geometry.direction[static_cast<size_t>(r * 3 + a)] =
+          r < static_cast<int>(col.size()) && r < spatial ? col[static_cast<size_t>(r)] : (r == a ? 1.0 : 0.0);
   }
   h.shape = {size_ijk[2], size_ijk[1], size_ijk[0]};
   return h;
@@ -143,8 +146,10 @@ VolumeHeader header_from_io(const itk::ImageIOBase& io, const std::string& path)
 torch::Tensor widen_unsigned(torch::Tensor raw, const ComponentInfo& info, const std::string& what) {
   if (info.read_as == info.tensor) {
     if (info.name == "uint64") {
-      GTGM_CHECK(!(raw < 0).any().item<bool>(), "{}: uint64 values >= 2^63 cannot be held as int64 "
-                 "(expected values below 9223372036854775808)", what);
+      GTGM_CHECK(!(raw < 0).any().item<bool>(),
+                 "{}: uint64 values >= 2^63 cannot be held as int64 "
+                 "(expected values below 9223372036854775808)",
+                 what);
     }
     return raw;
   }
@@ -170,9 +175,10 @@ torch::Tensor read_io_voxels(itk::ImageIOBase& io, const VolumeHeader& header) {
   try {
     io.Read(raw.data_ptr());
   } catch (const itk::ExceptionObject& e) {
-    GTGM_THROW("{}: cannot read the voxels ({} {} values of shape [C, D, H, W] = [{}, {}, {}, {}]): {}; the "
-               "file is truncated or corrupt", header.path, raw.numel(), info.name, header.channels, d, hh, w,
-               itk_message(e));
+    GTGM_THROW(
+        "{}: cannot read the voxels ({} {} values of shape [C, D, H, W] = [{}, {}, {}, {}]): {}; the "
+        "file is truncated or corrupt",
+        header.path, raw.numel(), info.name, header.channels, d, hh, w, itk_message(e));
   }
   auto data = raw.permute({0, 4, 1, 2, 3}).reshape({t * comps, d, hh, w});
   return widen_unsigned(data.contiguous(), info, header.path);

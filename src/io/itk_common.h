@@ -13,10 +13,10 @@ namespace gtgm::io::detail {
 /// How one ITK component type is held in memory.
 struct ComponentInfo {
   itk::IOComponentEnum itk_type;
-  std::string name;              ///< "uint16", ...
-  torch::ScalarType read_as;     ///< same-size torch dtype the raw bytes are read into
-  torch::ScalarType tensor;      ///< dtype of Volume::data (widened for unsigned 16/32/64)
-  int64_t bytes;                 ///< bytes per component in the file
+  std::string name;           ///< "uint16", ...
+  torch::ScalarType read_as;  ///< same-size torch dtype the raw bytes are read into
+  torch::ScalarType tensor;   ///< dtype of Volume::data (widened for unsigned 16/32/64)
+  int64_t bytes;              ///< bytes per component in the file
 };
 
 /// Registers the NIfTI, NRRD, MetaImage, TIFF and GDCM ImageIO factories once. Explicit because

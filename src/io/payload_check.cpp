@@ -35,8 +35,8 @@ std::string trim(std::string s) {
 }
 
 int64_t element_bytes(const VolumeHeader& h) {
-  static const std::map<std::string, int64_t> sizes = {{"uint8", 1},  {"int8", 1},   {"uint16", 2},  {"int16", 2},
-                                                       {"uint32", 4}, {"int32", 4},  {"uint64", 8},  {"int64", 8},
+  static const std::map<std::string, int64_t> sizes = {{"uint8", 1},   {"int8", 1},   {"uint16", 2}, {"int16", 2},
+                                                       {"uint32", 4},  {"int32", 4},  {"uint64", 8}, {"int64", 8},
                                                        {"float32", 4}, {"float64", 8}};
   const auto it = sizes.find(h.stored_dtype);
   return it == sizes.end() ? 0 : it->second * h.channels * h.shape[0] * h.shape[1] * h.shape[2];
@@ -117,8 +117,10 @@ void check_nifti(const std::string& path) {
   if (expected < 0) return;
   const auto file_size = static_cast<int64_t>(fs::file_size(path));
   if (!ends_with(lower(path), ".gz")) {
-    GTGM_CHECK(file_size >= expected, "{}: truncated: the header declares {} bytes (header + voxels), the file has "
-               "{}", path, expected, file_size);
+    GTGM_CHECK(file_size >= expected,
+               "{}: truncated: the header declares {} bytes (header + voxels), the file has "
+               "{}",
+               path, expected, file_size);
     return;
   }
   // gzip's trailer holds the uncompressed size mod 2^32: a cheap test that is only followed by a
@@ -145,8 +147,10 @@ void check_nifti(const std::string& path) {
     if (n == 0) break;
     total += n;
   }
-  GTGM_CHECK(total >= expected, "{}: truncated: the header declares {} bytes (header + voxels), the compressed "
-             "stream holds {}", path, expected, total);
+  GTGM_CHECK(total >= expected,
+             "{}: truncated: the header declares {} bytes (header + voxels), the compressed "
+             "stream holds {}",
+             path, expected, total);
 }
 
 // Key/value header lines of a MetaImage (" = ") or NRRD (": " / ":=") file up to the data.
@@ -191,7 +195,10 @@ void check_size(const std::string& path, const fs::path& data_file, int64_t offs
 
 void check_meta(const std::string& path, const VolumeHeader& h) {
   const auto th = read_text_header(path, false);
-  const auto get = [&](const char* k) { auto it = th.keys.find(k); return it == th.keys.end() ? std::string() : it->second; };
+  const auto get = [&](const char* k) {
+    auto it = th.keys.find(k);
+    return it == th.keys.end() ? std::string() : it->second;
+  };
   if (lower(get("compresseddata")) == "true" || !get("headersize").empty()) return;
   const std::string file = get("elementdatafile");
   const int64_t payload = element_bytes(h);
@@ -205,7 +212,10 @@ void check_meta(const std::string& path, const VolumeHeader& h) {
 
 void check_nrrd(const std::string& path, const VolumeHeader& h) {
   const auto th = read_text_header(path, true);
-  const auto get = [&](const char* k) { auto it = th.keys.find(k); return it == th.keys.end() ? std::string() : it->second; };
+  const auto get = [&](const char* k) {
+    auto it = th.keys.find(k);
+    return it == th.keys.end() ? std::string() : it->second;
+  };
   if (lower(get("encoding")) != "raw" || !get("byte skip").empty() || !get("byteskip").empty() ||
       !get("line skip").empty() || !get("lineskip").empty())
     return;
@@ -224,9 +234,12 @@ void check_nrrd(const std::string& path, const VolumeHeader& h) {
 
 void check_payload_complete(const std::string& path, const VolumeHeader& header) {
   const std::string l = lower(path);
-  if (ends_with(l, ".nii") || ends_with(l, ".nii.gz")) check_nifti(path);
-  else if (ends_with(l, ".mha") || ends_with(l, ".mhd")) check_meta(path, header);
-  else if (ends_with(l, ".nrrd") || ends_with(l, ".nhdr")) check_nrrd(path, header);
+  if (ends_with(l, ".nii") || ends_with(l, ".nii.gz"))
+    check_nifti(path);
+  else if (ends_with(l, ".mha") || ends_with(l, ".mhd"))
+    check_meta(path, header);
+  else if (ends_with(l, ".nrrd") || ends_with(l, ".nhdr"))
+    check_nrrd(path, header);
 }
 
 }  // namespace gtgm::io::detail

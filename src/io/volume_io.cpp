@@ -38,8 +38,8 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 
 const std::vector<std::string>& volume_extensions() {
   // Longest first so ".nii.gz" wins over ".gz".
-  static const std::vector<std::string> exts = {".nii.gz", ".nrrd", ".nhdr", ".hdf5", ".tiff", ".nii", ".mha",
-                                                ".mhd",    ".tif",  ".dcm",  ".hdf",  ".h5"};
+  static const std::vector<std::string> exts = {".nii.gz", ".nrrd", ".nhdr", ".hdf5", ".tiff", ".nii",
+                                                ".mha",    ".mhd",  ".tif",  ".dcm",  ".hdf",  ".h5"};
   return exts;
 }
 
@@ -80,8 +80,10 @@ torch::ScalarType storage_dtype(const std::string& dtype, const std::string& wha
   if (dtype == "uint64" || dtype == "int64") return torch::kLong;
   if (dtype == "float32") return torch::kFloat;
   if (dtype == "float64") return torch::kDouble;
-  GTGM_THROW("{}: unknown voxel type '{}' (expected uint8, int8, uint16, int16, uint32, int32, uint64, int64, "
-             "float32 or float64)", what, dtype);
+  GTGM_THROW(
+      "{}: unknown voxel type '{}' (expected uint8, int8, uint16, int16, uint32, int32, uint64, int64, "
+      "float32 or float64)",
+      what, dtype);
 }
 
 bool fits(const torch::Tensor& t, const std::string& dtype) {
@@ -103,8 +105,10 @@ std::string default_write_dtype(const Volume& v) {
 // Without ITK, NIfTI goes through the built-in reader (io/nifti.h), which reads header and voxels
 // together (it checks the allocation limit before allocating).
 Volume read_builtin_nifti(const std::string& spec, const ReadOptions& options) {
-  GTGM_CHECK(is_nifti_path(spec), "{}: this gtgm was built without ITK (GTGM_WITH_ITK=OFF): only NIfTI "
-             "(.nii/.nii.gz) and HDF5 volumes can be read", spec);
+  GTGM_CHECK(is_nifti_path(spec),
+             "{}: this gtgm was built without ITK (GTGM_WITH_ITK=OFF): only NIfTI "
+             "(.nii/.nii.gz) and HDF5 volumes can be read",
+             spec);
   auto v = read_nifti(spec, options.max_bytes);
   v.stored_dtype = dtype_name(v.data.scalar_type());
   v.source = spec;
@@ -127,8 +131,8 @@ VolumeHeader header_of(const Volume& v) {
 
 #ifdef GTGM_WITH_ITK
 // Writes voxels already converted to the stored type (`data`, as info.read_as) through ITK.
-void write_with_itk(const Volume& volume, const fs::path& path, const torch::Tensor& data,
-                    const std::string& target, const std::string& ext, const WriteOptions& options) {
+void write_with_itk(const Volume& volume, const fs::path& path, const torch::Tensor& data, const std::string& target,
+                    const std::string& ext, const WriteOptions& options) {
   const std::string spec = path.string();
   const auto info = detail::component_for_name(target, "write_volume " + spec);
   const int64_t c = volume.channels();
@@ -137,8 +141,7 @@ void write_with_itk(const Volume& volume, const fs::path& path, const torch::Ten
   const bool detached = ext == ".mhd" || ext == ".nhdr";
   const fs::path parent = path.parent_path().empty() ? fs::path(".") : path.parent_path();
   fs::create_directories(parent);
-  const fs::path tmp = detached ? path
-                                : parent / fmt::format(".gtgm-tmp-{}-{}", ::getpid(), path.filename().string());
+  const fs::path tmp = detached ? path : parent / fmt::format(".gtgm-tmp-{}-{}", ::getpid(), path.filename().string());
   detail::register_io_factories();
   auto io = itk::ImageIOFactory::CreateImageIO(tmp.string().c_str(), itk::IOFileModeEnum::WriteMode);
   GTGM_CHECK(io, "write_volume {}: no ITK writer for extension '{}'", spec, ext);
@@ -180,17 +183,26 @@ void write_with_itk(const Volume& volume, const fs::path& path, const torch::Ten
 
 std::string dtype_name(torch::ScalarType dtype) {
   switch (dtype) {
-    case torch::kByte: return "uint8";
-    case torch::kBool: return "uint8";
-    case torch::kChar: return "int8";
-    case torch::kShort: return "int16";
-    case torch::kInt: return "int32";
-    case torch::kLong: return "int64";
+    case torch::kByte:
+      return "uint8";
+    case torch::kBool:
+      return "uint8";
+    case torch::kChar:
+      return "int8";
+    case torch::kShort:
+      return "int16";
+    case torch::kInt:
+      return "int32";
+    case torch::kLong:
+      return "int64";
     case torch::kHalf:
     case torch::kBFloat16:
-    case torch::kFloat: return "float32";
-    case torch::kDouble: return "float64";
-    default: GTGM_THROW("no voxel type for tensor dtype {}", c10::toString(dtype));
+    case torch::kFloat:
+      return "float32";
+    case torch::kDouble:
+      return "float64";
+    default:
+      GTGM_THROW("no voxel type for tensor dtype {}", c10::toString(dtype));
   }
 }
 
@@ -259,9 +271,8 @@ Volume read_volume(const fs::path& path, const ReadOptions& options) {
 
 void write_volume(const Volume& volume, const fs::path& path, const WriteOptions& options) {
   const std::string spec = path.string();
-  GTGM_CHECK(volume.data.defined() && volume.data.dim() == 4,
-             "write_volume {}: expected data [C, D, H, W], found {}", spec,
-             volume.data.defined() ? fmt::format("{}", volume.data.sizes()) : std::string("an undefined tensor"));
+  GTGM_CHECK(volume.data.defined() && volume.data.dim() == 4, "write_volume {}: expected data [C, D, H, W], found {}",
+             spec, volume.data.defined() ? fmt::format("{}", volume.data.sizes()) : std::string("an undefined tensor"));
   check_geometry_valid(volume.geometry, "write_volume " + spec);
   if (auto h5 = split_hdf5_path(spec)) {
     Hdf5WriteOptions ho;
@@ -272,8 +283,10 @@ void write_volume(const Volume& volume, const fs::path& path, const WriteOptions
   }
   const auto ext = extension_of(path);
   GTGM_CHECK(ext != ".dcm", "write_volume {}: DICOM is written as a series folder: use write_dicom_series", spec);
-  GTGM_CHECK(!ext.empty(), "write_volume {}: unknown extension (expected .nii.gz, .nii, .nrrd, .nhdr, .mha, "
-             ".mhd, .tif, .tiff, .h5, .hdf or .hdf5)", spec);
+  GTGM_CHECK(!ext.empty(),
+             "write_volume {}: unknown extension (expected .nii.gz, .nii, .nrrd, .nhdr, .mha, "
+             ".mhd, .tif, .tiff, .h5, .hdf or .hdf5)",
+             spec);
   const int64_t c = volume.channels();
   const bool tiff = ext == ".tif" || ext == ".tiff";
   if (tiff) {
@@ -281,8 +294,8 @@ void write_volume(const Volume& volume, const fs::path& path, const WriteOptions
     const Geometry identity;
     GTGM_CHECK(volume.geometry.origin == identity.origin && volume.geometry.direction == identity.direction,
                "write_volume {}: TIFF cannot store origin ({}, {}, {}) or a non-identity direction; write "
-               ".nii.gz/.nrrd/.mha to keep the geometry, or reset origin/direction first", spec,
-               volume.geometry.origin[0], volume.geometry.origin[1], volume.geometry.origin[2]);
+               ".nii.gz/.nrrd/.mha to keep the geometry, or reset origin/direction first",
+               spec, volume.geometry.origin[0], volume.geometry.origin[1], volume.geometry.origin[2]);
   }
 
   // Voxels in the stored type.
@@ -298,16 +311,21 @@ void write_volume(const Volume& volume, const fs::path& path, const WriteOptions
     GTGM_CHECK(fits(data, target), "write_volume {}: values [{}, {}] do not fit the voxel type {}", spec,
                data.min().item<double>(), data.max().item<double>(), target);
   }
-  if (target == "uint16") data = to_unsigned_storage(data.to(torch::kLong), 16);
-  else if (target == "uint32") data = to_unsigned_storage(data.to(torch::kLong), 32);
-  else data = data.to(storage);
+  if (target == "uint16")
+    data = to_unsigned_storage(data.to(torch::kLong), 16);
+  else if (target == "uint32")
+    data = to_unsigned_storage(data.to(torch::kLong), 32);
+  else
+    data = data.to(storage);
   data = data.contiguous();
 
 #ifdef GTGM_WITH_ITK
   write_with_itk(volume, path, data, target, ext, options);
 #else
-  GTGM_CHECK(is_nifti_path(path), "write_volume {}: this gtgm was built without ITK (GTGM_WITH_ITK=OFF): only NIfTI "
-             "(.nii/.nii.gz) and HDF5 volumes can be written", spec);
+  GTGM_CHECK(is_nifti_path(path),
+             "write_volume {}: this gtgm was built without ITK (GTGM_WITH_ITK=OFF): only NIfTI "
+             "(.nii/.nii.gz) and HDF5 volumes can be written",
+             spec);
   Volume out = volume;
   out.data = data;
   write_nifti(out, path);

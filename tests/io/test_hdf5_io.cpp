@@ -66,7 +66,8 @@ TEST(Hdf5Io, CremiRoundTripKeepsUint64IdsAndResolution) {
   c.neuron_ids = ids;
   gtgm::io::write_cremi(dir / "s.hdf", c);
   EXPECT_EQ(gtgm::io::hdf5_dataset_info(dir / "s.hdf", "volumes/labels/neuron_ids").stored_dtype, "uint64");
-  EXPECT_EQ(*gtgm::io::read_hdf5_attribute(dir / "s.hdf", "volumes/raw", "resolution"), (std::vector<double>{40, 4, 4}));
+  EXPECT_EQ(*gtgm::io::read_hdf5_attribute(dir / "s.hdf", "volumes/raw", "resolution"),
+            (std::vector<double>{40, 4, 4}));
   const auto r = gtgm::io::read_cremi(dir / "s.hdf");
   EXPECT_TRUE(torch::equal(r.raw.data, c.raw.data));
   ASSERT_TRUE(r.neuron_ids.has_value());
@@ -74,7 +75,8 @@ TEST(Hdf5Io, CremiRoundTripKeepsUint64IdsAndResolution) {
   EXPECT_EQ(r.raw.geometry.spacing, (std::array<double, 3>{4, 4, 40}));
   // read_volume on the file picks volumes/raw; FILE:DATASET picks another.
   EXPECT_TRUE(torch::equal(gtgm::io::read_volume(dir / "s.hdf").data, c.raw.data));
-  EXPECT_TRUE(torch::equal(gtgm::io::read_volume((dir / "s.hdf").string() + ":volumes/labels/neuron_ids").data, ids.data));
+  EXPECT_TRUE(
+      torch::equal(gtgm::io::read_volume((dir / "s.hdf").string() + ":volumes/labels/neuron_ids").data, ids.data));
 }
 
 TEST(Hdf5Io, WriteVolumeKeepsSpacingAndOrigin) {
@@ -98,8 +100,7 @@ TEST(Hdf5Io, ReadsFileWrittenByH5py) {
   EXPECT_EQ(c.raw.data.scalar_type(), torch::kByte);
   for (int z = 0; z < 3; ++z)
     for (int y = 0; y < 4; ++y)
-      for (int x = 0; x < 5; ++x)
-        EXPECT_EQ(c.raw.data[0][z][y][x].item<int>(), (z * 20 + y * 5 + x) * 3 % 256);
+      for (int x = 0; x < 5; ++x) EXPECT_EQ(c.raw.data[0][z][y][x].item<int>(), (z * 20 + y * 5 + x) * 3 % 256);
   EXPECT_EQ(c.raw.geometry.spacing, (std::array<double, 3>{4, 4, 40}));
   ASSERT_TRUE(c.neuron_ids.has_value());
   EXPECT_EQ(c.neuron_ids->stored_dtype, "uint64");
@@ -111,9 +112,10 @@ TEST(Hdf5Io, ReadsFileWrittenByH5py) {
 }
 
 TEST(Hdf5Io, MissingDatasetListsThePresentOnes) {
-  EXPECT_THROW_MSG(gtgm::io::read_hdf5_dataset(kGolden, "volumes/labels/clefts"),
-                   "cremi_h5py.hdf: dataset 'volumes/labels/clefts' not found (datasets present: extra/float, extra/huge_ids, "
-                   "volumes/labels/neuron_ids, volumes/raw)");
+  EXPECT_THROW_MSG(
+      gtgm::io::read_hdf5_dataset(kGolden, "volumes/labels/clefts"),
+      "cremi_h5py.hdf: dataset 'volumes/labels/clefts' not found (datasets present: extra/float, extra/huge_ids, "
+      "volumes/labels/neuron_ids, volumes/raw)");
   EXPECT_THROW_MSG(gtgm::io::read_hdf5_dataset(kGolden, "nothing/here"), "dataset 'nothing/here' not found");
 }
 
@@ -121,8 +123,9 @@ TEST(Hdf5Io, Uint64AboveInt64IsRefused) {
   EXPECT_THROW_MSG(gtgm::io::read_hdf5_dataset(kGolden, "extra/huge_ids"),
                    "cremi_h5py.hdf:extra/huge_ids: uint64 values >= 2^63 cannot be held as int64");
   gtgm::test::TempDir dir;
-  EXPECT_THROW_MSG(gtgm::io::write_hdf5_dataset(dir / "x.h5", "ids", torch::full({2}, -1, torch::kLong), {"uint64", 0, {}}),
-                   "negative values cannot be stored as uint64");
+  EXPECT_THROW_MSG(
+      gtgm::io::write_hdf5_dataset(dir / "x.h5", "ids", torch::full({2}, -1, torch::kLong), {"uint64", 0, {}}),
+      "negative values cannot be stored as uint64");
 }
 
 TEST(Hdf5Io, SplitPath) {

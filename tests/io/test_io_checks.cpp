@@ -36,8 +36,9 @@ TEST(IoChecks, MissingFile) {
 TEST(IoChecks, CorruptFileIsNotRecognised) {
   gtgm::test::TempDir dir;
   gtgm::test::write_file(dir / "case.nii.gz", std::string(2000, '\x37'));
-  EXPECT_THROW_MSG(gtgm::io::read_volume(dir / "case.nii.gz"), "case.nii.gz: cannot read this file: no image reader "
-                                                                 "recognises it");
+  EXPECT_THROW_MSG(gtgm::io::read_volume(dir / "case.nii.gz"),
+                   "case.nii.gz: cannot read this file: no image reader "
+                   "recognises it");
 }
 
 TEST(IoChecks, TruncatedCompressedNifti) {
@@ -65,7 +66,8 @@ TEST(IoChecks, TruncatedMetaImage) {
   wo.compress = false;
   gtgm::io::write_volume(gtgm::test::ramp_volume(torch::kShort, 1, 20, 30, 40), dir / "t.mha", wo);
   truncate_file(dir / "t.mha", 0.5);
-  EXPECT_THROW_MSG(gtgm::io::read_volume(dir / "t.mha"), "t.mha: truncated: the header declares 48000 bytes of voxel data");
+  EXPECT_THROW_MSG(gtgm::io::read_volume(dir / "t.mha"),
+                   "t.mha: truncated: the header declares 48000 bytes of voxel data");
 }
 
 TEST(IoChecks, NonOrthonormalDirection) {
@@ -77,7 +79,8 @@ TEST(IoChecks, NonOrthonormalDirection) {
                          "endian: little\nencoding: raw\nspace origin: (0,0,0)\n\n" +
                              std::string(16, '\0'));
   EXPECT_THROW_MSG(gtgm::io::read_volume(dir / "sheared.nrrd"), "sheared.nrrd: direction [[1, 0.447214, 0]");
-  EXPECT_THROW_MSG(gtgm::io::read_volume(dir / "sheared.nrrd"), "is not orthonormal (expected unit, mutually orthogonal");
+  EXPECT_THROW_MSG(gtgm::io::read_volume(dir / "sheared.nrrd"),
+                   "is not orthonormal (expected unit, mutually orthogonal");
   gtgm::io::ReadOptions ro;
   ro.check_direction = false;
   EXPECT_EQ(gtgm::io::read_volume(dir / "sheared.nrrd", ro).data.numel(), 8);
@@ -87,9 +90,11 @@ TEST(IoChecks, HugeDeclaredSizeIsRefusedBeforeAllocating) {
   gtgm::test::TempDir dir;
   gtgm::test::write_file(dir / "huge.mha",
                          "ObjectType = Image\nNDims = 3\nDimSize = 100000 100000 100000\nElementType = MET_SHORT\n"
-                         "ElementDataFile = LOCAL\n" + std::string(64, '\0'));
-  EXPECT_THROW_MSG(gtgm::io::read_volume(dir / "huge.mha"), "huge.mha: declared size [C, D, H, W] = [1, 100000, 100000, "
-                                                             "100000] of int16 would need 1.86e+06 GiB, above the limit of 16 GiB");
+                         "ElementDataFile = LOCAL\n" +
+                             std::string(64, '\0'));
+  EXPECT_THROW_MSG(gtgm::io::read_volume(dir / "huge.mha"),
+                   "huge.mha: declared size [C, D, H, W] = [1, 100000, 100000, "
+                   "100000] of int16 would need 1.86e+06 GiB, above the limit of 16 GiB");
   EXPECT_THROW_MSG(gtgm::io::read_volume_header(dir / "huge.mha"), "refused before allocating");
   // The limit is an option.
   gtgm::io::ReadOptions ro;
@@ -104,8 +109,9 @@ TEST(IoChecks, NaNVoxelsAreAnErrorByDefault) {
   v.data[0][1][2][3] = std::numeric_limits<float>::quiet_NaN();
   v.data[0][3][0][0] = std::numeric_limits<float>::infinity();
   gtgm::io::write_volume(v, dir / "nan.nii.gz");
-  EXPECT_THROW_MSG(gtgm::io::read_volume(dir / "nan.nii.gz"),
-                   "nan.nii.gz: 2 non-finite voxels (1 NaN, 1 Inf; first at [c, z, y, x] = [0, 1, 2, 3]); expected finite");
+  EXPECT_THROW_MSG(
+      gtgm::io::read_volume(dir / "nan.nii.gz"),
+      "nan.nii.gz: 2 non-finite voxels (1 NaN, 1 Inf; first at [c, z, y, x] = [0, 1, 2, 3]); expected finite");
   gtgm::io::ReadOptions ro;
   ro.non_finite = gtgm::io::NonFinitePolicy::Zero;
   const auto z = gtgm::io::read_volume(dir / "nan.nii.gz", ro);
@@ -132,7 +138,8 @@ TEST(IoChecks, GeometryMismatchBeyondToleranceOnly) {
   label = gtgm::test::ramp_volume(torch::kByte);
   label.source = "lab.nii.gz";
   label.geometry.origin[0] += 0.5;
-  EXPECT_THROW_MSG(gtgm::io::check_same_geometry(image, label), "origin (-100.5, 20.25, 33.125) vs (-100, 20.25, 33.125)");
+  EXPECT_THROW_MSG(gtgm::io::check_same_geometry(image, label),
+                   "origin (-100.5, 20.25, 33.125) vs (-100, 20.25, 33.125)");
   label = gtgm::test::ramp_volume(torch::kByte, 1, 4, 5, 7);
   label.source = "lab.nii.gz";
   EXPECT_THROW_MSG(gtgm::io::check_same_geometry(image, label), "shape [D, H, W] [4, 5, 6] vs [4, 5, 7]");
@@ -167,8 +174,9 @@ TEST(IoChecks, FourDFileWhereThreeDIsExpected) {
   gtgm::io::write_volume(gtgm::test::ramp_volume(torch::kByte, 2), dir / "lab4d.nii.gz");
   gtgm::io::ReadOptions ro;
   ro.require_3d = true;
-  EXPECT_THROW_MSG(gtgm::io::read_volume(dir / "lab4d.nii.gz", ro),
-                   "lab4d.nii.gz: expected a 3D volume, found a 4D file with 2 channels (shape [C, D, H, W] = [2, 4, 5, 6])");
+  EXPECT_THROW_MSG(
+      gtgm::io::read_volume(dir / "lab4d.nii.gz", ro),
+      "lab4d.nii.gz: expected a 3D volume, found a 4D file with 2 channels (shape [C, D, H, W] = [2, 4, 5, 6])");
   EXPECT_THROW_MSG(gtgm::io::check_labels(gtgm::io::read_volume(dir / "lab4d.nii.gz"), {0}),
                    "label " + (dir / "lab4d.nii.gz").string() + ": expected a 3D volume, found 2 channels");
 }

@@ -84,7 +84,7 @@ struct DatasetCheckOptions {
   std::vector<int64_t> labels;  ///< declared label values (empty = do not check membership)
   ReadOptions read;             ///< limits and policies applied when reading each file
   double geometry_tolerance = kGeometryTolerance;
-  int num_threads = 1;          ///< cases checked in parallel
+  int num_threads = 1;  ///< cases checked in parallel
 };
 
 /// Reads every file of every case and runs all checks above (readability, size limit, direction,

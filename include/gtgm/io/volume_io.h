@@ -48,8 +48,8 @@ struct ReadOptions {
 /// What a file holds, read from its header only (no voxel buffer is allocated).
 struct VolumeHeader {
   std::string path;
-  std::string format;        ///< "NIfTI", "NRRD", "MetaImage", "TIFF", "DICOM", "DICOM series", "HDF5"
-  std::string stored_dtype;  ///< component type in the file ("int16", "uint16", "float32", ...)
+  std::string format;                       ///< "NIfTI", "NRRD", "MetaImage", "TIFF", "DICOM", "DICOM series", "HDF5"
+  std::string stored_dtype;                 ///< component type in the file ("int16", "uint16", "float32", ...)
   torch::ScalarType dtype = torch::kFloat;  ///< dtype of Volume::data after reading
   int file_dims = 3;                        ///< dimensions in the file (2, 3 or 4)
   int64_t channels = 1;                     ///< 4th-axis length x pixel components
