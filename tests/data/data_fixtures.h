@@ -13,6 +13,8 @@
 #include "gtgm/data/plan.h"
 #include "gtgm/data/preprocess.h"
 #include "gtgm/io/volume.h"
+#include "gtgm/io/volume_io.h"
+#include "test_util.h"
 
 namespace gtgm::test {
 
@@ -74,6 +76,43 @@ inline std::shared_ptr<const data::CacheDataset> make_tiny_cache(const std::file
   }
   data::write_cache_index(dir, entries);
   return data::CacheDataset::open(dir);
+}
+
+/// Writes a 3-case MSD task (NIfTI int16 images, labels 0/1/2, dataset.json) under `root`; case_1
+/// has a non-identity direction and anisotropic spacing.
+inline void write_msd_task(const std::filesystem::path& root) {
+  std::filesystem::create_directories(root / "imagesTr");
+  std::filesystem::create_directories(root / "labelsTr");
+  std::string training;
+  for (int i = 0; i < 3; ++i) {
+    auto [img, lab] = phantom(8, 12, 10, static_cast<uint64_t>(20 + i));
+    if (i == 1) {
+      img.geometry.direction = {0, -1, 0, 1, 0, 0, 0, 0, 1};
+      img.geometry.spacing = {0.8, 0.9, 2.5};
+      img.geometry.origin = {10, -5, 3};
+    }
+    lab.geometry = img.geometry;
+    img.data = img.data.to(torch::kShort);
+    const std::string id = "case_" + std::to_string(i);
+    io::write_volume(img, root / "imagesTr" / (id + ".nii.gz"));
+    io::write_volume(lab, root / "labelsTr" / (id + ".nii.gz"));
+    training += std::string(i ? ", " : "") + "{\"image\": \"./imagesTr/" + id + ".nii.gz\", \"label\": \"./labelsTr/" +
+                id + ".nii.gz\"}";
+  }
+  write_file(root / "dataset.json",
+             "{\"name\": \"tiny\", \"modality\": {\"0\": \"CT\"}, \"labels\": {\"0\": \"background\", \"1\": "
+             "\"organ\", \"2\": \"core\"}, \"training\": [" + training + "], \"test\": []}");
+}
+
+/// Breaks two cases of a write_msd_task folder: case_0's label on another grid, case_2's label a
+/// 0/255 mask.
+inline void break_msd_task(const std::filesystem::path& root) {
+  auto lab0 = io::read_volume(root / "labelsTr/case_0.nii.gz");
+  lab0.data = lab0.data.slice(3, 0, 9).contiguous();
+  io::write_volume(lab0, root / "labelsTr/case_0.nii.gz");
+  auto lab2 = io::read_volume(root / "labelsTr/case_2.nii.gz");
+  lab2.data = (lab2.data > 0).to(torch::kLong) * 255;
+  io::write_volume(lab2, root / "labelsTr/case_2.nii.gz");
 }
 
 }  // namespace gtgm::test

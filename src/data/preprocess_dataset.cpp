@@ -1,0 +1,190 @@
+#include "gtgm/data/preprocess_dataset.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <atomic>
+#include <optional>
+#include <mutex>
+#include <thread>
+
+#include "gtgm/core/atomic_file.h"
+#include "gtgm/core/error.h"
+#include "gtgm/core/logging.h"
+#include "gtgm/core/progress.h"
+#include "gtgm/data/cache_dataset.h"
+#include "gtgm/data/loader.h"
+#include "gtgm/data/manifest.h"
+#include "gtgm/data/preprocess.h"
+
+namespace gtgm::data {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+int worker_count(const config::DataConfig& cfg, size_t cases) {
+  const int w = cfg.preprocess.workers > 0 ? cfg.preprocess.workers : std::max(1, cfg.num_workers);
+  return static_cast<int>(std::max<size_t>(1, std::min<size_t>(static_cast<size_t>(w), cases)));
+}
+
+/// Runs fn(i) for i in [0, n) on `workers` threads; returns "case: message" for every failure.
+std::vector<std::string> parallel_cases(size_t n, int workers, const std::string& label,
+                                        const std::function<void(size_t)>& fn,
+                                        const std::function<std::string(size_t)>& name) {
+  std::atomic<size_t> next{0}, done{0};
+  std::mutex mutex;
+  std::vector<std::pair<size_t, std::string>> failures;
+  core::Progress progress(label, static_cast<int64_t>(n), "case");
+  const auto work = [&] {
+    if (workers > 1) limit_intraop_threads_of_this_thread();
+    for (size_t i = next++; i < n; i = next++) {
+      try {
+        fn(i);
+      } catch (const Error& e) {
+        std::lock_guard<std::mutex> lock(mutex);
+        failures.emplace_back(i, e.message());
+      } catch (const std::exception& e) {
+        std::lock_guard<std::mutex> lock(mutex);
+        failures.emplace_back(i, e.what());
+      }
+      const size_t d = ++done;
+      std::lock_guard<std::mutex> lock(mutex);
+      progress.update(static_cast<int64_t>(d));
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 1; t < workers; ++t) threads.emplace_back(work);
+  work();
+  for (auto& t : threads) t.join();
+  progress.finish();
+  std::sort(failures.begin(), failures.end());
+  std::vector<std::string> out;
+  for (const auto& [i, msg] : failures) out.push_back(fmt::format("  [{}] {}", name(i), msg));
+  return out;
+}
+
+[[noreturn]] void report_failures(const std::vector<std::string>& failures, size_t total, const std::string& what) {
+  GTGM_THROW("{} failed for {} of {} case(s):\n{}", what, failures.size(), total, fmt::join(failures, "\n"));
+}
+
+/// Image + optional label of a case, with the geometry and label checks of io/checks.h.
+std::pair<io::Volume, std::optional<io::Volume>> read_checked(const CaseEntry& c, const Manifest& m) {
+  auto image = read_case_image(c);
+  auto label = read_case_label(c);
+  if (label) {
+    io::check_same_geometry(image, *label);
+    if (m.format != "cremi") io::check_labels(*label, m.label_values());
+  }
+  return {std::move(image), std::move(label)};
+}
+
+std::string fnv_hex(const std::string& s) {
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return fmt::format("{:016x}", h);
+}
+
+}  // namespace
+
+fs::path resolve_cache_dir(const config::DataConfig& cfg) {
+  if (!cfg.cache_dir.empty()) return cfg.cache_dir;
+  if (cfg.root.empty()) throw ConfigError("data.root is empty: set the dataset folder (and optionally data.cache_dir)");
+  return fs::path(cfg.root) / "gtgm_cache";
+}
+
+std::vector<io::Problem> check_dataset(const config::Config& cfg) {
+  const auto m = load_manifest(cfg.data);
+  io::DatasetCheckOptions o;
+  o.num_threads = worker_count(cfg.data, m.training.size());
+  GTGM_INFO("checking {} cases of {} ({} format) with {} threads", m.training.size(), m.root.string(), m.format,
+            o.num_threads);
+  return check_manifest(m, o);
+}
+
+PlanResult run_plan(const config::Config& cfg) {
+  const auto m = load_manifest(cfg.data);
+  GTGM_CHECK(!m.training.empty(), "{}: the manifest lists no training cases to plan from", m.root.string());
+  std::vector<CaseFingerprint> fps(m.training.size());
+  const int workers = worker_count(cfg.data, m.training.size());
+  const auto failures = parallel_cases(
+      m.training.size(), workers, "plan",
+      [&](size_t i) {
+        const auto& c = m.training[i];
+        auto [image, label] = read_checked(c, m);
+        fps[i] = fingerprint_case(c.id, image, label ? &*label : nullptr, cfg.data.preprocess,
+                                  static_cast<uint64_t>(cfg.run.seed) + i);
+      },
+      [&](size_t i) { return m.training[i].id; });
+  if (!failures.empty()) report_failures(failures, m.training.size(), "planning (run `gtgm plan --check` for details)");
+  PlanResult r;
+  r.fingerprint = summarize_fingerprint(std::move(fps), cfg.data.preprocess);
+  r.plan = make_plan(r.fingerprint, cfg.data);
+  r.cache_dir = resolve_cache_dir(cfg.data);
+  fs::create_directories(r.cache_dir);
+  core::atomic_write_text(r.cache_dir / "fingerprint.json", r.fingerprint.to_json());
+  core::atomic_write_text(r.cache_dir / "plan.json", r.plan.to_json());
+  GTGM_INFO("plan: {} cases, target spacing [{:.4g}, {:.4g}, {:.4g}], median shape [{}, {}, {}], patch [{}, {}, {}] -> {}",
+            m.training.size(), r.plan.target_spacing[0], r.plan.target_spacing[1], r.plan.target_spacing[2],
+            r.plan.median_shape[0], r.plan.median_shape[1], r.plan.median_shape[2], r.plan.patch_size[0],
+            r.plan.patch_size[1], r.plan.patch_size[2], (r.cache_dir / "plan.json").string());
+  return r;
+}
+
+PreprocessResult run_preprocess(const config::Config& cfg, bool force) {
+  PreprocessResult r;
+  r.cache_dir = resolve_cache_dir(cfg.data);
+  const auto plan_path = r.cache_dir / "plan.json";
+  Plan plan;
+  if (!fs::exists(plan_path)) {
+    GTGM_INFO("no {} yet: planning first", plan_path.string());
+    plan = run_plan(cfg).plan;
+  } else {
+    plan = Plan::from_json(core::read_text_file(plan_path), plan_path.string());
+    plan.check_matches(cfg.data, plan_path.string());
+  }
+  const std::string plan_hash = fnv_hex(plan.to_json());
+  const auto m = load_manifest(cfg.data);
+  GTGM_CHECK(!m.training.empty(), "{}: the manifest lists no cases to preprocess", m.root.string());
+  fs::create_directories(r.cache_dir / "cases");
+  std::vector<CacheEntry> entries(m.training.size());
+  std::atomic<int> written{0}, reused{0};
+  const auto failures = parallel_cases(
+      m.training.size(), worker_count(cfg.data, m.training.size()), "preprocess",
+      [&](size_t i) {
+        const auto& c = m.training[i];
+        const auto meta = r.cache_dir / "cases" / (c.id + ".json");
+        if (!force && fs::exists(meta)) {
+          // Reuse a case written for the same plan whose arrays still open cleanly.
+          const auto text = core::read_text_file(meta);
+          const auto sep = text.find('\n');
+          if (sep != std::string::npos && text.substr(0, sep) == plan_hash) {
+            auto e = cache_entry_from_json(text.substr(sep + 1), meta.string());
+            read_cache_header(r.cache_dir / e.image);
+            if (!e.label.empty()) read_cache_header(r.cache_dir / e.label);
+            entries[i] = std::move(e);
+            ++reused;
+            return;
+          }
+        }
+        auto [image, label] = read_checked(c, m);
+        const auto pc = preprocess_case(image, label ? &*label : nullptr, plan, static_cast<uint64_t>(cfg.run.seed) + i);
+        auto e = write_cache_case(r.cache_dir, c.id, pc, plan, fmt::format("{}", fmt::join(c.images, ",")), c.label);
+        core::atomic_write_text(meta, plan_hash + "\n" + cache_entry_to_json(e));
+        entries[i] = std::move(e);
+        ++written;
+      },
+      [&](size_t i) { return m.training[i].id; });
+  r.written = written;
+  r.reused = reused;
+  if (!failures.empty()) report_failures(failures, m.training.size(), "preprocessing");
+  write_cache_index(r.cache_dir, entries);
+  GTGM_INFO("preprocess: {} cases written, {} reused -> {}", r.written, r.reused, r.cache_dir.string());
+  return r;
+}
+
+}  // namespace gtgm::data
