@@ -244,3 +244,28 @@ TEST(EmbeddingCache, RealBertEncoderFillsRowsEqualToDirectEncoding) {
 }
 
 }  // namespace gtgm
+
+namespace gtgm {
+
+TEST(EmbedTextCli, FillsAndResumesThroughTheBinary) {
+  test::TempDir dir;
+  std::string body = kHeader;
+  for (int i = 0; i < 5; ++i) body += rec("v", i, 0, 0, "the liver shows lesion " + std::to_string(i % 3));
+  test::write_file(dir / "c.jsonl", body);
+  const std::string common = " --captions " + (dir / "c.jsonl").string() + " --out " + (dir / "e.safetensors").string() +
+                             " --set text.model_dir=" + (fs::path(GTGM_TEST_DATA_DIR) / "bert_tiny").string() +
+                             " --set run.device=cpu";
+  const auto r = test::run_gtgm("embed-text" + common);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("5 captions: 0 reused, 3 encoded (12-d)"), std::string::npos) << r.output;
+  const auto cache = text::EmbeddingCache::load(dir / "e.safetensors");
+  cache.check_matches(text::CaptionCache::load(dir / "c.jsonl"));
+  const auto again = test::run_gtgm("embed-text" + common);
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("5 captions: 5 reused, 0 encoded"), std::string::npos) << again.output;
+  const auto partial = test::run_gtgm("embed-text" + common + " --set text.freeze_layers=1");
+  EXPECT_EQ(partial.exit_code, 2) << partial.output;
+  EXPECT_NE(partial.output.find("text.freeze_layers is 1"), std::string::npos) << partial.output;
+}
+
+}  // namespace gtgm

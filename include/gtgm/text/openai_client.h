@@ -1,0 +1,64 @@
+#pragma once
+/// A minimal client of the OpenAI-compatible chat-completions API (served by vLLM, llama.cpp's
+/// server, Ollama, ...): one user message holding the prompt and the slice as a base64 PNG data
+/// URL. Timeouts, retries with exponential backoff on timeouts / connection errors / 408 / 429 / 5xx /
+/// malformed replies (honouring Retry-After), and clear errors otherwise. The API key comes from
+/// an environment variable and never appears in messages or logs.
+#include <memory>
+#include <string>
+
+#include "gtgm/config/text_config.h"
+#include "gtgm/text/captioner.h"
+
+namespace gtgm::text {
+
+struct ChatClientOptions {
+  std::string endpoint;        ///< full URL, e.g. http://127.0.0.1:8000/v1/chat/completions
+  std::string model;
+  std::string prompt;
+  std::string api_key;         ///< "" = no Authorization header
+  int max_tokens = 96;
+  double temperature = 0.0;
+  double timeout_s = 60.0;
+  int retries = 4;
+  double backoff_s = 1.0;
+  double max_backoff_s = 60.0;
+};
+
+/// Options from the config; reads the key from the environment variable `cfg.api_key_env`
+/// (an unset variable is an error naming the variable, never its value).
+ChatClientOptions chat_options_from_config(const config::CaptionerConfig& cfg);
+
+class ChatClient {
+ public:
+  explicit ChatClient(ChatClientOptions options);
+  /// The model's reply text for the prompt + this PNG image. Thread-safe (one connection per call).
+  std::string describe_png(const std::string& png_bytes) const;
+  /// The JSON request body (tests inspect it).
+  std::string request_body(const std::string& png_bytes) const;
+  /// Reply text of a chat-completions response body; throws "malformed reply" errors.
+  static std::string parse_reply(const std::string& body);
+  const ChatClientOptions& options() const { return options_; }
+
+ private:
+  ChatClientOptions options_;
+};
+
+/// Captioner over a ChatClient: renders nothing itself, sends SliceView::image.
+class OpenAICaptioner : public Captioner {
+ public:
+  OpenAICaptioner(ChatClientOptions options, int concurrency);
+  std::string caption(const SliceView& view) override;
+  std::string generator() const override;
+  std::string prompt_hash() const override;
+  int concurrency() const override { return concurrency_; }
+
+ private:
+  ChatClient client_;
+  int concurrency_;
+};
+
+/// Whether this build has libcurl (otherwise the openai captioner throws when built).
+bool have_http_client();
+
+}  // namespace gtgm::text
