@@ -1,7 +1,7 @@
 #pragma once
 /// Graceful stop on SIGINT/SIGTERM: the first signal only sets a flag that the trainer reads after
-/// each step (it then finishes the step, writes a checkpoint and returns); a second one of the
-/// same kind restores the default action and re-raises it, so a stuck process can still be killed.
+/// each step (it then finishes the step, writes a checkpoint and returns); a second signal
+/// restores the default action and re-raises it, so a stuck process can still be killed.
 
 namespace gtgm::train {
 

@@ -1,0 +1,133 @@
+#include "gtgm/train/run_pretrain.h"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "gtgm/config/load.h"
+#include "gtgm/core/atomic_file.h"
+#include "gtgm/core/build_info.h"
+#include "gtgm/core/device.h"
+#include "gtgm/core/error.h"
+#include "gtgm/core/logging.h"
+#include "gtgm/core/seed.h"
+#include "gtgm/dist/context.h"
+#include "gtgm/io/safetensors.h"
+#include "gtgm/models/registry.h"
+#include "gtgm/train/checkpoint.h"
+#include "gtgm/train/pretrain_task.h"
+
+namespace fs = std::filesystem;
+using ordered_json = nlohmann::ordered_json;
+
+namespace gtgm::train {
+
+config::Config resume_config(const fs::path& resume, const std::string& config_file, const std::vector<std::string>& sets) {
+  std::vector<std::string> all = sets;
+  // The run continues where its checkpoints are, whatever run.dir the config names.
+  const fs::path run_dir = fs::exists(resume / "manifest.json") ? resume.parent_path().parent_path() : resume;
+  all.push_back("run.dir=" + run_dir.string());
+  if (!config_file.empty()) return config::load_config(config_file, all);
+  const fs::path ck = resolve_checkpoint(resume);
+  return config::load_config_string(core::read_text_file(ck / "config.yaml"), (ck / "config.yaml").string(), all);
+}
+
+TrainResult run_pretrain(const config::Config& cfg, const PretrainOptions& options) {
+  const dist::LaunchEnv env = dist::read_launch_env();
+  const torch::Device device = core::select_device(cfg.run.device, env.local_rank);
+  dist::Context ctx = dist::init_from_env(cfg.dist, device);  // world 1: no rendezvous
+  core::set_log_level(cfg.run.log_level);
+  core::set_num_threads(cfg.run.threads);
+  core::seed_everything(static_cast<uint64_t>(cfg.run.seed));
+  if (ctx.is_rank0()) {
+    fs::create_directories(cfg.run.dir);
+    core::add_log_file(fs::path(cfg.run.dir) / "log.txt");
+    GTGM_INFO("gtgm pretrain {}: run dir {}, {} process(es), device {}", core::gtgm_version(), cfg.run.dir,
+              ctx.world_size(), device.str());
+    GTGM_INFO("resolved config:\n{}", config::format_table(cfg));
+    config::write_resolved(cfg, cfg.run.dir);
+  }
+  PretrainTask task(cfg, device);
+  TrainerOptions to;
+  to.stop_after = options.stop_after;
+  Trainer trainer(cfg, task, device, to);
+  if (!options.resume.empty()) trainer.resume(options.resume);
+  const TrainResult r = trainer.run();
+  GTGM_INFO("pretraining {} at step {} after {:.1f}s ({} skipped step(s)); checkpoints in {}",
+            r.interrupted ? "stopped" : "finished", r.step, r.seconds, r.skipped_steps,
+            checkpoints_root(cfg.run.dir).string());
+  return r;
+}
+
+ExportResult export_encoder(const ExportOptions& o) {
+  ExportResult result;
+  result.checkpoint = resolve_checkpoint(o.source, o.best);
+  const fs::path ck = result.checkpoint;
+  const config::Config cfg =
+      config::load_config_string(core::read_text_file(ck / "config.yaml"), (ck / "config.yaml").string());
+  const auto manifest = read_manifest(ck);
+  result.step = manifest.at("step").get<int64_t>();
+  const io::NamedTensors weights = io::load_safetensors(ck / "model.safetensors");
+
+  auto encoder = models::build_encoder(cfg.model);
+  io::NamedTensors enc_state, heads;
+  for (const auto& [name, t] : weights) {
+    if (name.rfind("encoder.", 0) == 0) enc_state.emplace_back(name.substr(8), t);
+    else if (name.rfind("vision_proj.", 0) == 0 || name.rfind("text_proj.", 0) == 0 || name.rfind("objective.", 0) == 0)
+      heads.emplace_back(name, t);
+  }
+  GTGM_CHECK(!enc_state.empty(), "{}: no 'encoder.*' tensors in model.safetensors (not a pretraining checkpoint?)",
+             ck.string());
+  io::load_state_into(*encoder, enc_state, /*strict=*/true, (ck / "model.safetensors").string());
+
+  fs::create_directories(o.out);
+  const io::NamedTensors state = io::module_state(*encoder);
+  const std::map<std::string, std::string> meta = {{"format", "gtgm-encoder"},
+                                                   {"encoder", cfg.model.type},
+                                                   {"source", ck.string()},
+                                                   {"step", std::to_string(result.step)}};
+  io::save_safetensors(o.out / "encoder.safetensors", state, meta);
+  result.files.push_back(o.out / "encoder.safetensors");
+
+  c10::Dict<std::string, torch::Tensor> dict;
+  for (const auto& [name, t] : state) dict.insert(name, t.detach().cpu().contiguous());
+  const std::vector<char> bytes = torch::pickle_save(dict);
+  core::atomic_write(o.out / "encoder.pt", [&](std::ostream& out) { out.write(bytes.data(), static_cast<std::streamsize>(bytes.size())); });
+  result.files.push_back(o.out / "encoder.pt");
+
+  if (o.with_heads) {
+    GTGM_CHECK(!heads.empty(), "{}: no projection heads in model.safetensors", ck.string());
+    io::save_safetensors(o.out / "projections.safetensors", heads, meta);
+    result.files.push_back(o.out / "projections.safetensors");
+  }
+
+  ordered_json arch;
+  arch["format"] = "gtgm-encoder";
+  arch["version"] = 1;
+  arch["gtgm_version"] = core::gtgm_version();
+  arch["source_checkpoint"] = fs::absolute(ck).string();
+  arch["step"] = result.step;
+  arch["encoder"] = cfg.model.type;
+  arch["spatial_dims"] = encoder->spatial_dims();
+  arch["in_channels"] = encoder->in_channels();
+  arch["embed_dim"] = encoder->embed_dim();
+  arch["input_layout"] = encoder->spatial_dims() == 3 ? "[B, C, D, H, W]" : "[B, C, H, W]";
+  ordered_json features = ordered_json::array();
+  for (const auto& f : encoder->feature_info()) features.push_back({{"channels", f.channels}, {"stride", f.stride}});
+  arch["features"] = features;
+  arch["parameters"] = models::count_parameters(*encoder);
+  ordered_json model_cfg = ordered_json::object();
+  for (const auto& [key, value] : config::flatten(cfg)) {
+    if (key.rfind("model.", 0) == 0) model_cfg[key.substr(6)] = value;
+  }
+  arch["model_config"] = model_cfg;
+  ordered_json shapes = ordered_json::object();
+  for (const auto& [name, t] : state) shapes[name] = t.sizes().vec();
+  arch["tensors"] = shapes;
+  arch["files"] = {{"safetensors", "encoder.safetensors"}, {"torch", "encoder.pt"}};
+  core::atomic_write_text(o.out / "architecture.json", arch.dump(2) + "\n");
+  result.files.push_back(o.out / "architecture.json");
+  result.tensors = static_cast<int64_t>(state.size());
+  return result;
+}
+
+}  // namespace gtgm::train

@@ -1,0 +1,165 @@
+// PretrainTask: the GTGM step on a small real model (resnet3d + tiny BERT), gradient flow,
+// text-embedding cache vs frozen encoder, config errors, and exact resume through the Trainer.
+#include <gtest/gtest.h>
+
+#include "gtgm/config/load.h"
+#include "gtgm/text/caption_cache.h"
+#include "gtgm/text/embedding_cache.h"
+#include "gtgm/train/checkpoint.h"
+#include "gtgm/train/pretrain_task.h"
+#include "gtgm/train/trainer.h"
+#include "test_util.h"
+
+namespace fs = std::filesystem;
+using namespace gtgm;
+
+namespace {
+
+const std::string kBert = std::string(GTGM_TEST_DATA_DIR) + "/bert_tiny";
+
+// Captions for synthetic_0..3 on a small grid (what `gtgm caption` writes).
+fs::path write_captions(const fs::path& dir) {
+  const fs::path path = dir / "captions.jsonl";
+  text::CaptionWriter w(path);
+  const char* words[] = {"liver with a dark lesion", "kidney and spleen", "bowel gas near the spine", "fat rim"};
+  for (int v = 0; v < 4; ++v) {
+    for (int z : {0, 10}) w.append({"synthetic_" + std::to_string(v), {z, 0, 0}, words[(v + z) % 4], "template", ""});
+  }
+  return path;
+}
+
+config::Config tiny_config(const fs::path& dir, std::vector<std::string> extra = {}) {
+  std::vector<std::string> sets = {
+      "run.dir=" + (dir / "run").string(), "run.device=cpu", "run.precision=fp32", "run.log_level=warn",
+      "model.type=resnet3d", "model.depth=10", "model.base_channels=4", "model.embed_dim=16",
+      "model.proj_hidden=16", "model.proj_dim=8", "model.text_embed_dim=12", "text.model_dir=" + kBert, "text.max_length=32",
+      "text.caption_cache=" + (dir / "captions.jsonl").string(), "data.batch_size=3", "data.crop_size=[8, 32, 32]",
+      "train.steps=6", "train.log_every=1", "train.checkpoint_every=2", "train.keep_last=5", "optim.lr=1e-3",
+      "optim.schedule=cosine_restarts", "optim.restart_period=3"};
+  sets.insert(sets.end(), extra.begin(), extra.end());
+  return config::default_config(sets);
+}
+
+std::unique_ptr<train::PretrainSource> random_source(uint64_t seed = 1) {
+  return train::make_random_source(3, {8, 32, 32}, torch::kCPU, seed);
+}
+
+train::TrainerOptions quiet(int64_t stop_after = -1) {
+  train::TrainerOptions o;
+  o.progress_out = nullptr;
+  o.handle_signals = false;
+  o.stop_after = stop_after;
+  return o;
+}
+
+}  // namespace
+
+TEST(PretrainTask, StepGivesNamedTermsAndGradientReachesTheImageEncoderOnly) {
+  test::TempDir tmp;
+  write_captions(tmp.path());
+  torch::manual_seed(0);
+  train::PretrainTask task(tiny_config(tmp.path()), torch::kCPU, random_source());
+  EXPECT_NE(task.text_source().find("text encoder"), std::string::npos);
+  auto& root = task.module();
+  std::vector<std::string> children;
+  for (const auto& c : root.named_children()) children.push_back(c.key());
+  EXPECT_EQ(children, (std::vector<std::string>{"encoder", "vision_proj", "text_proj", "objective"}));
+  root.train();
+  train::StepContext ctx;
+  const auto losses = task.compute(task.next_batch(), ctx);
+  ASSERT_EQ(losses.terms.size(), 3u);
+  EXPECT_EQ(losses.terms[0].first, "clip_v1");
+  EXPECT_EQ(losses.terms[1].first, "clip_v2");
+  EXPECT_EQ(losses.terms[2].first, "barlow");
+  // total = clip_v1 + clip_v2 + 0.01 * barlow (paper weights, the config defaults).
+  const double expect = losses.terms[0].second.item<double>() + losses.terms[1].second.item<double>() +
+                        0.01 * losses.terms[2].second.item<double>();
+  EXPECT_NEAR(losses.total.item<double>(), expect, 1e-5 * std::abs(expect));
+  losses.total.backward();
+  int64_t with_grad = 0;
+  for (const auto& p : root.named_parameters()) {
+    if (p.key().rfind("encoder.", 0) == 0 && p.value().grad().defined() && p.value().grad().abs().sum().item<double>() > 0) {
+      ++with_grad;
+    }
+  }
+  EXPECT_GT(with_grad, 10);
+  EXPECT_TRUE(task.model()->text_proj()->parameters()[0].grad().defined());
+  // The frozen text encoder is not part of the trained module and never receives a gradient.
+  for (const auto& p : root.named_parameters()) EXPECT_EQ(p.key().find("text_encoder"), std::string::npos) << p.key();
+  ASSERT_TRUE(task.text_encoder() != nullptr);
+  EXPECT_TRUE(task.text_encoder()->frozen());
+  EXPECT_FALSE(task.text_encoder()->is_training());
+  for (const auto& p : task.text_encoder()->parameters()) EXPECT_FALSE(p.grad().defined());
+}
+
+TEST(PretrainTask, EmbeddingCacheGivesTheSameLossAsTheFrozenEncoder) {
+  test::TempDir tmp;
+  const fs::path captions = write_captions(tmp.path());
+  const auto cfg = tiny_config(tmp.path());
+  auto encoder = text::build_text_encoder(cfg.text);
+  text::embed_captions(*encoder, text::CaptionCache::load(captions), tmp / "emb.safetensors");
+  torch::manual_seed(0);
+  train::PretrainTask a(cfg, torch::kCPU, random_source());
+  torch::manual_seed(0);
+  train::PretrainTask b(tiny_config(tmp.path(), {"text.embedding_cache=" + (tmp / "emb.safetensors").string()}),
+                        torch::kCPU, random_source());
+  EXPECT_NE(b.text_source().find("embedding cache"), std::string::npos);
+  a.module().eval();
+  b.module().eval();
+  train::StepContext ctx;
+  const auto la = a.compute(a.next_batch(), ctx), lb = b.compute(b.next_batch(), ctx);
+  EXPECT_NEAR(la.total.item<double>(), lb.total.item<double>(), 1e-5);
+}
+
+TEST(PretrainTask, ImageOnlyAblationNeedsNoText) {
+  test::TempDir tmp;
+  train::PretrainTask task(tiny_config(tmp.path(), {"loss.vlp_weight=0", "text.caption_cache="}), torch::kCPU,
+                           random_source());
+  train::StepContext ctx;
+  const auto losses = task.compute(task.next_batch(), ctx);
+  ASSERT_EQ(losses.terms.size(), 1u);
+  EXPECT_EQ(losses.terms[0].first, "barlow");
+}
+
+TEST(PretrainTask, TextSetupMistakesNameTheKey) {
+  test::TempDir tmp;
+  write_captions(tmp.path());
+  EXPECT_THROW_MSG(train::PretrainTask(tiny_config(tmp.path(), {"text.caption_cache="}), torch::kCPU, random_source()),
+                   "text.caption_cache is empty");
+  EXPECT_THROW_MSG(train::PretrainTask(tiny_config(tmp.path(), {"model.text_embed_dim=768"}), torch::kCPU, random_source()),
+                   "outputs 12-d embeddings but model.text_embed_dim is 768");
+}
+
+TEST(PretrainTask, ResumedRunReproducesTheUninterruptedLosses) {
+  test::TempDir tmp;
+  write_captions(tmp.path());
+  auto losses_of = [](const fs::path& run) {
+    std::vector<double> out;
+    for (const auto& r : train::read_metrics(run / "metrics.jsonl")) out.push_back(r.get("loss"));
+    return out;
+  };
+  const fs::path full = tmp / "full", part = tmp / "part";
+  {
+    torch::manual_seed(0);
+    train::PretrainTask task(tiny_config(tmp.path(), {"run.dir=" + full.string()}), torch::kCPU, random_source());
+    train::Trainer(tiny_config(tmp.path(), {"run.dir=" + full.string()}), task, torch::kCPU, quiet()).run();
+  }
+  {
+    torch::manual_seed(0);
+    train::PretrainTask task(tiny_config(tmp.path(), {"run.dir=" + part.string()}), torch::kCPU, random_source());
+    train::Trainer(tiny_config(tmp.path(), {"run.dir=" + part.string()}), task, torch::kCPU, quiet(4)).run();
+  }
+  {
+    torch::manual_seed(99);  // other initial weights: everything must come from the checkpoint
+    const auto cfg = tiny_config(tmp.path(), {"run.dir=" + part.string()});
+    train::PretrainTask task(cfg, torch::kCPU, random_source());
+    train::Trainer trainer(cfg, task, torch::kCPU, quiet());
+    trainer.resume(part);
+    EXPECT_EQ(trainer.step(), 4);
+    trainer.run();
+  }
+  const auto a = losses_of(full), b = losses_of(part);
+  ASSERT_EQ(a.size(), 6u);
+  ASSERT_EQ(b.size(), 6u);
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i], b[i]) << "step " << i + 1;
+}
