@@ -229,6 +229,10 @@ ProcessGroup::~ProcessGroup() {
     }
   }
   try {
+#if defined(GTGM_HAVE_NCCL) && GTGM_TORCH_AT_LEAST(2, 4)
+    // LibTorch 2.x wants NCCL communicators shut down explicitly before the group goes away.
+    if (!error && backend_ && opts_.backend == "nccl") static_cast<c10d::ProcessGroupNCCL*>(backend_.get())->shutdown();
+#endif
     backend_.reset();
   } catch (...) {
   }

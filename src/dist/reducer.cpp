@@ -40,15 +40,43 @@ struct Reducer::State {
   std::vector<std::shared_ptr<torch::autograd::Node>> accumulators;
   std::mutex mutex;
 
-  // Copies parameter i's gradient (or zeros) into its bucket slot.
-  void fill_slot(std::size_t i) {
+  // Parameter i's slot in its bucket, shaped like the parameter.
+  torch::Tensor slot_view(std::size_t i) {
     const auto [b, slot] = where[i];
-    Bucket& bucket = buckets[b];
-    torch::Tensor view = bucket.flat.narrow(0, bucket.offsets[slot], params[i].numel());
+    return buckets[b].flat.narrow(0, buckets[b].offsets[slot], params[i].numel()).view(params[i].sizes());
+  }
+
+  // A tensor over parameter i's slot that is not an autograd view of the bucket (optimisers'
+  // zero_grad() calls detach_(), which views refuse): same storage, own offset and sizes.
+  torch::Tensor slot_alias(std::size_t i) {
+    const auto [b, slot] = where[i];
+    const auto sizes = params[i].sizes();
+    std::vector<int64_t> strides(sizes.size(), 1);
+    for (int64_t d = static_cast<int64_t>(sizes.size()) - 2; d >= 0; --d) strides[d] = strides[d + 1] * sizes[d + 1];
+    torch::Tensor alias = torch::empty({0}, buckets[b].flat.options());
+    alias.set_(buckets[b].flat.storage(), buckets[b].offsets[slot], sizes, strides);
+    return alias;
+  }
+
+  // Whether parameter i's gradient already lives in its bucket slot (set by finish(); the
+  // gradient accumulator then adds into it in place, and nothing needs copying).
+  bool grad_is_slot(std::size_t i) {
+    const torch::Tensor& grad = params[i].grad();
+    if (!grad.defined() || !grad.is_contiguous()) return false;
+    const auto [b, slot] = where[i];
+    const auto* base = static_cast<const char*>(buckets[b].flat.data_ptr());
+    return grad.data_ptr() == base + buckets[b].offsets[slot] * buckets[b].flat.element_size() &&
+           grad.sizes() == params[i].sizes();
+  }
+
+  // Puts parameter i's gradient (or zeros) into its bucket slot.
+  void fill_slot(std::size_t i) {
+    if (grad_is_slot(i)) return;
+    torch::Tensor view = slot_view(i);
     const torch::Tensor& grad = params[i].grad();
     if (grad.defined()) {
       GTGM_CHECK(!grad.is_sparse(), "Reducer: parameter #{} has a sparse gradient (not supported)", i);
-      view.copy_(grad.reshape(-1));
+      view.copy_(grad);
     } else {
       view.zero_();
     }
@@ -322,14 +350,9 @@ void Reducer::finish() {
   used_a = used.accessor<float, 1>();
   for (std::size_t i = 0; i < s.params.size(); ++i) {
     if (used_a[i] == 0.f) continue;
-    torch::Tensor& p = s.params[i];
-    const auto [b, slot] = s.where[i];
-    torch::Tensor reduced = s.buckets[b].flat.narrow(0, s.buckets[b].offsets[slot], p.numel()).view(p.sizes());
-    if (p.grad().defined()) {
-      p.mutable_grad().copy_(reduced);
-    } else {
-      p.mutable_grad() = reduced.clone();
-    }
+    // The averaged gradient is in the slot; the parameter's gradient becomes a view of it (as
+    // DDP's gradient_as_bucket_view), so later steps accumulate straight into the bucket.
+    if (!s.grad_is_slot(i)) s.params[i].mutable_grad() = s.slot_alias(i);
   }
   s.reset();
 }

@@ -293,6 +293,10 @@ void scenario_train() {
           << "every bucket should be launched before finish()";
     }
     EXPECT_FALSE(net->never->weight.grad().defined()) << "a parameter unused on every rank keeps no gradient";
+    if (mode != ReduceMode::PerParameter) {
+      // Gradients now live in the buckets (no copies next step): fc1's weight and bias share one.
+      EXPECT_TRUE(net->fc1->weight.grad().is_alias_of(net->fc1->bias.grad())) << "gradients are not bucket aliases";
+    }
     opt.step();
     const double mean_loss = reduce_meters({{"loss", local_loss}}, ctx).at("loss");
     EXPECT_NEAR(mean_loss, ref_loss.item<double>(), 1e-5) << "step " << step;
