@@ -33,7 +33,10 @@ step() {  # step NAME COMMAND...: runs one stage; a stage whose command is not b
 
 "$GTGM" info
 step synth "$GTGM" synth --out "$WORK/data" --seed 42
-step pretrain "$GTGM" pretrain --config configs/demo/pretrain.yaml --set run.dir="$WORK/pretrain"
+PRE=(--config configs/demo/pretrain.yaml --set data.root="$WORK/data/Task01_SynthCT" --set text.caption_cache="$WORK/captions.jsonl")
+step preprocess "$GTGM" preprocess "${PRE[@]}"
+step caption "$GTGM" caption "${PRE[@]}" --images "$WORK/data/Task01_SynthCT/imagesTr"
+step pretrain "$GTGM" pretrain "${PRE[@]}" --set run.dir="$WORK/pretrain"
 step finetune-pretrained "$GTGM" finetune --config configs/demo/finetune.yaml --pretrained "$WORK/pretrain" \
   --set run.dir="$WORK/finetune_gtgm"
 step finetune-random "$GTGM" finetune --config configs/demo/finetune.yaml --set run.dir="$WORK/finetune_random"
