@@ -1,0 +1,54 @@
+#pragma once
+/// `gtgm finetune` as a library call: one dataset, one label fraction, one initialisation.
+///   cache (preprocessed on first use) -> seeded split (data.split_seed, data.train_fraction or
+///   data.fold) -> label-fraction subset of the train part -> SegmentationTask (MSD: Dice+CE) or
+///   AffinityTask (CREMI: affinity BCE) -> Trainer with periodic sliding-window validation on the
+///   held-out part (best checkpoint = highest mean foreground Dice, or lowest VOI for EM) ->
+///   prediction of every held-out case with the best checkpoint, written in the source format and
+///   geometry under RUN_DIR/predictions -> `gtgm score` of those against the references
+///   (RUN_DIR/predictions/summary.json).
+/// Lives in eval/ (above train/) because validation and prediction use sliding-window inference.
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "gtgm/config/config.h"
+#include "gtgm/train/trainer.h"
+
+namespace gtgm::eval {
+
+struct FinetuneOptions {
+  /// Encoder initialisation: a pretraining run dir (its best checkpoint), a checkpoint dir, an
+  /// `gtgm export` dir or an encoder .safetensors file. Overrides train.init; "" = train.init.
+  std::string pretrained;
+  /// Run dir (or checkpoint dir) to continue; "" = a fresh run in run.dir.
+  std::string resume;
+  /// Stop with a checkpoint once this many steps are done (-1 = train.steps).
+  int64_t stop_after = -1;
+  /// After training: predict and score the held-out cases with the best checkpoint.
+  bool predict = true;
+};
+
+struct FinetuneResult {
+  std::filesystem::path run_dir;
+  train::TrainResult train;
+  /// Checkpoint used for prediction (best on validation; the last one without validation).
+  std::filesystem::path best_checkpoint;
+  /// RUN_DIR/predictions and its summary.json (empty when options.predict is false or training
+  /// was interrupted).
+  std::filesystem::path predictions_dir;
+  std::filesystem::path summary_json;
+  /// Means over held-out cases of each scored metric ("dice", "hd95", "nsd" = foreground-class
+  /// means; "voi", "voi_split", "voi_merge", "arand" for EM).
+  std::map<std::string, double> mean_metrics;
+  int64_t train_cases = 0;  ///< labelled cases used for training (after the label fraction)
+  int64_t test_cases = 0;   ///< held-out cases predicted and scored
+  /// "random" or "<source>: N tensors loaded, M missing (decoder/head), K unexpected (projections)".
+  std::string init_report;
+};
+
+/// Fine-tunes per `cfg` (finetune:, data:, model:, optim:, train:, eval: sections).
+FinetuneResult run_finetune(const config::Config& cfg, const FinetuneOptions& options);
+
+}  // namespace gtgm::eval
