@@ -30,6 +30,8 @@ void register_synth(CLI::App& app) {
     int em_volumes = 3, em_cells = 40;
     std::vector<int64_t> em_shape{16, 128, 128};
     uint64_t seed = 42;
+    std::string suite;
+    std::vector<std::string> only;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("--out", a->out, "Output folder (gets Task01_SynthCT/, Task02_SynthMRI/, cremi_synth/)")->required();
@@ -52,7 +54,31 @@ void register_synth(CLI::App& app) {
       ->check(CLI::Range(2, 100000))
       ->capture_default_str();
   cmd->add_option("--seed", a->seed, "Seed: the same seed writes the same voxels")->capture_default_str();
-  cmd->callback([a] {
+  cmd->add_option("--suite", a->suite,
+                  "demo13: stand-ins for the 13 datasets of the paper's table instead of --kind (Task01_BrainTumour"
+                  " .. Task10_Colon with the real channels and classes, cremi/A, cremi/B, cremi/C); defaults 8+1 "
+                  "cases of 24x48x48 and 20x64x64 EM unless --cases/--test-cases/--shape/--em-shape/--em-cells are given")
+      ->check(CLI::IsMember({"demo13"}));
+  auto* only = cmd->add_option("--only", a->only, "With --suite: datasets to write (comma-separated), e.g. Task03_Liver,CREMI_A")
+                   ->delimiter(',');
+  cmd->callback([a, cmd, only] {
+    if (a->suite == "demo13") {
+      if (cmd->count("--kind") > 0) throw gtgm::ConfigError("gtgm synth: --kind and --suite are exclusive");
+      data::Demo13Options d;
+      d.out = a->out;
+      d.only = a->only;
+      d.phantom.seed = a->seed;
+      if (cmd->count("--cases") > 0) d.phantom.num_train = a->cases;
+      if (cmd->count("--test-cases") > 0) d.phantom.num_test = a->test_cases;
+      if (cmd->count("--shape") > 0) d.phantom.shape = to_shape(a->shape, "--shape");
+      if (cmd->count("--em-shape") > 0) d.em.shape = to_shape(a->em_shape, "--em-shape");
+      if (cmd->count("--em-cells") > 0) d.em.num_cells = a->em_cells;
+      core::Stopwatch watch;
+      for (const auto& dir : data::write_demo13(d)) std::cout << "wrote " << dir.string() << "\n";
+      std::cout << fmt::format("synth: demo13 done in {:.1f} s (seed {})\n", watch.seconds(), a->seed);
+      return;
+    }
+    if (only->count() > 0) throw gtgm::ConfigError("gtgm synth: --only needs --suite demo13");
     data::SynthOptions o;
     o.out = a->out;
     o.kinds = a->kinds;

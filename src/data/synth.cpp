@@ -1,6 +1,9 @@
 #include "gtgm/data/synth.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
 
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -153,9 +156,9 @@ PhantomCase make_phantom(const PhantomOptions& o, int64_t index) {
   }
   const auto kidney = (kidney_d < 1) & inside;
   auto lesion = torch::zeros(shape, torch::kBool);
-  const int64_t n_lesions = rng.randint(0, 3);
+  const int64_t n_lesions = rng.randint(o.min_lesions, 3);
   for (int64_t i = 0; i < n_lesions; ++i) {
-    const double r = rng.uniform(0.05, 0.1);
+    const double r = rng.uniform(0.05, 0.1) * o.lesion_scale;
     const std::array<double, 3> c{liver_c[0] + jitter(-0.5, 0.5) * liver_r[0],
                                   liver_c[1] + jitter(-0.5, 0.5) * liver_r[1],
                                   liver_c[2] + jitter(-0.5, 0.5) * liver_r[2]};
@@ -361,6 +364,174 @@ std::vector<fs::path> run_synth(const SynthOptions& o) {
       p.seed = core::derive_seed(seed, {k == "ct" ? 1u : 2u});
       written.push_back(o.out / (k == "ct" ? "Task01_SynthCT" : "Task02_SynthMRI"));
       write_phantom_task(written.back(), p);
+    }
+  }
+  return written;
+}
+
+}  // namespace gtgm::data
+
+namespace gtgm::data {
+
+// ---- stand-ins for the 13 datasets of the paper's table ---------------------------------------
+
+const std::vector<DecathlonTaskSpec>& decathlon_tasks() {
+  // Channels and label names as in the real tasks' dataset.json. The tissue map picks, per task, the
+  // phantom structures that play its classes (0 background, 1 liver, 2 kidney, 3 spleen, 4 lesion),
+  // so tasks differ in what is foreground and lesion tasks get bigger, always-present lesions.
+  static const std::vector<DecathlonTaskSpec> specs = {
+      {"Task01_BrainTumour", "BrainTumour", "BRATS", "MRI", {"FLAIR", "T1w", "t1gd", "T2w"},
+       {"background", "edema", "non-enhancing tumor", "enhancing tumour"}, {0, 1, 0, 3, 2}, 1, 1.8},
+      {"Task02_Heart", "LeftAtrium", "la", "MRI", {"MRI"}, {"background", "left atrium"}, {0, 0, 0, 1, 0}},
+      {"Task03_Liver", "Liver", "liver", "CT", {"CT"}, {"background", "liver", "cancer"}, {0, 1, 0, 0, 2}, 1, 1.6},
+      {"Task04_Hippocampus", "Hippocampus", "hippocampus", "MRI", {"MRI"}, {"background", "Anterior", "Posterior"},
+       {0, 0, 1, 2, 0}},
+      {"Task05_Prostate", "Prostate", "prostate", "MRI", {"T2", "ADC"}, {"background", "PZ", "TZ"}, {0, 1, 2, 0, 1}},
+      {"Task06_Lung", "Lung", "lung", "CT", {"CT"}, {"background", "cancer"}, {0, 0, 0, 0, 1}, 1, 2.0},
+      {"Task07_Pancreas", "Pancreas", "pancreas", "CT", {"CT"}, {"background", "pancreas", "cancer"}, {0, 0, 1, 0, 2},
+       1, 1.6},
+      {"Task08_HepaticVessel", "HepaticVessel", "hepaticvessel", "CT", {"CT"}, {"background", "Vessel", "Tumour"},
+       {0, 0, 0, 1, 2}, 1, 1.6},
+      {"Task09_Spleen", "Spleen", "spleen", "CT", {"CT"}, {"background", "spleen"}, {0, 0, 0, 1, 0}},
+      {"Task10_Colon", "Colon", "colon", "CT", {"CT"}, {"background", "colon cancer primaries"}, {0, 0, 1, 0, 0}},
+  };
+  return specs;
+}
+
+const DecathlonTaskSpec& decathlon_task(const std::string& folder) {
+  std::vector<std::string> names;
+  for (const auto& s : decathlon_tasks()) {
+    if (s.folder == folder) return s;
+    names.push_back(s.folder);
+  }
+  GTGM_THROW("unknown MSD task '{}' (expected one of: {})", folder, fmt::join(names, ", "));
+}
+
+PhantomCase make_decathlon_case(const DecathlonTaskSpec& spec, const PhantomOptions& options, int64_t index) {
+  GTGM_CHECK(!spec.channels.empty() && spec.labels.size() >= 2, "task {}: {} channel(s), {} label(s) (expected >= 1, >= 2)",
+             spec.folder, spec.channels.size(), spec.labels.size());
+  for (int c : spec.tissue_to_class)
+    GTGM_CHECK(c >= 0 && c < static_cast<int>(spec.labels.size()), "task {}: tissue maps to class {} (expected 0..{})",
+               spec.folder, c, spec.labels.size() - 1);
+  PhantomOptions o = options;
+  o.modality = spec.modality;
+  o.min_lesions = spec.min_lesions;
+  o.lesion_scale = spec.lesion_scale;
+  PhantomCase c = make_phantom(o, index);
+
+  const auto tissue = c.label.data.to(torch::kLong);  // [1, D, H, W]
+  const auto lut = torch::tensor(std::vector<int64_t>(spec.tissue_to_class.begin(), spec.tissue_to_class.end()));
+  c.label.data = lut.index({tissue}).to(torch::kByte).contiguous();
+
+  const auto n_channels = static_cast<int64_t>(spec.channels.size());
+  if (n_channels > 1) {
+    // Further channels: the same anatomy under another contrast (per-tissue offsets, an overall gain
+    // that may invert, as T1 vs T2) with noise of their own.
+    Rng rng(o.seed, {2000 + static_cast<uint64_t>(index)});
+    const auto base = c.image.data[0].to(torch::kFloat);
+    const double scale = base.std().item<double>() + 1e-6;
+    std::vector<Tensor> channels{base};
+    for (int64_t ch = 1; ch < n_channels; ++ch) {
+      const double sign = rng.bernoulli(0.5) ? -1.0 : 1.0;
+      const double gain = sign * rng.uniform(0.5, 1.2);
+      auto img = gain * base;
+      for (int64_t t = 1; t <= 4; ++t) {
+        const double offset = rng.uniform(-0.6, 0.6) * scale;
+        img = img + offset * (tissue[0] == t).to(torch::kFloat);
+      }
+      const double noise = rng.uniform(0.03, 0.08) * scale;
+      img = img + noise * white_noise(rng, base.sizes());
+      channels.push_back(img - img.min());  // magnitude images are non-negative
+    }
+    c.image.data = torch::stack(channels).contiguous();
+    c.image.stored_dtype = "float32";
+  }
+  return c;
+}
+
+void write_decathlon_task(const fs::path& dir, const DecathlonTaskSpec& spec, const PhantomOptions& o) {
+  GTGM_CHECK(o.num_train >= 1 && o.num_test >= 0, "task {}: {} train, {} test cases (expected >= 1 and >= 0)",
+             spec.folder, o.num_train, o.num_test);
+  check_replaceable(dir, dir / "dataset.json");
+  core::atomic_write_dir(dir, [&](const fs::path& tmp) {
+    nlohmann::json training = nlohmann::json::array(), test = nlohmann::json::array();
+    for (int i = 0; i < o.num_train + o.num_test; ++i) {
+      const auto c = make_decathlon_case(spec, o, i);
+      const std::string id = fmt::format("{}_{:03d}", spec.case_prefix, i);
+      const std::string image = fmt::format("{}/{}.nii.gz", i < o.num_train ? "imagesTr" : "imagesTs", id);
+      io::write_volume(c.image, tmp / image);
+      if (i < o.num_train) {
+        const std::string label = fmt::format("labelsTr/{}.nii.gz", id);
+        io::write_volume(c.label, tmp / label);
+        training.push_back({{"image", "./" + image}, {"label", "./" + label}});
+      } else {
+        test.push_back("./" + image);
+      }
+    }
+    nlohmann::json modality = nlohmann::json::object(), labels = nlohmann::json::object();
+    for (size_t k = 0; k < spec.channels.size(); ++k) modality[std::to_string(k)] = spec.channels[k];
+    for (size_t k = 0; k < spec.labels.size(); ++k) labels[std::to_string(k)] = spec.labels[k];
+    const nlohmann::json j = {
+        {"name", spec.name},
+        {"description", fmt::format("Synthetic stand-in for {} ({} phantoms) {} (seed {})", spec.folder, spec.modality,
+                                    kSynthMarker, o.seed)},
+        {"reference", "gtgm"},
+        {"licence", "CC0"},
+        {"release", "1.0"},
+        {"tensorImageSize", spec.channels.size() > 1 ? "4D" : "3D"},
+        {"modality", modality},
+        {"labels", labels},
+        {"numTraining", o.num_train},
+        {"numTest", o.num_test},
+        {"training", training},
+        {"test", test}};
+    core::atomic_write_text(tmp / "dataset.json", j.dump(4) + "\n");
+  });
+}
+
+std::vector<std::string> demo13_names() {
+  std::vector<std::string> names;
+  for (const auto& s : decathlon_tasks()) names.push_back(s.folder);
+  for (const char* v : {"CREMI_A", "CREMI_B", "CREMI_C"}) names.emplace_back(v);
+  return names;
+}
+
+std::vector<fs::path> write_demo13(const Demo13Options& o) {
+  GTGM_CHECK(!o.out.empty(), "gtgm synth --suite demo13: --out is empty (expected the output folder)");
+  const auto names = demo13_names();
+  for (const auto& n : o.only)
+    GTGM_CHECK(std::find(names.begin(), names.end(), n) != names.end(),
+               "gtgm synth --suite demo13: unknown dataset '{}' (expected some of: {})", n, fmt::join(names, ", "));
+  auto wanted = [&](const std::string& n) {
+    return o.only.empty() || std::find(o.only.begin(), o.only.end(), n) != o.only.end();
+  };
+  std::vector<fs::path> written;
+  for (size_t k = 0; k < names.size(); ++k) {
+    if (!wanted(names[k])) continue;
+    // Seed per dataset from its position in the fixed list: a subset writes the same bytes.
+    const uint64_t seed = core::derive_seed(o.phantom.seed, {100 + k});
+    if (k < decathlon_tasks().size()) {
+      PhantomOptions p = o.phantom;
+      p.seed = seed;
+      written.push_back(o.out / names[k]);
+      write_decathlon_task(written.back(), decathlon_tasks()[k], p);
+    } else {
+      const int index = static_cast<int>(k - decathlon_tasks().size());
+      const char letter = static_cast<char>('A' + index);
+      EmOptions e = o.em;
+      e.seed = seed;
+      const fs::path dir = o.out / "cremi" / std::string(1, letter);
+      check_replaceable(dir, dir / "README.txt");
+      core::atomic_write_dir(dir, [&](const fs::path& tmp) {
+        io::write_cremi(tmp / fmt::format("sample_{}.hdf", letter), make_em_volume(e, index));
+        core::atomic_write_text(
+            tmp / "README.txt",
+            fmt::format("Synthetic stand-in for CREMI sample {} in the CREMI layout, {} (seed {}).\n"
+                        "volumes/raw: uint8 [z, y, x]; volumes/labels/neuron_ids: uint64; resolution (z, y, x) = "
+                        "({}, {}, {}) nm.\n",
+                        letter, kSynthMarker, e.seed, e.resolution[0], e.resolution[1], e.resolution[2]));
+      });
+      written.push_back(dir);
     }
   }
   return written;

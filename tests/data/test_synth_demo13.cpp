@@ -1,0 +1,124 @@
+// Stand-ins for the 13 datasets of the paper's table (`gtgm synth --suite demo13`): the real tasks'
+// channels, classes and dataset.json fields, CREMI A/B/C volumes, and same seed = same bytes.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "gtgm/core/atomic_file.h"
+#include "gtgm/data/manifest.h"
+#include "gtgm/data/synth.h"
+#include "gtgm/io/checks.h"
+#include "gtgm/io/hdf5_io.h"
+#include "gtgm/io/volume_io.h"
+#include "test_util.h"
+
+namespace fs = std::filesystem;
+using gtgm::data::decathlon_task;
+
+namespace {
+
+gtgm::data::PhantomOptions tiny() {
+  gtgm::data::PhantomOptions o;
+  o.shape = {8, 24, 24};
+  o.num_train = 2;
+  o.num_test = 1;
+  o.seed = 3;
+  return o;
+}
+
+TEST(SynthDemo13, TasksHaveTheRealChannelsAndClasses) {
+  // (task, channels, classes incl. background, modality of the phantom) as in PAPER.md / MSD.
+  const std::vector<std::tuple<std::string, int, int, std::string>> table = {
+      {"Task01_BrainTumour", 4, 4, "MRI"}, {"Task02_Heart", 1, 2, "MRI"},      {"Task03_Liver", 1, 3, "CT"},
+      {"Task04_Hippocampus", 1, 3, "MRI"}, {"Task05_Prostate", 2, 3, "MRI"},   {"Task06_Lung", 1, 2, "CT"},
+      {"Task07_Pancreas", 1, 3, "CT"},     {"Task08_HepaticVessel", 1, 3, "CT"}, {"Task09_Spleen", 1, 2, "CT"},
+      {"Task10_Colon", 1, 2, "CT"}};
+  ASSERT_EQ(gtgm::data::decathlon_tasks().size(), table.size());
+  for (const auto& [name, channels, classes, modality] : table) {
+    const auto& spec = decathlon_task(name);
+    EXPECT_EQ(static_cast<int>(spec.channels.size()), channels) << name;
+    EXPECT_EQ(static_cast<int>(spec.labels.size()), classes) << name;
+    EXPECT_EQ(spec.modality, modality) << name;
+    // Every class appears in a few cases (the labels are learnable, not empty).
+    std::set<int64_t> seen;
+    for (int64_t i = 0; i < 3; ++i) {
+      const auto c = gtgm::data::make_decathlon_case(spec, tiny(), i);
+      EXPECT_EQ(c.image.data.size(0), channels) << name;
+      EXPECT_EQ(c.label.data.size(0), 1) << name;
+      EXPECT_EQ(c.image.data.sizes().slice(1), c.label.data.sizes().slice(1)) << name;
+      const auto v = std::get<0>(at::_unique(c.label.data.to(torch::kLong)));
+      for (int64_t k = 0; k < v.numel(); ++k) seen.insert(v[k].item<int64_t>());
+    }
+    EXPECT_EQ(static_cast<int>(seen.size()), classes) << name;
+    EXPECT_EQ(*seen.rbegin(), classes - 1) << name;
+  }
+  EXPECT_THROW_MSG(decathlon_task("Task11_Nothing"), "Task01_BrainTumour");
+}
+
+TEST(SynthDemo13, ExtraChannelsAreDifferentContrasts) {
+  const auto c = gtgm::data::make_decathlon_case(decathlon_task("Task05_Prostate"), tiny(), 0);
+  ASSERT_EQ(c.image.data.size(0), 2);
+  const auto a = c.image.data[0].flatten(), b = c.image.data[1].flatten();
+  EXPECT_FALSE(torch::allclose(a, b));
+  const auto corr = torch::corrcoef(torch::stack({a, b})).abs()[0][1].item<double>();
+  EXPECT_GT(corr, 0.2);   // the same anatomy
+  EXPECT_LT(corr, 0.999); // not a scaled copy
+}
+
+TEST(SynthDemo13, WritesMsdFoldersAndCremiVolumesDeterministically) {
+  gtgm::test::TempDir dir;
+  gtgm::data::Demo13Options o;
+  o.out = dir / "a";
+  o.only = {"Task01_BrainTumour", "Task09_Spleen", "CREMI_B"};
+  o.phantom.shape = {8, 24, 24};
+  o.phantom.num_train = 3;
+  o.phantom.num_test = 1;
+  o.em.shape = {6, 24, 24};
+  o.em.num_cells = 6;
+  const auto written = gtgm::data::write_demo13(o);
+  ASSERT_EQ(written.size(), 3u);
+  EXPECT_EQ(written[2], o.out / "cremi" / "B");
+
+  const auto j = nlohmann::json::parse(gtgm::core::read_text_file(o.out / "Task01_BrainTumour" / "dataset.json"));
+  for (const char* key : {"name", "description", "reference", "licence", "release", "tensorImageSize", "modality",
+                          "labels", "numTraining", "numTest", "training", "test"})
+    EXPECT_TRUE(j.contains(key)) << key;
+  EXPECT_EQ(j["tensorImageSize"], "4D");
+  EXPECT_EQ(j["modality"], (nlohmann::json{{"0", "FLAIR"}, {"1", "T1w"}, {"2", "t1gd"}, {"3", "T2w"}}));
+  EXPECT_EQ(j["labels"]["3"], "enhancing tumour");
+  EXPECT_EQ(j["numTraining"], 3);
+  EXPECT_EQ(j["training"][0]["image"], "./imagesTr/BRATS_000.nii.gz");
+  EXPECT_EQ(j["test"][0], "./imagesTs/BRATS_003.nii.gz");
+
+  // The real readers take them: a 4D NIfTI reads back as 4 channels, the manifest lists the cases.
+  const auto m = gtgm::data::load_msd(o.out / "Task01_BrainTumour");
+  EXPECT_EQ(m.channel_names, (std::vector<std::string>{"FLAIR", "T1w", "t1gd", "T2w"}));
+  EXPECT_EQ(m.training.size(), 3u);
+  EXPECT_EQ(gtgm::io::read_volume(o.out / "Task01_BrainTumour/imagesTr/BRATS_000.nii.gz").data.size(0), 4);
+  const auto spleen = gtgm::data::load_msd(o.out / "Task09_Spleen");
+  EXPECT_EQ(spleen.label_values(), (std::vector<int64_t>{0, 1}));
+  EXPECT_EQ(gtgm::io::read_volume(o.out / "Task09_Spleen/imagesTr/spleen_001.nii.gz").stored_dtype, "int16");
+  const auto em = gtgm::io::read_cremi(o.out / "cremi/B/sample_B.hdf");
+  EXPECT_EQ(em.raw.data.sizes(), (std::vector<int64_t>{1, 6, 24, 24}));
+  EXPECT_FALSE(fs::exists(o.out / "Task02_Heart"));
+
+  // Same seed, same bytes, whether written alone or with others.
+  gtgm::data::Demo13Options o2 = o;
+  o2.out = dir / "b";
+  o2.only = {"Task09_Spleen"};
+  gtgm::data::write_demo13(o2);
+  for (const char* f : {"dataset.json", "imagesTr/spleen_000.nii.gz", "labelsTr/spleen_002.nii.gz"})
+    EXPECT_EQ(gtgm::core::read_text_file(o.out / "Task09_Spleen" / f),
+              gtgm::core::read_text_file(o2.out / "Task09_Spleen" / f))
+        << f;
+  // Another dataset of the suite is not a copy of it.
+  EXPECT_NE(gtgm::core::read_text_file(o.out / "Task09_Spleen/imagesTr/spleen_000.nii.gz"),
+            gtgm::core::read_text_file(o.out / "Task01_BrainTumour/labelsTr/BRATS_000.nii.gz"));
+
+  gtgm::data::Demo13Options bad = o;
+  bad.only = {"Task03_Livr"};
+  EXPECT_THROW_MSG(gtgm::data::write_demo13(bad), "unknown dataset 'Task03_Livr'");
+}
+
+}  // namespace
