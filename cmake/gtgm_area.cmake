@@ -2,6 +2,13 @@
 # Builds src/<name>/*.cpp into the static library gtgm_<name>. An area without
 # sources yet becomes an INTERFACE library so the layering is declared up front.
 set(GTGM_ALL_AREAS "")
+
+# gtgm_unity(<target>): batches the target's sources when GTGM_UNITY_BUILD is on.
+function(gtgm_unity target)
+  if(GTGM_UNITY_BUILD)
+    set_target_properties(${target} PROPERTIES UNITY_BUILD ON UNITY_BUILD_BATCH_SIZE ${GTGM_UNITY_BATCH})
+  endif()
+endfunction()
 function(gtgm_add_area name)
   cmake_parse_arguments(ARG "" "" "DEPS" ${ARGN})
   file(GLOB sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/${name}/*.cpp)
@@ -11,6 +18,7 @@ function(gtgm_add_area name)
     target_include_directories(${target} PUBLIC ${PROJECT_SOURCE_DIR}/include)
     target_link_libraries(${target} PUBLIC ${ARG_DEPS})
     target_compile_options(${target} PRIVATE -Wall -Wextra -Wno-unused-parameter)
+    gtgm_unity(${target})
   else()
     add_library(${target} INTERFACE)
     target_include_directories(${target} INTERFACE ${PROJECT_SOURCE_DIR}/include)

@@ -4,7 +4,11 @@ import json, os, shlex, subprocess, sys
 from concurrent.futures import ThreadPoolExecutor
 
 db_path, inc, root = sys.argv[1], sys.argv[2], sys.argv[3]
-entries = [e for e in json.load(open(db_path)) if e["file"].startswith(root + "/src/") or e["file"].startswith(root + "/tests/")]
+def ours(path):
+    # Sources, or the unity batches that #include them (GTGM_UNITY_BUILD=ON).
+    return path.startswith(root + "/src/") or path.startswith(root + "/tests/") or "/Unity/unity_" in path
+
+entries = [e for e in json.load(open(db_path)) if ours(e["file"])]
 if not entries:
     sys.exit("check_torch2: no gtgm sources in " + db_path)
 torch2 = ["-isystem", inc, "-isystem", os.path.join(inc, "torch/csrc/api/include")]

@@ -7,7 +7,9 @@ BUILD="${GTGM_BUILD_DIR:-$ROOT/build}"
 "$ROOT/scripts/fetch_test_data.sh"
 export CCACHE_DIR="${CCACHE_DIR:-$ROOT/.cache/ccache}"
 start=$(date +%s)
-cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release
+# Unity build by default: a cold build parses LibTorch's headers once per batch of 8 sources
+# instead of once per source (about 6x less compiler CPU time). GTGM_UNITY=OFF for per-file builds.
+cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGTGM_UNITY_BUILD="${GTGM_UNITY:-ON}"
 cmake --build "$BUILD" -j "$(nproc)"
 echo "test.sh: build took $(( $(date +%s) - start )) s"
 # LibTorch 2.x portability: every source must compile against its headers too.

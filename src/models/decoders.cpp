@@ -10,7 +10,7 @@ namespace {
 
 Shape spatial_of(const torch::Tensor& t) { return Shape(t.sizes().begin() + 2, t.sizes().end()); }
 
-bool is_unit(const Shape& s) {
+bool is_unit_stride(const Shape& s) {
   for (int64_t v : s) {
     if (v != 1) return false;
   }
@@ -57,7 +57,7 @@ UNetDecoderImpl::UNetDecoderImpl(const UNetDecoderOptions& o) : options_(o) {
   }
   register_module("ups", ups);
   register_module("blocks", blocks);
-  if (!is_unit(f[0].stride)) {
+  if (!is_unit_stride(f[0].stride)) {
     const int64_t cf = std::max<int64_t>(1, ch[0] / 2);
     final_up_ = register_module("final_up", Upsample(spec.dims, ch[0], cf, f[0].stride, o.transposed()));
     final_block_ = register_module("final_block", DoubleConv(spec, cf, cf, k3, Shape{1}));

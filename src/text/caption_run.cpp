@@ -20,14 +20,14 @@ namespace {
 const char* kImageExtensions[] = {".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd",
                                   ".tiff",   ".tif", ".h5",   ".hdf5", ".hdf"};
 
-std::string lower(std::string s) {
+std::string lowercase(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
   return s;
 }
 
 /// The image extension `name` ends with, or "".
 std::string image_extension(const std::string& name) {
-  const auto l = lower(name);
+  const auto l = lowercase(name);
   for (const char* e : kImageExtensions) {
     const std::string ext = e;
     if (l.size() > ext.size() && l.compare(l.size() - ext.size(), ext.size(), ext) == 0) return ext;

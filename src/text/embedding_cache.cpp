@@ -14,8 +14,8 @@ namespace fs = std::filesystem;
 namespace gtgm::text {
 namespace {
 
-constexpr const char* kFormat = "gtgm-text-embeddings";
-constexpr const char* kVersion = "1";
+constexpr const char* kEmbeddingFormat = "gtgm-text-embeddings";
+constexpr const char* kEmbeddingVersion = "1";
 
 struct RawCache {
   torch::Tensor embeddings, hashes, done;
@@ -26,12 +26,12 @@ RawCache read_raw(const fs::path& path) {
   RawCache c;
   std::map<std::string, torch::Tensor> t;
   for (auto& [k, v] : io::load_safetensors(path, &c.meta)) t[k] = v;
-  GTGM_CHECK(c.meta.count("format") && c.meta.at("format") == kFormat,
+  GTGM_CHECK(c.meta.count("format") && c.meta.at("format") == kEmbeddingFormat,
              "{} is not a gtgm text-embedding cache (metadata format '{}', expected '{}')", path.string(),
-             c.meta.count("format") ? c.meta.at("format") : "", kFormat);
-  GTGM_CHECK(c.meta.count("version") && c.meta.at("version") == kVersion,
+             c.meta.count("format") ? c.meta.at("format") : "", kEmbeddingFormat);
+  GTGM_CHECK(c.meta.count("version") && c.meta.at("version") == kEmbeddingVersion,
              "{}: text-embedding cache version '{}' is not supported (expected {})", path.string(),
-             c.meta.count("version") ? c.meta.at("version") : "", kVersion);
+             c.meta.count("version") ? c.meta.at("version") : "", kEmbeddingVersion);
   for (const char* k : {"embeddings", "text_hash", "done"})
     GTGM_CHECK(t.count(k), "{}: text-embedding cache has no '{}' tensor", path.string(), k);
   c.embeddings = t["embeddings"].to(torch::kFloat);
@@ -89,8 +89,8 @@ torch::Tensor EmbeddingCache::lookup(const std::vector<int64_t>& idx) const {
 
 void save_embedding_cache(const fs::path& path, const torch::Tensor& embeddings, const torch::Tensor& text_hash,
                           const torch::Tensor& done, std::map<std::string, std::string> metadata) {
-  metadata["format"] = kFormat;
-  metadata["version"] = kVersion;
+  metadata["format"] = kEmbeddingFormat;
+  metadata["version"] = kEmbeddingVersion;
   metadata["dim"] = std::to_string(embeddings.size(1));
   io::save_safetensors(path,
                        {{"embeddings", embeddings.to(torch::kFloat)},

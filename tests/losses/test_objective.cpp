@@ -20,7 +20,7 @@ torch::Tensor golden(const std::string& key) {
   return dict.at(key).toTensor().clone();
 }
 
-void expect_close(const torch::Tensor& a, const torch::Tensor& e, const std::string& what) {
+void expect_objective_close(const torch::Tensor& a, const torch::Tensor& e, const std::string& what) {
   ASSERT_EQ(a.sizes(), e.sizes()) << what;
   const double err = ((a.detach().to(torch::kFloat64) - e).abs() / e.abs().clamp_min(1.0)).max().item<double>();
   EXPECT_LE(err, 1e-5) << what;
@@ -40,14 +40,14 @@ TEST(GtgmObjective, PaperConfigurationMatchesReference) {
   EXPECT_EQ(out.terms[0].first, "clip_v1");
   EXPECT_EQ(out.terms[1].first, "clip_v2");
   EXPECT_EQ(out.terms[2].first, "barlow");
-  expect_close(out.at("clip_v1"), golden("objective/clip_v1"), "clip_v1");
-  expect_close(out.at("clip_v2"), golden("objective/clip_v2"), "clip_v2");
-  expect_close(out.at("barlow"), golden("objective/barlow"), "barlow");
-  expect_close(out.total, golden("objective/total"), "total");
+  expect_objective_close(out.at("clip_v1"), golden("objective/clip_v1"), "clip_v1");
+  expect_objective_close(out.at("clip_v2"), golden("objective/clip_v2"), "clip_v2");
+  expect_objective_close(out.at("barlow"), golden("objective/barlow"), "barlow");
+  expect_objective_close(out.total, golden("objective/total"), "total");
   out.total.backward();
-  expect_close(in.v1.grad(), golden("objective/grad_v1"), "grad v1");
-  expect_close(in.t.grad(), golden("objective/grad_t"), "grad t");
-  expect_close(in.e1.grad(), golden("objective/grad_e1"), "grad e1");
+  expect_objective_close(in.v1.grad(), golden("objective/grad_v1"), "grad v1");
+  expect_objective_close(in.t.grad(), golden("objective/grad_t"), "grad t");
+  expect_objective_close(in.e1.grad(), golden("objective/grad_e1"), "grad e1");
   EXPECT_THROW_MSG(out.at("vicreg"), "loss term 'vicreg' was not computed; available: clip_v1, clip_v2, barlow");
 }
 
