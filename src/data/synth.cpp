@@ -523,7 +523,12 @@ std::vector<fs::path> write_demo13(const Demo13Options& o) {
       const fs::path dir = o.out / "cremi" / std::string(1, letter);
       check_replaceable(dir, dir / "README.txt");
       core::atomic_write_dir(dir, [&](const fs::path& tmp) {
-        io::write_cremi(tmp / fmt::format("sample_{}.hdf", letter), make_em_volume(e, index));
+        io::CremiVolume v = make_em_volume(e, index);
+        // Real CREMI neuron ids are non-consecutive but fit in int32, as the segmentation cache
+        // requires; make_em_volume's ids (above 2^32, to exercise uint64 I/O) are mapped there.
+        const auto inverse = std::get<1>(at::_unique(v.neuron_ids->data, /*sorted=*/true, /*return_inverse=*/true));
+        v.neuron_ids->data = (inverse * 37 + 1000 + 100000 * index).to(torch::kLong).contiguous();
+        io::write_cremi(tmp / fmt::format("sample_{}.hdf", letter), v);
         core::atomic_write_text(
             tmp / "README.txt",
             fmt::format("Synthetic stand-in for CREMI sample {} in the CREMI layout, {} (seed {}).\n"

@@ -54,7 +54,7 @@ torch::Tensor resize_labels(const torch::Tensor& slice, int size) {
 }
 
 // Gray image [S, S] uint8 with labels [S, S]: colour fill at 35% inside, solid on class borders.
-torch::Tensor blend(const torch::Tensor& gray, const torch::Tensor& labels) {
+torch::Tensor blend_labels(const torch::Tensor& gray, const torch::Tensor& labels) {
   auto rgb = gray.to(torch::kFloat).unsqueeze(-1).expand({-1, -1, 3}).clone();
   const auto colours = colour_table(labels);
   const auto fg = (labels != 0).unsqueeze(-1);
@@ -95,8 +95,8 @@ torch::Tensor render_overlay(const torch::Tensor& image, const torch::Tensor& pr
   const int64_t h = image.size(1), w = image.size(2);
   const auto gray = text::render_slice(image, {z, h / 2, w / 2}, ro, window);  // [S, S]
   const auto plain = gray.unsqueeze(-1).expand({-1, -1, 3});
-  const auto with_pred = blend(gray, resize_labels(pred.select(0, z), size));
-  const auto with_ref = blend(gray, resize_labels(ref.select(0, z), size));
+  const auto with_pred = blend_labels(gray, resize_labels(pred.select(0, z), size));
+  const auto with_ref = blend_labels(gray, resize_labels(ref.select(0, z), size));
   const auto gap = torch::full({size, kGap, 3}, 255, torch::kUInt8);
   return torch::cat({plain, gap, with_pred, gap, with_ref}, 1).contiguous();
 }

@@ -101,6 +101,9 @@ TEST(SynthDemo13, WritesMsdFoldersAndCremiVolumesDeterministically) {
   EXPECT_EQ(gtgm::io::read_volume(o.out / "Task09_Spleen/imagesTr/spleen_001.nii.gz").stored_dtype, "int16");
   const auto em = gtgm::io::read_cremi(o.out / "cremi/B/sample_B.hdf");
   EXPECT_EQ(em.raw.data.sizes(), (std::vector<int64_t>{1, 6, 24, 24}));
+  ASSERT_TRUE(em.neuron_ids.has_value());
+  EXPECT_LT(em.neuron_ids->data.max().item<int64_t>(), int64_t{1} << 31);  // the label cache holds int32
+  EXPECT_GE(std::get<0>(at::_unique(em.neuron_ids->data)).numel(), 3);
   EXPECT_FALSE(fs::exists(o.out / "Task02_Heart"));
 
   // Same seed, same bytes, whether written alone or with others.
