@@ -57,9 +57,34 @@ SegmentationModelImpl::SegmentationModelImpl(std::shared_ptr<EncoderImpl> encode
 }
 
 std::vector<torch::Tensor> SegmentationModelImpl::decode(const torch::Tensor& x) {
-  encoder_->check_input(x, encoder_->size_divisor(), "segmentation model (" + encoder_->type() + ")");
-  auto enc = encoder_->forward(x);
-  return decoder_->forward(x, enc);  // level maps, full resolution first
+  const std::string what = "segmentation model (" + encoder_->type() + ")";
+  encoder_->check_input(x, Shape(static_cast<size_t>(x.dim() > 2 ? x.dim() - 2 : 0), 1), what);
+  // Sizes that are not a multiple of the total stride (e.g. the paper's 24x224x224 crop for a
+  // 16x32x32 stride) are zero-padded at the end of each axis here and every output is cropped
+  // back below, as the reference decoder pads its skips; x is z-score normalised, so 0 is the mean.
+  const Shape divisor = encoder_->size_divisor();
+  const int dims = static_cast<int>(x.dim()) - 2;
+  std::vector<int64_t> pad;  // F.pad order: last axis first, (before, after) pairs
+  bool padded = false;
+  for (int a = dims - 1; a >= 0; --a) {
+    const int64_t size = x.size(a + 2), d = divisor[static_cast<size_t>(a)];
+    const int64_t extra = (size + d - 1) / d * d - size;
+    pad.push_back(0);
+    pad.push_back(extra);
+    padded = padded || extra > 0;
+  }
+  const torch::Tensor input = padded ? torch::constant_pad_nd(x, pad, 0.0) : x;
+  auto enc = encoder_->forward(input);
+  std::vector<torch::Tensor> levels = decoder_->forward(input, enc);  // level maps, full resolution first
+  if (!padded) return levels;
+  for (auto& level : levels) {
+    for (int a = 0; a < dims; ++a) {
+      // A level at stride s covers ceil(size / s) voxels of the unpadded input.
+      const int64_t s = input.size(a + 2) / level.size(a + 2);
+      level = level.narrow(a + 2, 0, (x.size(a + 2) + s - 1) / s);
+    }
+  }
+  return levels;
 }
 
 torch::Tensor SegmentationModelImpl::forward(const torch::Tensor& x) {

@@ -247,23 +247,40 @@ TEST(ModelsSegmentation, ParameterCountsByHand) {
   EXPECT_EQ(rows.back(), (std::pair<std::string, int64_t>{"total", 962 + 398 + 9}));
 }
 
-TEST(ModelsSegmentation, ClearErrorForInputSizesNotDivisibleByTheStride) {
+TEST(ModelsSegmentation, PadsInputSizesNotDivisibleByTheStrideAndCropsTheLogitsBack) {
   auto c = base("resunet");
   c.stages = 3;
   c.channels = {2, 2, 2};
   c.strides = {"1", "1x2x2", "2"};
+  c.deep_supervision = true;
   auto seg = build_segmentation_model(c);
+  seg->eval();
   EXPECT_EQ(seg->size_divisor(), (Shape{2, 4, 4}));
-  EXPECT_THROW_MSG(seg->forward(torch::zeros({1, 1, 3, 8, 10})),
-                   "segmentation model (resunet) cannot take input size [3, 8, 10] (D, H, W): every size must be a "
-                   "multiple of [2, 4, 4] (the total stride); pad or crop to e.g. [4, 8, 12]");
-  // The encoder alone (pretraining) takes any size.
-  EXPECT_EQ(seg->encoder()->forward(torch::zeros({1, 1, 3, 8, 10})).features.back().size(2), 2);
+  torch::manual_seed(3);
+  const torch::Tensor x = torch::randn({1, 1, 3, 8, 10});
+  torch::NoGradGuard no_grad;
+  const torch::Tensor y = seg->forward(x);
+  const int64_t k = c.num_classes;
+  EXPECT_EQ(y.sizes(), (torch::IntArrayRef{1, k, 3, 8, 10}));
+  // The same as running the zero-padded input and cropping by hand.
+  const torch::Tensor padded = torch::constant_pad_nd(x, {0, 2, 0, 0, 0, 1}, 0.0);
+  const torch::Tensor ref = seg->forward(padded).narrow(2, 0, 3).narrow(4, 0, 10);
+  EXPECT_TRUE(torch::allclose(y, ref, 1e-6, 1e-6));
+  // Deep supervision levels cover ceil(S / stride) (level 1: stride 1x2x2).
+  const auto deep = seg->forward_deep(x);
+  ASSERT_EQ(deep.size(), 2u);
+  EXPECT_TRUE(torch::equal(deep[0], y));
+  EXPECT_EQ(deep[1].sizes(), (torch::IntArrayRef{1, k, 3, 4, 5}));
+  // The paper's resnet3d (stride 16x32x32) at an off-stride size like 24x224x224, scaled down.
   auto r = build_segmentation_model(base("resnet3d"));
-  EXPECT_THROW_MSG(r->forward(torch::zeros({1, 1, 24, 32, 32})),
-                   "cannot take input size [24, 32, 32] (D, H, W): every size must be a multiple of [16, 32, 32]");
+  r->eval();
+  EXPECT_EQ(r->size_divisor(), (Shape{16, 32, 32}));
+  EXPECT_EQ(r->forward(torch::randn({1, 1, 20, 40, 36})).sizes(), (torch::IntArrayRef{1, k, 20, 40, 36}));
   auto v = build_segmentation_model(base("vit3d"));
-  EXPECT_THROW_MSG(v->forward(torch::zeros({1, 1, 4, 8, 6})), "multiple of [2, 4, 4]");
+  v->eval();
+  EXPECT_EQ(v->forward(torch::randn({1, 1, 4, 8, 6})).sizes(), (torch::IntArrayRef{1, k, 4, 8, 6}));
+  // Channels are still checked.
+  EXPECT_THROW_MSG(seg->forward(torch::zeros({1, 3, 4, 8, 8})), "segmentation model (resunet) expects input [B, 1,");
 }
 
 TEST(ModelsSegmentation, DecoderChoiceErrors) {

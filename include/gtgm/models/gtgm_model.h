@@ -50,13 +50,14 @@ class SegmentationModelImpl : public torch::nn::Module {
  public:
   SegmentationModelImpl(std::shared_ptr<EncoderImpl> encoder, std::shared_ptr<DecoderImpl> decoder,
                         SegmentationHead head);
-  /// x: [B, C, *S], S a multiple of size_divisor() per axis -> logits [B, out, *S]
-  /// (out = num_classes, or one affinity per axis for the affinity head).
+  /// x: [B, C, *S] -> logits [B, out, *S] (out = num_classes, or one affinity per axis for the
+  /// affinity head). Sizes that are not a multiple of size_divisor() are zero-padded at the end of
+  /// each axis for the encoder and decoder, and the logits are cropped back to S.
   torch::Tensor forward(const torch::Tensor& x);
-  /// Logits at every decoder level, full resolution first: [B, out, *S], [B, out, *S / s_1], ...
-  /// (only the first without deep supervision).
+  /// Logits at every decoder level, full resolution first: [B, out, *S], [B, out, *ceil(S / s_1)],
+  /// ... (only the first without deep supervision).
   std::vector<torch::Tensor> forward_deep(const torch::Tensor& x);
-  /// Per-axis multiple every input size must be (the encoder's total stride or patch size).
+  /// The encoder's total stride (or patch size) per axis: inputs are padded up to a multiple of it.
   Shape size_divisor() const { return encoder_->size_divisor(); }
 
   const std::shared_ptr<EncoderImpl>& encoder() const { return encoder_; }
