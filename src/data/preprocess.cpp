@@ -96,6 +96,17 @@ PreprocessedCase preprocess_case(const io::Volume& image, const io::Volume* labe
   out.background = img.data.min().item<double>();
   if (label != nullptr) {
     out.label = lab.data.to(torch::kLong).contiguous();
+    if ((plan.instance_labels || plan.modality == "EM") && out.label.numel() > 0) {
+      // Neuron ids are arbitrary (CREMI stores uint64): ids beyond int32, the widest cache label
+      // dtype, are relabelled consecutively in sorted order (0 stays 0). Partitions, and so VOI and
+      // ARAND, are unchanged; scores against the source files use the original ids.
+      const auto lo = out.label.min().item<int64_t>(), hi = out.label.max().item<int64_t>();
+      if (lo < 0 || hi > 2147483647LL) {
+        const auto [uniq, inverse, counts] = torch::_unique2(out.label.flatten(), /*sorted=*/true, /*return_inverse=*/true);
+        const int64_t shift = uniq[0].item<int64_t>() == 0 ? 0 : 1;
+        out.label = (inverse + shift).view_as(out.label).contiguous();
+      }
+    }
     Rng rng(seed, {0x66676c6f63ULL});
     const auto flat = out.label.flatten();
     const auto idx = (flat > 0).nonzero().flatten().contiguous();

@@ -128,8 +128,23 @@ ScoreSummary run_score(const ScoreOptions& options) {
       seg_metrics.push_back(m);
     }
   }
-  const std::vector<CasePair> pairs = match_cases(options.pred, options.ref);
+  return score_pairs(match_cases(options.pred, options.ref), options);
+}
 
+ScoreSummary score_pairs(const std::vector<CasePair>& pairs, const ScoreOptions& options) {
+  const auto& valid = score_metric_names();
+  if (options.metrics.empty()) throw ConfigError("score: no metrics requested (valid: dice, hd95, nsd, voi, arand)");
+  bool class_metrics = false;
+  std::vector<std::string> seg_metrics;
+  for (const auto& m : options.metrics) {
+    if (std::find(valid.begin(), valid.end(), m) == valid.end())
+      throw ConfigError(fmt::format("score: unknown metric '{}' (valid: dice, hd95, nsd, voi, arand)", m));
+    if (is_class_metric(m)) {
+      class_metrics = true;
+      seg_metrics.push_back(m);
+    }
+  }
+  GTGM_CHECK(!pairs.empty(), "score: no cases to score");
   ScoreSummary summary;
   summary.pred = options.pred.string();
   summary.ref = options.ref.string();
@@ -218,7 +233,10 @@ ScoreSummary run_score(const ScoreOptions& options) {
   }
 
   fs::path out = options.output;
-  if (out.empty()) out = (fs::is_directory(options.pred) ? options.pred : file_part(options.pred).parent_path()) / "summary.json";
+  if (out.empty()) {
+    const fs::path pred = options.pred.empty() ? pairs.front().pred : options.pred;
+    out = (fs::is_directory(pred) ? pred : file_part(pred).parent_path()) / "summary.json";
+  }
   core::atomic_write_text(out, summary_json(summary));
   GTGM_INFO("score: wrote {}", out.string());
   return summary;

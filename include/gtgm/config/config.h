@@ -3,6 +3,7 @@
 #include "gtgm/config/data_config.h"
 #include "gtgm/config/dist_config.h"
 #include "gtgm/config/eval_config.h"
+#include "gtgm/config/finetune_config.h"
 #include "gtgm/config/loss_config.h"
 #include "gtgm/config/model_config.h"
 #include "gtgm/config/optim_config.h"
@@ -22,6 +23,7 @@ struct Config {
   TrainConfig train;
   DistConfig dist;
   EvalConfig eval;
+  FinetuneConfig finetune;
 
   template <class V>
   void visit(V& v) {
@@ -34,6 +36,7 @@ struct Config {
     v.section("train", train, "Step loop, checkpoints, validation.");
     v.section("dist", dist, "Distributed training.");
     v.section("eval", eval, "Inference and metrics.");
+    v.section("finetune", finetune, "Segmentation / EM affinity fine-tuning (gtgm finetune).");
   }
 };
 

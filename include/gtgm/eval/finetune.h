@@ -12,8 +12,12 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "gtgm/config/config.h"
+#include "gtgm/data/cache_dataset.h"
+#include "gtgm/eval/sliding_window.h"
+#include "gtgm/train/affinity_task.h"
 #include "gtgm/train/trainer.h"
 
 namespace gtgm::eval {
@@ -47,6 +51,21 @@ struct FinetuneResult {
   /// "random" or "<source>: N tensors loaded, M missing (decoder/head), K unexpected (projections)".
   std::string init_report;
 };
+
+/// The periodic validation of segmentation fine-tuning: sliding-window segmentation of the first
+/// `max_cases` cases of `test` (0 = all) on the cache grid, Dice per foreground class against the
+/// cached labels (a class empty in both is left out, metrics.h), averaged over cases per class and
+/// then over classes. Metrics "dice" (= score, higher is better) and "dice_<k>".
+train::Validation validate_segmentation(const data::CacheDataset& test, const Predictor& predictor,
+                                        const SlidingWindowOptions& options, int64_t num_classes, size_t max_cases = 0);
+
+/// The periodic validation of EM fine-tuning: affinities of the `test` slices of each volume ->
+/// sigmoid -> watershed + agglomeration at `threshold` -> VOI and adapted Rand error against the
+/// cached neuron ids (label 0 ignored). Score = mean VOI (lower is better); metrics "voi",
+/// "voi_split", "voi_merge", "arand".
+train::Validation validate_affinity(const data::CacheDataset& volumes, const std::vector<train::SliceRange>& test,
+                                    const Predictor& predictor, const SlidingWindowOptions& options, double threshold,
+                                    size_t max_cases = 0);
 
 /// Fine-tunes per `cfg` (finetune:, data:, model:, optim:, train:, eval: sections).
 FinetuneResult run_finetune(const config::Config& cfg, const FinetuneOptions& options);

@@ -63,6 +63,11 @@ struct ScoreSummary {
 /// agree, computes the metrics, writes summary.json and returns the summary.
 ScoreSummary run_score(const ScoreOptions& options);
 
+/// run_score for pairs chosen by the caller (e.g. `gtgm finetune`: its predictions against the
+/// source label files of the held-out cases only). options.pred / options.ref are only recorded in
+/// the summary; summary.json goes to options.output (or next to the first prediction when empty).
+ScoreSummary score_pairs(const std::vector<CasePair>& pairs, const ScoreOptions& options);
+
 /// The summary as JSON text (NaN written as null).
 std::string summary_json(const ScoreSummary& summary);
 
