@@ -1,5 +1,6 @@
 // Stand-ins for the 13 datasets of the paper's table (`gtgm synth --suite demo13`): the real tasks'
 // channels, classes and dataset.json fields, CREMI A/B/C volumes, and same seed = same bytes.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -64,6 +65,22 @@ TEST(SynthDemo13, ExtraChannelsAreDifferentContrasts) {
   const auto corr = torch::corrcoef(torch::stack({a, b})).abs()[0][1].item<double>();
   EXPECT_GT(corr, 0.2);   // the same anatomy
   EXPECT_LT(corr, 0.999); // not a scaled copy
+}
+
+TEST(SynthDemo13, FourDimensionalImagesReadBackAsWritten) {
+  gtgm::test::TempDir dir;
+  const auto& spec = decathlon_task("Task01_BrainTumour");
+  gtgm::data::write_decathlon_task(dir / "t", spec, tiny());
+  for (int64_t i : {0, 1}) {  // case 1 is stored with a flipped direction
+    const auto c = gtgm::data::make_decathlon_case(spec, tiny(), i);
+    const auto id = fmt::format("BRATS_{:03d}", i);
+    const auto image = gtgm::io::read_volume(dir / "t/imagesTr" / (id + ".nii.gz"));
+    const auto label = gtgm::io::read_volume(dir / "t/labelsTr" / (id + ".nii.gz"));
+    ASSERT_EQ(image.data.sizes(), c.image.data.sizes());
+    EXPECT_TRUE(torch::allclose(image.data.to(torch::kFloat), c.image.data.to(torch::kFloat))) << id;
+    EXPECT_TRUE(torch::equal(label.data.to(torch::kLong), c.label.data.to(torch::kLong))) << id;
+    EXPECT_EQ(gtgm::io::geometry_mismatch(image, label), "") << id;
+  }
 }
 
 TEST(SynthDemo13, WritesMsdFoldersAndCremiVolumesDeterministically) {
