@@ -83,6 +83,7 @@ void fill_from_result(SuiteRow& row, const json& j) {
   row.init_report = j.value("init_report", "");
   row.train_cases = j.value("train_cases", int64_t{0});
   row.test_cases = j.value("test_cases", int64_t{0});
+  row.seconds = j.value("seconds", 0.0);
   const auto it = row.metrics.find(row.metric);
   if (it == row.metrics.end()) {
     std::vector<std::string> names;

@@ -168,9 +168,10 @@ TEST(Suite, ReusesFinishedRunsResumesInterruptedOnesRefusesOthers) {
   eval::SuiteRunOptions o;
   o.runner = fake.runner();
   o.overlays = false;
-  eval::run_suite(f.suite, o);
+  const auto first = eval::run_suite(f.suite, o);
   EXPECT_EQ(fake.calls, 2);
   const auto again = eval::run_suite(f.suite, o);
+  EXPECT_EQ(row(again, "Task09_Spleen", "gtgm").seconds, row(first, "Task09_Spleen", "gtgm").seconds);
   EXPECT_EQ(fake.calls, 2);  // not called again
   EXPECT_EQ(row(again, "Task09_Spleen", "gtgm").status, "reused");
   EXPECT_DOUBLE_EQ(*row(again, "Task09_Spleen", "gtgm").ours, 100.0);

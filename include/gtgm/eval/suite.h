@@ -56,7 +56,7 @@ struct SuiteRow {
   std::string init_report;
   int64_t train_cases = 0;
   int64_t test_cases = 0;
-  double seconds = 0;                  ///< wall time of this invocation (0 when reused)
+  double seconds = 0;                  ///< wall time of the run when it ran (recorded in suite_result.json)
 };
 
 struct SuiteResult {
