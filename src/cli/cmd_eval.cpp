@@ -66,8 +66,15 @@ void register_eval(CLI::App& app) {
     std::cout << "\n" << result.table << "\n";
     std::cout << fmt::format("wrote {}\n      {}\n      {}\n", result.report_md.string(), result.report_csv.string(),
                              result.report_json.string());
-    size_t failed = 0;
-    for (const auto& r : result.rows) failed += r.status == "failed";
+    size_t failed = 0, interrupted = 0;
+    for (const auto& r : result.rows) {
+      failed += r.status == "failed";
+      interrupted += r.status == "interrupted";
+    }
+    if (interrupted > 0)
+      throw Error(fmt::format("gtgm eval: interrupted; the report lists what finished; run the same command again to "
+                              "resume"),
+                  "");
     if (failed > 0)
       throw Error(fmt::format("gtgm eval: {} of {} run(s) failed (their errors are in the Notes column of {})", failed,
                               result.rows.size(), result.report_md.string()),

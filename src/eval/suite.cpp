@@ -217,7 +217,8 @@ SuiteRow run_one(const config::SuiteConfig& suite, const config::SuiteDataset& d
     const FinetuneResult res = options.runner(cfg, fo);
     row.seconds = watch.seconds();
     if (res.train.interrupted) {
-      row.status = "failed";
+      // A signal (Ctrl-C, Slurm's time limit) stops the whole suite, not just this run.
+      row.status = "interrupted";
       row.message = fmt::format("interrupted ({}) at step {}; run gtgm eval again to resume", res.train.stop_reason,
                                 res.train.step);
       return row;
@@ -455,18 +456,35 @@ SuiteResult run_suite(const config::SuiteConfig& suite, const SuiteRunOptions& o
   GTGM_INFO("gtgm eval {}: {} run(s) over {} dataset(s) x {} init(s); data root {} (from {}); output {}", suite.name,
             total, options.only.empty() ? suite.datasets.size() : options.only.size(), suite.inits.size(),
             suite.data_root, suite.data_root_source, suite.output_dir);
+  bool stopped = false;
   for (const auto& ds : suite.datasets) {
     if (!selected(ds.name)) continue;
     for (size_t k = 0; k < ds.label_fractions.size(); ++k) {
       for (const auto& init : suite.inits) {
         const std::string tag = fmt::format("[{}/{}] {} {} {}:", ++n, total, ds.name,
                                             percent_text(ds.label_fractions[k]), init.name);
+        if (stopped) {
+          SuiteRow skipped;
+          skipped.dataset = ds.name;
+          skipped.metric = ds.metric;
+          skipped.fraction = ds.label_fractions[k];
+          skipped.init = init.name;
+          if (const auto p = suite.paper_value(ds, init.name, k)) skipped.paper = *p;
+          skipped.status = "not run";
+          skipped.message = "the suite was interrupted before this run";
+          out.rows.push_back(skipped);
+          continue;
+        }
         out.rows.push_back(run_one(suite, ds, k, init, options, tag));
         if (out.rows.back().status == "data missing" && init.name == suite.inits.front().name)
           GTGM_WARN("{} {}", tag, out.rows.back().message);
+        if (out.rows.back().status == "interrupted") {
+          GTGM_WARN("{} {}; the remaining runs are not started", tag, out.rows.back().message);
+          stopped = true;
+        }
       }
     }
-    if (options.dry_run || !options.overlays || suite.overlay_cases == 0) continue;
+    if (stopped || options.dry_run || !options.overlays || suite.overlay_cases == 0) continue;
     // Overlays from each init's run at the dataset's largest label fraction.
     const double f_max = *std::max_element(ds.label_fractions.begin(), ds.label_fractions.end());
     for (const auto& init : suite.inits) {

@@ -193,13 +193,21 @@ TEST(Suite, ReusesFinishedRunsResumesInterruptedOnesRefusesOthers) {
   // Interrupted: the next invocation resumes the same run dir.
   changed.output_dir = (f.dir / "out2").string();
   fake.interrupt = true;
+  const int calls = fake.calls;
   const auto stopped = eval::run_suite(changed, o);
-  EXPECT_EQ(row(stopped, "Task09_Spleen", "gtgm").status, "failed");
+  EXPECT_EQ(fake.calls, calls + 1);  // the suite stops at the interrupted run
+  EXPECT_EQ(row(stopped, "Task09_Spleen", "gtgm").status, "interrupted");
   EXPECT_NE(row(stopped, "Task09_Spleen", "gtgm").message.find("interrupted (SIGTERM) at step 1"), std::string::npos);
+  EXPECT_EQ(row(stopped, "Task09_Spleen", "random").status, "not run");
+  EXPECT_TRUE(fs::exists(fs::path(changed.output_dir) / "report.md"));
   fake.interrupt = false;
   const auto resumed = eval::run_suite(changed, o);
   EXPECT_EQ(row(resumed, "Task09_Spleen", "gtgm").status, "resumed");
-  EXPECT_EQ(fake.options.back().resume, eval::run_dir(changed, "Task09_Spleen", "random", 1.0).string());
+  EXPECT_EQ(row(resumed, "Task09_Spleen", "random").status, "done");
+  ASSERT_EQ(fake.calls, calls + 3);
+  EXPECT_EQ(fake.options[static_cast<size_t>(calls + 1)].resume,
+            eval::run_dir(changed, "Task09_Spleen", "gtgm", 1.0).string());
+  EXPECT_EQ(fake.options.back().resume, "");
 }
 
 TEST(Suite, DryRunListsMissingDataAndWritesNothing) {

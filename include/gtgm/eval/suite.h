@@ -12,7 +12,9 @@
 ///  - resumes a run with the same request and checkpoints but no result (interrupted);
 ///  - refuses (a failed row naming the differing keys) a run dir holding another request.
 /// A dataset whose data folder is missing gives rows "data missing: <path>"; a run that throws
-/// gives a row with the error; the suite always continues and always writes the report.
+/// gives a row with the error; the suite continues and always writes the report. A run stopped by
+/// a signal (Ctrl-C, Slurm's SIGTERM; it leaves a checkpoint) stops the suite: its row says
+/// "interrupted", the runs after it "not run", and the next invocation resumes it.
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -44,8 +46,8 @@ struct SuiteRow {
   std::string metric;
   double fraction = 1.0;
   std::string init;
-  /// "done" (run now), "reused", "resumed", "data missing", "failed", and for dry runs "would run",
-  /// "would reuse", "would resume".
+  /// "done" (run now), "reused", "resumed", "data missing", "failed", "interrupted", "not run" (after
+  /// an interruption), and for dry runs "would run", "would reuse", "would resume".
   std::string status;
   std::string message;                 ///< "data missing: <path>", the error, or "" when fine
   std::optional<double> ours;          ///< in report units (Dice in %, others as scored)
