@@ -54,7 +54,7 @@ void register_eval(CLI::App& app) {
                                suite.data_root, suite.data_root_source, suite.output_dir);
       size_t missing = 0, to_run = 0;
       for (const auto& r : result.rows) {
-        std::cout << fmt::format("  {:<22} {:>5g}%  {:<10} {:<13} {}\n", r.dataset, r.fraction * 100, r.init, r.status,
+        std::cout << fmt::format("  {:<22} {:>6}  {:<10} {:<13} {}\n", r.dataset, r.fraction_label, r.init, r.status,
                                  r.message.empty() ? r.run_dir : r.message);
         missing += r.status == "data missing";
         to_run += r.status == "would run" || r.status == "would resume";

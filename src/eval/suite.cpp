@@ -168,6 +168,7 @@ SuiteRow run_one(const config::SuiteConfig& suite, const config::SuiteDataset& d
   row.dataset = ds.name;
   row.metric = ds.metric;
   row.fraction = ds.label_fractions[k];
+  row.fraction_label = k < ds.fraction_labels.size() ? ds.fraction_labels[k] : percent_text(row.fraction);
   row.init = init.name;
   if (const auto p = suite.paper_value(ds, init.name, k)) row.paper = *p;
   const fs::path data = (fs::path(suite.data_root) / ds.data).lexically_normal();
@@ -361,7 +362,7 @@ std::string format_report_markdown(const config::SuiteConfig& suite, const std::
   for (const auto& r : rows) {
     std::string init_report = r.init_report;
     std::replace(init_report.begin(), init_report.end(), '|', '/');
-    ss << fmt::format("| {} | {} | {} | {} | {} | {:.1f} | {} | {} |\n", r.dataset, percent_text(r.fraction), r.init,
+    ss << fmt::format("| {} | {} | {} | {} | {} | {:.1f} | {} | {} |\n", r.dataset, r.fraction_label, r.init,
                       r.status, row_ok(r) ? fmt::format("{}/{}", r.train_cases, r.test_cases) : "-", r.seconds,
                       r.run_dir.empty() ? "-" : "`" + r.run_dir + "`", init_report.empty() ? "-" : init_report);
   }
@@ -418,6 +419,7 @@ std::string format_report_json(const config::SuiteConfig& suite, const std::vect
     j["rows"].push_back({{"dataset", r.dataset},
                          {"metric", r.metric},
                          {"label_fraction", r.fraction},
+                         {"labels", r.fraction_label},
                          {"init", r.init},
                          {"status", r.status},
                          {"message", r.message},
@@ -461,13 +463,17 @@ SuiteResult run_suite(const config::SuiteConfig& suite, const SuiteRunOptions& o
     if (!selected(ds.name)) continue;
     for (size_t k = 0; k < ds.label_fractions.size(); ++k) {
       for (const auto& init : suite.inits) {
-        const std::string tag = fmt::format("[{}/{}] {} {} {}:", ++n, total, ds.name,
-                                            percent_text(ds.label_fractions[k]), init.name);
+        const std::string tag =
+            fmt::format("[{}/{}] {} {} {}:", ++n, total, ds.name,
+                        k < ds.fraction_labels.size() ? ds.fraction_labels[k] : percent_text(ds.label_fractions[k]),
+                        init.name);
         if (stopped) {
           SuiteRow skipped;
           skipped.dataset = ds.name;
           skipped.metric = ds.metric;
           skipped.fraction = ds.label_fractions[k];
+          skipped.fraction_label =
+              k < ds.fraction_labels.size() ? ds.fraction_labels[k] : percent_text(skipped.fraction);
           skipped.init = init.name;
           if (const auto p = suite.paper_value(ds, init.name, k)) skipped.paper = *p;
           skipped.status = "not run";

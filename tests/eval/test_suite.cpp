@@ -154,6 +154,7 @@ TEST(Suite, ReportsOursBesidePaperAndKeepsGoing) {
   ASSERT_EQ(j["rows"].size(), 6u);
   EXPECT_EQ(j["rows"][0]["ours"], 100.0);
   EXPECT_EQ(j["rows"][0]["delta"], 10.0);
+  EXPECT_EQ(j["rows"][0]["labels"], "100%");
   EXPECT_TRUE(j["rows"][1]["paper"].is_null());
   EXPECT_EQ(j["rows"][2]["status"], "data missing");
   EXPECT_EQ(j["overlays"]["Task09_Spleen"].size(), 2u);

@@ -45,6 +45,7 @@ struct SuiteRow {
   std::string dataset;
   std::string metric;
   double fraction = 1.0;
+  std::string fraction_label;          ///< "10%": the dataset's fraction_labels entry, else the percentage
   std::string init;
   /// "done" (run now), "reused", "resumed", "data missing", "failed", "interrupted", "not run" (after
   /// an interruption), and for dry runs "would run", "would reuse", "would resume".
