@@ -62,7 +62,7 @@ Predictor make_predictor(models::SegmentationModel model, const train::StepConte
 }
 
 // The z slab [z0, z1) of a cached array [C, D, H, W] as a contiguous float tensor.
-torch::Tensor slab(const torch::Tensor& t, const train::SliceRange& r) {
+torch::Tensor slab_of(const torch::Tensor& t, const train::SliceRange& r) {
   return t.narrow(1, r.z_begin, r.z_end - r.z_begin).to(torch::kFloat).contiguous();
 }
 
@@ -77,7 +77,7 @@ WatershedOptions watershed_options(double threshold, const data::CacheHeader& he
 // Instance labels [d, H, W] of the test slab of an EM volume.
 torch::Tensor segment_em_slab(const data::CacheCase& c, const train::SliceRange& r, const Predictor& predictor,
                               const SlidingWindowOptions& o, double threshold) {
-  torch::Tensor aff = sliding_window_inference(slab(c.image.tensor(), r), predictor, o);  // [3, d, H, W]
+  torch::Tensor aff = sliding_window_inference(slab_of(c.image.tensor(), r), predictor, o);  // [3, d, H, W]
   aff.sigmoid_();
   return segment_affinities(aff, watershed_options(threshold, c.image.header()));
 }
@@ -138,7 +138,7 @@ train::Validation validate_affinity(const data::CacheDataset& volumes, const std
   for (size_t i = 0; i < n; ++i) {
     const auto& c = volumes.at(i);
     const torch::Tensor seg = segment_em_slab(c, test[i], predictor, options, threshold);
-    const torch::Tensor ref = slab(c.label.tensor(), test[i])[0].to(torch::kLong);
+    const torch::Tensor ref = slab_of(c.label.tensor(), test[i])[0].to(torch::kLong);
     const VoiResult r = variation_of_information(seg, ref, {0});
     voi.push_back(r.total());
     split.push_back(r.split);
