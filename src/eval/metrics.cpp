@@ -12,8 +12,8 @@ namespace gtgm::eval {
 
 namespace {
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kMetricNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kMetricInf = std::numeric_limits<double>::infinity();
 
 torch::Tensor as_mask(const torch::Tensor& t) { return t.to(torch::kCPU).ne(0); }
 
@@ -71,7 +71,7 @@ double dice(const torch::Tensor& pred, const torch::Tensor& ref, bool both_empty
   torch::Tensor p = as_mask(pred), r = as_mask(ref);
   const double np = static_cast<double>(p.sum().item<int64_t>());
   const double nr = static_cast<double>(r.sum().item<int64_t>());
-  if (np + nr == 0) return both_empty_as_perfect ? 1.0 : kNaN;
+  if (np + nr == 0) return both_empty_as_perfect ? 1.0 : kMetricNaN;
   const double both = static_cast<double>(p.logical_and(r).sum().item<int64_t>());
   return 2.0 * both / (np + nr);
 }
@@ -112,18 +112,18 @@ SurfaceDistances surface_distances(const torch::Tensor& pred, const torch::Tenso
   const bool has_p = sp.any().item<bool>(), has_r = sr.any().item<bool>();
   if (has_p) {
     out.pred_to_ref = has_r ? gather(distance_to_features(sr, spacing_dhw), sp)
-                            : std::vector<double>(static_cast<size_t>(sp.sum().item<int64_t>()), kInf);
+                            : std::vector<double>(static_cast<size_t>(sp.sum().item<int64_t>()), kMetricInf);
   }
   if (has_r) {
     out.ref_to_pred = has_p ? gather(distance_to_features(sp, spacing_dhw), sr)
-                            : std::vector<double>(static_cast<size_t>(sr.sum().item<int64_t>()), kInf);
+                            : std::vector<double>(static_cast<size_t>(sr.sum().item<int64_t>()), kMetricInf);
   }
   return out;
 }
 
 double percentile(std::vector<double> values, double q) {
   GTGM_CHECK(q >= 0 && q <= 100, "percentile: q must be in [0, 100], got {}", q);
-  if (values.empty()) return kNaN;
+  if (values.empty()) return kMetricNaN;
   std::sort(values.begin(), values.end());
   const double pos = q / 100.0 * static_cast<double>(values.size() - 1);
   const size_t lo = static_cast<size_t>(std::floor(pos));
@@ -136,7 +136,7 @@ double percentile(std::vector<double> values, double q) {
 double hd95(const torch::Tensor& pred, const torch::Tensor& ref, const std::array<double, 3>& spacing_dhw,
             bool both_empty_as_perfect) {
   SurfaceDistances d = surface_distances(pred, ref, spacing_dhw);
-  if (d.pred_to_ref.empty() && d.ref_to_pred.empty()) return both_empty_as_perfect ? 0.0 : kNaN;
+  if (d.pred_to_ref.empty() && d.ref_to_pred.empty()) return both_empty_as_perfect ? 0.0 : kMetricNaN;
   if (d.pred_to_ref.empty() || d.ref_to_pred.empty()) return diagonal(pred, spacing_dhw);
   return hd95_from(d);
 }
@@ -145,7 +145,7 @@ double surface_dice(const torch::Tensor& pred, const torch::Tensor& ref, const s
                     double tolerance, bool both_empty_as_perfect) {
   GTGM_CHECK(tolerance >= 0, "surface_dice: tolerance must be >= 0, got {}", tolerance);
   SurfaceDistances d = surface_distances(pred, ref, spacing_dhw);
-  if (d.pred_to_ref.empty() && d.ref_to_pred.empty()) return both_empty_as_perfect ? 1.0 : kNaN;
+  if (d.pred_to_ref.empty() && d.ref_to_pred.empty()) return both_empty_as_perfect ? 1.0 : kMetricNaN;
   return nsd_from(d, tolerance);
 }
 
@@ -176,9 +176,9 @@ std::map<int64_t, std::map<std::string, double>> score_segmentation(const torch:
       if (m == "dice") {
         row[m] = dice(pm, rm, options.both_empty_as_perfect);
       } else if (m == "hd95") {
-        row[m] = none ? (options.both_empty_as_perfect ? 0.0 : kNaN) : one ? diagonal(pm, options.spacing_dhw) : hd95_from(d);
+        row[m] = none ? (options.both_empty_as_perfect ? 0.0 : kMetricNaN) : one ? diagonal(pm, options.spacing_dhw) : hd95_from(d);
       } else {  // nsd
-        row[m] = none ? (options.both_empty_as_perfect ? 1.0 : kNaN) : nsd_from(d, options.nsd_tolerance);
+        row[m] = none ? (options.both_empty_as_perfect ? 1.0 : kMetricNaN) : nsd_from(d, options.nsd_tolerance);
       }
     }
   }
@@ -193,7 +193,7 @@ double nan_mean(const std::vector<double>& values) {
     sum += v;
     ++n;
   }
-  return n ? sum / static_cast<double>(n) : kNaN;
+  return n ? sum / static_cast<double>(n) : kMetricNaN;
 }
 
 }  // namespace gtgm::eval

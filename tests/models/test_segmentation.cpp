@@ -10,7 +10,7 @@
 namespace gtgm::models {
 namespace {
 
-Shape sizes(const torch::Tensor& t) { return Shape(t.sizes().begin(), t.sizes().end()); }
+Shape seg_shape_of(const torch::Tensor& t) { return Shape(t.sizes().begin(), t.sizes().end()); }
 
 config::ModelConfig base(const std::string& type) {
   config::ModelConfig c;
@@ -106,13 +106,13 @@ TEST(ModelsSegmentation, ShapesOverConfigTable) {
     const auto y = model->forward(x);
     Shape expect{c.input[0], c.out_channels};
     expect.insert(expect.end(), c.input.begin() + 2, c.input.end());
-    EXPECT_EQ(sizes(y), expect);
+    EXPECT_EQ(seg_shape_of(y), expect);
     const auto deep = model->forward_deep(x);
     ASSERT_EQ(deep.size(), c.deep_spatial.size());
     for (size_t i = 0; i < deep.size(); ++i) {
       Shape e{c.input[0], c.out_channels};
       e.insert(e.end(), c.deep_spatial[i].begin(), c.deep_spatial[i].end());
-      EXPECT_EQ(sizes(deep[i]), e) << "level " << i;
+      EXPECT_EQ(seg_shape_of(deep[i]), e) << "level " << i;
     }
     EXPECT_TRUE(torch::allclose(deep[0], y));
   }
@@ -174,11 +174,11 @@ TEST(ModelsGtgm, SubmodulesOutputsAndSaveLoad) {
     model->train();
     const auto out = model->forward(torch::randn(in), torch::randn(in), torch::randn({2, 5}));
     const int64_t e = model->encoder()->embed_dim();
-    EXPECT_EQ(sizes(out.e1), (Shape{2, e}));
-    EXPECT_EQ(sizes(out.e2), (Shape{2, e}));
-    EXPECT_EQ(sizes(out.v1), (Shape{2, 4}));
-    EXPECT_EQ(sizes(out.v2), (Shape{2, 4}));
-    EXPECT_EQ(sizes(out.t), (Shape{2, 4}));
+    EXPECT_EQ(seg_shape_of(out.e1), (Shape{2, e}));
+    EXPECT_EQ(seg_shape_of(out.e2), (Shape{2, e}));
+    EXPECT_EQ(seg_shape_of(out.v1), (Shape{2, 4}));
+    EXPECT_EQ(seg_shape_of(out.v2), (Shape{2, 4}));
+    EXPECT_EQ(seg_shape_of(out.t), (Shape{2, 4}));
     (out.v1.sum() + out.v2.sum() + out.t.pow(2).sum() + out.e1.pow(2).sum()).backward();
     for (const auto& p : model->named_parameters()) {
       ASSERT_TRUE(p.value().grad().defined()) << p.key();
@@ -223,7 +223,7 @@ TEST(ModelsGtgm, ProjectionHeadNeedsTwoSamplesInTraining) {
   EXPECT_THROW_MSG(head->forward(torch::zeros({1, 8})),
                    "projection head BatchNorm needs >= 2 samples per batch in training, got [1, 8]");
   head->eval();
-  EXPECT_EQ(sizes(head->forward(torch::zeros({1, 8}))), (Shape{1, 4}));
+  EXPECT_EQ(seg_shape_of(head->forward(torch::zeros({1, 8}))), (Shape{1, 4}));
   EXPECT_THROW_MSG(head->forward(torch::zeros({2, 7})), "projection head expects [B, 8], got [2, 7]");
 }
 

@@ -17,7 +17,7 @@ namespace fs = std::filesystem;
 namespace {
 
 /// CT-like phantom [D, H, W] in HU: air outside, a fat ring, soft tissue, a bone disc on one side.
-torch::Tensor ct_phantom(int64_t d, int64_t h, int64_t w) {
+torch::Tensor captioner_ct_phantom(int64_t d, int64_t h, int64_t w) {
   auto zz = torch::arange(d).view({d, 1, 1}).to(torch::kFloat);
   auto yy = torch::arange(h).view({1, h, 1}).to(torch::kFloat);
   auto xx = torch::arange(w).view({1, 1, w}).to(torch::kFloat);
@@ -132,7 +132,7 @@ TEST(CaptionViews, PngAndBase64) {
 }
 
 TEST(TemplateCaptioner, DescribesModalityLocationAndContent) {
-  const auto vol = ct_phantom(30, 64, 64);
+  const auto vol = captioner_ct_phantom(30, 64, 64);
   io::Geometry g;
   g.spacing = {0.8, 0.8, 2.5};
   const auto info = text::describe_volume(vol, g, "auto");

@@ -25,7 +25,7 @@ config::Config toy_config(const fs::path& run_dir, std::vector<std::string> extr
   return config::default_config(sets);
 }
 
-train::TrainerOptions quiet(int64_t stop_after = -1) {
+train::TrainerOptions quiet_trainer_options(int64_t stop_after = -1) {
   train::TrainerOptions o;
   o.progress_out = nullptr;
   o.handle_signals = false;
@@ -48,7 +48,7 @@ TEST(Trainer, ResumeFromEveryCheckpointReproducesTheUninterruptedRun) {
   const fs::path full = tmp / "full";
   {
     test::ToyTask task;
-    train::Trainer trainer(toy_config(full), task, torch::kCPU, quiet());
+    train::Trainer trainer(toy_config(full), task, torch::kCPU, quiet_trainer_options());
     const auto r = trainer.run();
     EXPECT_EQ(r.step, 12);
     EXPECT_FALSE(r.interrupted);
@@ -59,7 +59,7 @@ TEST(Trainer, ResumeFromEveryCheckpointReproducesTheUninterruptedRun) {
   const fs::path part = tmp / "part";
   {
     test::ToyTask task;
-    train::Trainer trainer(toy_config(part), task, torch::kCPU, quiet(/*stop_after=*/9));
+    train::Trainer trainer(toy_config(part), task, torch::kCPU, quiet_trainer_options(/*stop_after=*/9));
     const auto r = trainer.run();
     EXPECT_TRUE(r.interrupted);
     EXPECT_EQ(r.stop_reason, "stop_after");
@@ -74,7 +74,7 @@ TEST(Trainer, ResumeFromEveryCheckpointReproducesTheUninterruptedRun) {
     }
     torch::manual_seed(12345);  // a different global RNG state than the interrupted run had
     test::ToyTask task(/*seed=*/7);
-    train::Trainer trainer(toy_config(dir), task, torch::kCPU, quiet());
+    train::Trainer trainer(toy_config(dir), task, torch::kCPU, quiet_trainer_options());
     trainer.resume(dir);
     EXPECT_EQ(trainer.step(), k);
     trainer.run();
@@ -89,7 +89,7 @@ TEST(Trainer, CorruptNewestCheckpointFallsBackToThePreviousOne) {
   const fs::path dir = tmp / "run";
   {
     test::ToyTask task;
-    train::Trainer trainer(toy_config(dir), task, torch::kCPU, quiet(6));
+    train::Trainer trainer(toy_config(dir), task, torch::kCPU, quiet_trainer_options(6));
     trainer.run();
   }
   // Flip one byte of the newest weights: the manifest checksum no longer matches.
@@ -100,7 +100,7 @@ TEST(Trainer, CorruptNewestCheckpointFallsBackToThePreviousOne) {
   f.close();
   EXPECT_NE(train::verify_checkpoint(train::checkpoint_dir(dir, 6)).find("sha256 mismatch"), std::string::npos);
   test::ToyTask task;
-  train::Trainer trainer(toy_config(dir), task, torch::kCPU, quiet());
+  train::Trainer trainer(toy_config(dir), task, torch::kCPU, quiet_trainer_options());
   trainer.resume(dir);
   EXPECT_EQ(trainer.step(), 3);
 }
@@ -110,15 +110,15 @@ TEST(Trainer, RefusesACheckpointOfAnotherConfigWithTheDiff) {
   const fs::path dir = tmp / "run";
   {
     test::ToyTask task;
-    train::Trainer trainer(toy_config(dir), task, torch::kCPU, quiet(3));
+    train::Trainer trainer(toy_config(dir), task, torch::kCPU, quiet_trainer_options(3));
     trainer.run();
   }
   test::ToyTask task;
-  train::Trainer other(toy_config(dir, {"optim.lr=0.5", "optim.weight_decay=0.1"}), task, torch::kCPU, quiet());
+  train::Trainer other(toy_config(dir, {"optim.lr=0.5", "optim.weight_decay=0.1"}), task, torch::kCPU, quiet_trainer_options());
   EXPECT_THROW_MSG(other.resume(dir), "optim.lr: 0.02 -> 0.5");
   EXPECT_THROW_MSG(other.resume(dir), "optim.weight_decay: 0.05 -> 0.1");
   // Whitelisted keys (horizon, cadence) may change.
-  train::Trainer longer(toy_config(dir, {"train.steps=20", "train.log_every=2"}), task, torch::kCPU, quiet());
+  train::Trainer longer(toy_config(dir, {"train.steps=20", "train.log_every=2"}), task, torch::kCPU, quiet_trainer_options());
   longer.resume(dir);
   EXPECT_EQ(longer.step(), 3);
 }
@@ -128,11 +128,11 @@ TEST(Trainer, FreshRunRefusesADirectoryWithCheckpoints) {
   const fs::path dir = tmp / "run";
   {
     test::ToyTask task;
-    train::Trainer trainer(toy_config(dir), task, torch::kCPU, quiet(3));
+    train::Trainer trainer(toy_config(dir), task, torch::kCPU, quiet_trainer_options(3));
     trainer.run();
   }
   test::ToyTask task;
-  train::Trainer trainer(toy_config(dir), task, torch::kCPU, quiet());
+  train::Trainer trainer(toy_config(dir), task, torch::kCPU, quiet_trainer_options());
   EXPECT_THROW_MSG(trainer.run(), "pass --resume");
 }
 
@@ -141,7 +141,7 @@ TEST(Trainer, SkipsNonFiniteStepsAndStopsAfterTheLimit) {
   {
     test::ToyTask task;
     task.nan_at = {4, 5};
-    train::Trainer trainer(toy_config(tmp / "a", {"train.steps=6", "train.max_nonfinite=3"}), task, torch::kCPU, quiet());
+    train::Trainer trainer(toy_config(tmp / "a", {"train.steps=6", "train.max_nonfinite=3"}), task, torch::kCPU, quiet_trainer_options());
     const auto r = trainer.run();
     EXPECT_EQ(r.step, 6);
     EXPECT_EQ(r.skipped_steps, 2);
@@ -154,7 +154,7 @@ TEST(Trainer, SkipsNonFiniteStepsAndStopsAfterTheLimit) {
   {
     test::ToyTask task;
     task.nan_at = {2, 3, 4};
-    train::Trainer trainer(toy_config(tmp / "b", {"train.max_nonfinite=3"}), task, torch::kCPU, quiet());
+    train::Trainer trainer(toy_config(tmp / "b", {"train.max_nonfinite=3"}), task, torch::kCPU, quiet_trainer_options());
     EXPECT_THROW_MSG(trainer.run(), "3 consecutive steps had a non-finite loss or gradient (train.max_nonfinite = 3)");
   }
 }
@@ -163,7 +163,7 @@ TEST(Trainer, SkippedStepLeavesWeightsAndOptimizerUntouched) {
   test::TempDir tmp;
   test::ToyTask task;
   task.nan_at = {3};
-  train::Trainer trainer(toy_config(tmp / "a", {"train.steps=3", "optim.accumulation=1"}), task, torch::kCPU, quiet(2));
+  train::Trainer trainer(toy_config(tmp / "a", {"train.steps=3", "optim.accumulation=1"}), task, torch::kCPU, quiet_trainer_options(2));
   trainer.run();
   std::vector<torch::Tensor> w;
   for (const auto& p : task.module().parameters()) w.push_back(p.detach().clone());
@@ -171,7 +171,7 @@ TEST(Trainer, SkippedStepLeavesWeightsAndOptimizerUntouched) {
   // Step 3 has a NaN loss. Run it through a second trainer resumed from step 2.
   test::ToyTask task2;
   task2.nan_at = {3};
-  train::Trainer t2(toy_config(tmp / "a", {"train.steps=3", "optim.accumulation=1"}), task2, torch::kCPU, quiet());
+  train::Trainer t2(toy_config(tmp / "a", {"train.steps=3", "optim.accumulation=1"}), task2, torch::kCPU, quiet_trainer_options());
   t2.resume(tmp / "a");
   t2.run();
   size_t i = 0;
@@ -184,7 +184,7 @@ TEST(Trainer, SkippedStepLeavesWeightsAndOptimizerUntouched) {
 TEST(Trainer, MetricsFilesHoldEveryLoggedTerm) {
   test::TempDir tmp;
   test::ToyTask task;
-  train::Trainer trainer(toy_config(tmp / "m", {"train.steps=4", "train.log_every=2"}), task, torch::kCPU, quiet());
+  train::Trainer trainer(toy_config(tmp / "m", {"train.steps=4", "train.log_every=2"}), task, torch::kCPU, quiet_trainer_options());
   trainer.run();
   const auto rows = train::read_metrics(tmp / "m" / "metrics.jsonl");
   ASSERT_EQ(rows.size(), 2u);
@@ -233,7 +233,7 @@ TEST(Trainer, AccumulationMatchesOneLargeBatchWithoutBatchStatistics) {
   };
   test::TempDir tmp;
   Lin a(2), b(4);
-  train::TrainerOptions o = quiet();
+  train::TrainerOptions o = quiet_trainer_options();
   o.checkpoints = false;
   train::Trainer ta(toy_config(tmp / "a", {"optim.accumulation=2", "train.steps=4"}), a, torch::kCPU, o);
   train::Trainer tb(toy_config(tmp / "b", {"optim.accumulation=1", "train.steps=4"}), b, torch::kCPU, o);
