@@ -67,7 +67,8 @@ void set_log_rank(int rank, int world_size) {
 
 int log_rank() { return state().rank; }
 
-void add_log_file(const std::filesystem::path& path) {
+namespace {
+spdlog::sink_ptr add_file_sink(const std::filesystem::path& path) {
   auto& s = state();
   std::lock_guard<std::mutex> lock(s.mutex);
   if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
@@ -75,6 +76,21 @@ void add_log_file(const std::filesystem::path& path) {
   sink->set_level(s.logger->level());
   s.logger->sinks().push_back(sink);
   s.logger->set_pattern(pattern_for(s.rank, s.world));
+  return sink;
+}
+}  // namespace
+
+void add_log_file(const std::filesystem::path& path) { add_file_sink(path); }
+
+ScopedLogFile::ScopedLogFile(const std::filesystem::path& path) : sink_(add_file_sink(path)) {}
+
+ScopedLogFile::~ScopedLogFile() {
+  if (!sink_) return;
+  auto& s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  sink_->flush();
+  auto& sinks = s.logger->sinks();
+  sinks.erase(std::remove(sinks.begin(), sinks.end(), sink_), sinks.end());
 }
 
 void remove_log_files() {

@@ -1,6 +1,7 @@
 #include "gtgm/eval/finetune.h"
 
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "gtgm/config/load.h"
 #include "gtgm/core/atomic_file.h"
@@ -172,9 +173,10 @@ FinetuneResult run_finetune(const config::Config& cfg_in, const FinetuneOptions&
                                   "run.dir to a new directory",
                                   run_dir.string(), run_dir.string()));
   }
+  std::optional<core::ScopedLogFile> log_file;  // this run's lines only, even inside `gtgm eval`
   if (ctx.is_rank0()) {
     fs::create_directories(run_dir);
-    core::add_log_file(run_dir / "log.txt");
+    log_file.emplace(run_dir / "log.txt");
     GTGM_INFO("gtgm finetune {}: task {}, run dir {}, {} process(es), device {}", core::gtgm_version(),
               cfg.finetune.task, run_dir.string(), ctx.world_size(), device.str());
     GTGM_INFO("resolved config:\n{}", config::format_table(cfg));

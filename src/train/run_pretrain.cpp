@@ -1,6 +1,7 @@
 #include "gtgm/train/run_pretrain.h"
 
 #include <fstream>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "gtgm/config/load.h"
@@ -38,9 +39,10 @@ TrainResult run_pretrain(const config::Config& cfg, const PretrainOptions& optio
   core::set_log_level(cfg.run.log_level);
   core::set_num_threads(cfg.run.threads);
   core::seed_everything(static_cast<uint64_t>(cfg.run.seed));
+  std::optional<core::ScopedLogFile> log_file;
   if (ctx.is_rank0()) {
     fs::create_directories(cfg.run.dir);
-    core::add_log_file(fs::path(cfg.run.dir) / "log.txt");
+    log_file.emplace(fs::path(cfg.run.dir) / "log.txt");
     GTGM_INFO("gtgm pretrain {}: run dir {}, {} process(es), device {}", core::gtgm_version(), cfg.run.dir,
               ctx.world_size(), device.str());
     GTGM_INFO("resolved config:\n{}", config::format_table(cfg));

@@ -90,4 +90,27 @@ TEST(Logging, FileSinkReceivesRank0Lines) {
   EXPECT_NE(all.find("hello from the test 42"), std::string::npos);
 }
 
+TEST(Logging, ScopedLogFileReceivesOnlyLinesOfItsLifetime) {
+  test::TempDir dir;
+  auto read = [](const std::filesystem::path& p) {
+    std::ifstream in(p);
+    return std::string((std::istreambuf_iterator<char>(in)), {});
+  };
+  {
+    core::ScopedLogFile first(dir / "a" / "log.txt");
+    GTGM_INFO("line of run a");
+  }
+  {
+    core::ScopedLogFile second(dir / "b" / "log.txt");
+    GTGM_INFO("line of run b");
+  }
+  GTGM_INFO("line after both runs");
+  const std::string a = read(dir / "a" / "log.txt"), b = read(dir / "b" / "log.txt");
+  EXPECT_NE(a.find("line of run a"), std::string::npos);
+  EXPECT_EQ(a.find("line of run b"), std::string::npos) << a;
+  EXPECT_NE(b.find("line of run b"), std::string::npos);
+  EXPECT_EQ(b.find("line of run a"), std::string::npos) << b;
+  EXPECT_EQ((a + b).find("line after both runs"), std::string::npos);
+}
+
 }  // namespace gtgm

@@ -19,6 +19,21 @@ int log_rank();
 void add_log_file(const std::filesystem::path& path);
 /// Removes file sinks (tests, or when a run ends).
 void remove_log_files();
+
+/// A log file for the lifetime of this object: a run inside a longer process (each fine-tuning of
+/// `gtgm eval`) logs to its own RUN_DIR/log.txt only while it runs. Default-constructed = no file
+/// (ranks other than 0).
+class ScopedLogFile {
+ public:
+  ScopedLogFile() = default;
+  explicit ScopedLogFile(const std::filesystem::path& path);
+  ~ScopedLogFile();
+  ScopedLogFile(const ScopedLogFile&) = delete;
+  ScopedLogFile& operator=(const ScopedLogFile&) = delete;
+
+ private:
+  spdlog::sink_ptr sink_;
+};
 /// The shared logger.
 spdlog::logger& logger();
 
