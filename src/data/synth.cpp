@@ -428,20 +428,26 @@ PhantomCase make_decathlon_case(const DecathlonTaskSpec& spec, const PhantomOpti
   const auto n_channels = static_cast<int64_t>(spec.channels.size());
   if (n_channels > 1) {
     // Further channels: the same anatomy under another contrast (per-tissue offsets, an overall gain
-    // that may invert, as T1 vs T2) with noise of their own.
+    // that may invert, as T1 vs T2) with noise of their own. A channel is one MRI sequence, so its
+    // contrast belongs to the task: drawn from the seed and the task alone, the same in every case
+    // (drawn per case, a channel showed the tumour bright in one case and dark in the next, and the
+    // multi-channel stand-ins could not be learnt). Only the noise is drawn per case.
+    uint64_t task_tag = 1469598103934665603ULL;  // FNV-1a of the folder name: tasks differ
+    for (unsigned char ch : spec.folder) task_tag = (task_tag ^ ch) * 1099511628211ULL;
+    Rng contrast(o.seed, {2001, task_tag});
     Rng rng(o.seed, {2000 + static_cast<uint64_t>(index)});
     const auto base = c.image.data[0].to(torch::kFloat);
     const double scale = base.std().item<double>() + 1e-6;
     std::vector<Tensor> channels{base};
     for (int64_t ch = 1; ch < n_channels; ++ch) {
-      const double sign = rng.bernoulli(0.5) ? -1.0 : 1.0;
-      const double gain = sign * rng.uniform(0.5, 1.2);
+      const double sign = contrast.bernoulli(0.5) ? -1.0 : 1.0;
+      const double gain = sign * contrast.uniform(0.5, 1.2);
       auto img = gain * base;
       for (int64_t t = 1; t <= 4; ++t) {
-        const double offset = rng.uniform(-0.6, 0.6) * scale;
+        const double offset = contrast.uniform(-0.6, 0.6) * scale;
         img = img + offset * (tissue[0] == t).to(torch::kFloat);
       }
-      const double noise = rng.uniform(0.03, 0.08) * scale;
+      const double noise = contrast.uniform(0.03, 0.08) * scale;
       img = img + noise * white_noise(rng, base.sizes());
       channels.push_back(img - img.min());  // magnitude images are non-negative
     }

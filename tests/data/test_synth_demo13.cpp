@@ -67,6 +67,44 @@ TEST(SynthDemo13, ExtraChannelsAreDifferentContrasts) {
   EXPECT_LT(corr, 0.999); // not a scaled copy
 }
 
+// Contrast of class k in channel ch of a case: (mean over class k - mean over background) / std,
+// NaN where the case has no voxel of class k.
+double synth_demo13_class_contrast(const gtgm::data::PhantomCase& c, int64_t ch, int64_t k) {
+  const auto x = c.image.data[ch].to(torch::kDouble);
+  const auto y = c.label.data[0].to(torch::kLong);
+  if (!(y == k).any().item<bool>()) return std::nan("");
+  return ((x.masked_select(y == k).mean() - x.masked_select(y == 0).mean()) / x.std()).item<double>();
+}
+
+TEST(SynthDemo13, EachChannelKeepsOneContrastAcrossCases) {
+  // A channel is one MRI sequence (FLAIR, T2, ADC...): its tissue contrast is a property of the
+  // task, the same in every case, only the noise differs. Drawn per case, a channel is bright
+  // tumour in one case and dark in the next, and the multi-channel tasks cannot be learnt.
+  auto o = tiny();
+  o.shape = {12, 32, 32};
+  for (const char* name : {"Task01_BrainTumour", "Task05_Prostate"}) {
+    const auto& spec = decathlon_task(name);
+    std::vector<gtgm::data::PhantomCase> cases;
+    for (int64_t i = 0; i < 6; ++i) cases.push_back(gtgm::data::make_decathlon_case(spec, o, i));
+    for (int64_t ch = 0; ch < static_cast<int64_t>(spec.channels.size()); ++ch) {
+      for (int64_t k = 1; k < static_cast<int64_t>(spec.labels.size()); ++k) {
+        std::vector<double> v;
+        for (const auto& c : cases) {
+          const double t = synth_demo13_class_contrast(c, ch, k);
+          if (!std::isnan(t)) v.push_back(t);
+        }
+        ASSERT_GE(v.size(), 2u) << name << " class " << k;
+        const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+        EXPECT_TRUE(*lo > 0 || *hi < 0) << name << " channel " << ch << " class " << k
+                                        << ": brighter than background in some cases, darker in others (" << *lo
+                                        << " .. " << *hi << ")";
+        EXPECT_LT(*hi - *lo, 0.5 * std::max(std::abs(*lo), std::abs(*hi)) + 0.25)
+            << name << " channel " << ch << " class " << k << ": contrast " << *lo << " .. " << *hi;
+      }
+    }
+  }
+}
+
 TEST(SynthDemo13, FourDimensionalImagesReadBackAsWritten) {
   gtgm::test::TempDir dir;
   const auto& spec = decathlon_task("Task01_BrainTumour");

@@ -86,7 +86,8 @@ const std::vector<DecathlonTaskSpec>& decathlon_tasks();
 const DecathlonTaskSpec& decathlon_task(const std::string& folder);
 
 /// One case of a stand-in task: image [C, D, H, W] (C = spec.channels.size(); channel 0 is the
-/// phantom, further channels re-contrast its tissues with their own gains and noise) and label
+/// phantom, further channels re-contrast its tissues with their own gains and noise; a channel's
+/// contrast depends on the task and seed only, the same in every case) and label
 /// [1, D, H, W] uint8 with values in [0, spec.labels.size()).
 PhantomCase make_decathlon_case(const DecathlonTaskSpec& spec, const PhantomOptions& options, int64_t index);
 
