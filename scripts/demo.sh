@@ -8,7 +8,7 @@ BUILD="${GTGM_BUILD_DIR:-$ROOT/build}"
 WORK="${GTGM_DEMO_DIR:-$ROOT/demo_run}"
 "$ROOT/scripts/setup.sh"
 export CCACHE_DIR="${CCACHE_DIR:-$ROOT/.cache/ccache}"
-cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGTGM_UNITY_BUILD="${GTGM_UNITY:-ON}" >/dev/null
 cmake --build "$BUILD" -j "$(nproc)" --target gtgm
 GTGM="$BUILD/gtgm"
 start=$(date +%s)
