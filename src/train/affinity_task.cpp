@@ -60,12 +60,7 @@ AffinityTask::AffinityTask(const config::Config& cfg, const torch::Device& devic
 AffinityTask::~AffinityTask() = default;
 
 EncoderInitReport AffinityTask::init_encoder(const std::filesystem::path& path) {
-  const int64_t total = static_cast<int64_t>(io::module_state(*model_).size());
-  const int64_t enc = static_cast<int64_t>(io::module_state(*model_->encoder()).size());
-  EncoderInitReport r = init_encoder_from(*model_->encoder(), path, total - enc);
-  model_->to(device_);
-  GTGM_INFO("encoder init: {}", r.text());
-  return r;
+  return init_model_encoder(*model_, path, device_);
 }
 
 AffinityBatch AffinityTask::make_batch(int64_t index) const {

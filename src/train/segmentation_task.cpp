@@ -155,14 +155,17 @@ SegmentationTask::SegmentationTask(const config::Config& cfg, const torch::Devic
 
 SegmentationTask::~SegmentationTask() = default;
 
-EncoderInitReport SegmentationTask::init_encoder(const fs::path& path) {
-  const int64_t total = static_cast<int64_t>(io::module_state(*model_).size());
-  const int64_t enc = static_cast<int64_t>(io::module_state(*model_->encoder()).size());
-  EncoderInitReport r = init_encoder_from(*model_->encoder(), path, total - enc);
-  model_->to(device_);
+EncoderInitReport init_model_encoder(models::SegmentationModelImpl& model, const fs::path& path,
+                                     const torch::Device& device) {
+  const int64_t total = static_cast<int64_t>(io::module_state(model).size());
+  const int64_t enc = static_cast<int64_t>(io::module_state(*model.encoder()).size());
+  EncoderInitReport r = init_encoder_from(*model.encoder(), path, total - enc);
+  model.to(device);
   GTGM_INFO("encoder init: {}", r.text());
   return r;
 }
+
+EncoderInitReport SegmentationTask::init_encoder(const fs::path& path) { return init_model_encoder(*model_, path, device_); }
 
 Batch SegmentationTask::next_batch() {
   data::SegBatch b = loader_->next();

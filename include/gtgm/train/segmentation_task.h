@@ -61,6 +61,11 @@ InitSource resolve_init_source(const std::filesystem::path& path);
 EncoderInitReport init_encoder_from(models::EncoderImpl& encoder, const std::filesystem::path& path,
                                     int64_t other_tensors = 0);
 
+/// init_encoder_from for the encoder of a whole segmentation model (its decoder and head tensors
+/// counted as "missing" in the report), then moves the model to `device` and logs the report.
+EncoderInitReport init_model_encoder(models::SegmentationModelImpl& model, const std::filesystem::path& path,
+                                     const torch::Device& device);
+
 /// timm's adapt_input_conv generalised: a conv weight [O, C_old, *k] -> [O, C_new, *k] whose every
 /// input channel is sum_c(weight[:, c]) / C_new, so a C_new-channel input with identical channels
 /// gives the response the 1-channel model gave.
