@@ -8,6 +8,10 @@ BUILD="${GTGM_BUILD_DIR:-$ROOT/build}"
 WORK="${GTGM_DEMO_DIR:-$ROOT/demo_run}"
 "$ROOT/scripts/setup.sh"
 export CCACHE_DIR="${CCACHE_DIR:-$ROOT/.cache/ccache}"
+# Debian's LibTorch uses the pthread build of OpenBLAS, whose own thread pool (sized when the
+# library loads, so only the environment can set it) competes with LibTorch's threads: on 2 cores
+# sliding-window inference ran 0.7x slower with it (docs/performance.md).
+export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGTGM_UNITY_BUILD="${GTGM_UNITY:-ON}" >/dev/null
 cmake --build "$BUILD" -j "$(nproc)" --target gtgm
 GTGM="$BUILD/gtgm"
