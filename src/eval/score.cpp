@@ -26,6 +26,19 @@ constexpr const char* kNeuronIds = "volumes/labels/neuron_ids";
 
 bool is_class_metric(const std::string& m) { return m == "dice" || m == "hd95" || m == "nsd"; }
 
+// Checks options.metrics (ConfigError for none or an unknown one) and returns its per-class metrics.
+std::vector<std::string> class_metrics_of(const ScoreOptions& options) {
+  const auto& valid = score_metric_names();
+  if (options.metrics.empty()) throw ConfigError("score: no metrics requested (valid: dice, hd95, nsd, voi, arand)");
+  std::vector<std::string> seg_metrics;
+  for (const auto& m : options.metrics) {
+    if (std::find(valid.begin(), valid.end(), m) == valid.end())
+      throw ConfigError(fmt::format("score: unknown metric '{}' (valid: dice, hd95, nsd, voi, arand)", m));
+    if (is_class_metric(m)) seg_metrics.push_back(m);
+  }
+  return seg_metrics;
+}
+
 // The file part of a path that may carry an HDF5 dataset suffix ("x.h5:volumes/raw").
 fs::path file_part(const fs::path& p) {
   auto h5 = io::split_hdf5_path(p.string());
@@ -49,8 +62,9 @@ std::map<std::string, fs::path> list_cases(const fs::path& dir, const char* role
     GTGM_CHECK(inserted, "score: {} folder {} holds two files for case '{}': {} and {}", role, dir.string(), id,
                it->second.filename().string(), entry.path().filename().string());
   }
-  GTGM_CHECK(!cases.empty(), "score: {} folder {} holds no volume files (.nii.gz, .nii, .nrrd, .mha, .mhd, .tif, .h5, ...)",
-             role, dir.string());
+  GTGM_CHECK(!cases.empty(),
+             "score: {} folder {} holds no volume files (.nii.gz, .nii, .nrrd, .mha, .mhd, .tif, .h5, ...)", role,
+             dir.string());
   return cases;
 }
 
@@ -108,42 +122,21 @@ std::vector<CasePair> match_cases(const fs::path& pred, const fs::path& ref) {
     if (!refs.count(id)) no_ref.push_back(id);
   GTGM_CHECK(no_pred.empty(), "score: no prediction in {} for {} reference case(s) of {}: {}", pred.string(),
              no_pred.size(), ref.string(), join_ids(no_pred));
-  GTGM_CHECK(no_ref.empty(), "score: no reference in {} for {} predicted case(s) of {}: {}", ref.string(), no_ref.size(),
-             pred.string(), join_ids(no_ref));
+  GTGM_CHECK(no_ref.empty(), "score: no reference in {} for {} predicted case(s) of {}: {}", ref.string(),
+             no_ref.size(), pred.string(), join_ids(no_ref));
   std::vector<CasePair> out;
   for (const auto& [id, p] : refs) out.push_back({id, preds.at(id), p});
   return out;
 }
 
 ScoreSummary run_score(const ScoreOptions& options) {
-  const auto& valid = score_metric_names();
-  if (options.metrics.empty()) throw ConfigError("score: no metrics requested (valid: dice, hd95, nsd, voi, arand)");
-  bool class_metrics = false;
-  std::vector<std::string> seg_metrics;
-  for (const auto& m : options.metrics) {
-    if (std::find(valid.begin(), valid.end(), m) == valid.end())
-      throw ConfigError(fmt::format("score: unknown metric '{}' (valid: dice, hd95, nsd, voi, arand)", m));
-    if (is_class_metric(m)) {
-      class_metrics = true;
-      seg_metrics.push_back(m);
-    }
-  }
+  class_metrics_of(options);  // a bad --metrics fails before any file is matched or read
   return score_pairs(match_cases(options.pred, options.ref), options);
 }
 
 ScoreSummary score_pairs(const std::vector<CasePair>& pairs, const ScoreOptions& options) {
-  const auto& valid = score_metric_names();
-  if (options.metrics.empty()) throw ConfigError("score: no metrics requested (valid: dice, hd95, nsd, voi, arand)");
-  bool class_metrics = false;
-  std::vector<std::string> seg_metrics;
-  for (const auto& m : options.metrics) {
-    if (std::find(valid.begin(), valid.end(), m) == valid.end())
-      throw ConfigError(fmt::format("score: unknown metric '{}' (valid: dice, hd95, nsd, voi, arand)", m));
-    if (is_class_metric(m)) {
-      class_metrics = true;
-      seg_metrics.push_back(m);
-    }
-  }
+  const std::vector<std::string> seg_metrics = class_metrics_of(options);
+  const bool class_metrics = !seg_metrics.empty();
   GTGM_CHECK(!pairs.empty(), "score: no cases to score");
   ScoreSummary summary;
   summary.pred = options.pred.string();
@@ -157,9 +150,10 @@ ScoreSummary score_pairs(const std::vector<CasePair>& pairs, const ScoreOptions&
     io::Volume pred = read_labels(pair.pred, pair.id, "prediction");
     io::Volume ref = read_labels(pair.ref, pair.id, "reference");
     const std::string diff = io::geometry_mismatch(pred, ref);
-    GTGM_CHECK(diff.empty(), "score: case '{}': prediction {} and reference {} differ in geometry: {}. Write predictions "
-               "on the reference grid (same shape, spacing, origin and direction).", pair.id, pair.pred.string(),
-               pair.ref.string(), diff);
+    GTGM_CHECK(diff.empty(),
+               "score: case '{}': prediction {} and reference {} differ in geometry: {}. Write predictions "
+               "on the reference grid (same shape, spacing, origin and direction).",
+               pair.id, pair.pred.string(), pair.ref.string(), diff);
     torch::Tensor p = pred.data[0], r = ref.data[0];
     CaseScore cs;
     cs.files = pair;
@@ -196,8 +190,10 @@ ScoreSummary score_pairs(const std::vector<CasePair>& pairs, const ScoreOptions&
   }
 
   if (class_metrics) {
-    summary.labels = options.labels.empty() ? std::vector<int64_t>(ref_values.begin(), ref_values.end()) : options.labels;
-    GTGM_CHECK(!summary.labels.empty(), "score: the references in {} hold no nonzero label; pass --labels", options.ref.string());
+    summary.labels =
+        options.labels.empty() ? std::vector<int64_t>(ref_values.begin(), ref_values.end()) : options.labels;
+    GTGM_CHECK(!summary.labels.empty(), "score: the references in {} hold no nonzero label; pass --labels",
+               options.ref.string());
     const double both_empty_dice = options.both_empty_as_perfect ? 1.0 : std::nan("");
     for (auto& cs : summary.cases) {
       std::map<int64_t, std::map<std::string, double>> kept;

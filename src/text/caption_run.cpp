@@ -108,11 +108,11 @@ CaptionRunResult run_caption(const config::CaptionerConfig& cfg, Captioner& capt
       positions.resize(opt.max_positions);
     ++res.volumes;
     res.positions += static_cast<int64_t>(positions.size());
-    std::vector<VoxelPosition> todo;
+    std::vector<VoxelPosition> pending;
     for (const auto& p : positions)
-      if (!writer.done().count(CaptionWriter::key(id, p))) todo.push_back(p);
-    res.skipped += static_cast<int64_t>(positions.size() - todo.size());
-    if (todo.empty()) {
+      if (!writer.done().count(CaptionWriter::key(id, p))) pending.push_back(p);
+    res.skipped += static_cast<int64_t>(positions.size() - pending.size());
+    if (pending.empty()) {
       GTGM_INFO("caption: {} already complete ({} positions)", id, positions.size());
       continue;
     }
@@ -120,28 +120,28 @@ CaptionRunResult run_caption(const config::CaptionerConfig& cfg, Captioner& capt
     const VolumeInfo info = describe_volume(data, vol.geometry, cfg.modality);
     const auto window = window_range(values, ro);
     GTGM_INFO("caption: {} ({} {}x{}x{}), {} of {} positions to do", id, info.modality, info.shape[0], info.shape[1],
-              info.shape[2], todo.size(), positions.size());
-    core::Progress progress("caption " + id, static_cast<int64_t>(todo.size()), "view");
+              info.shape[2], pending.size(), positions.size());
+    core::Progress progress("caption " + id, static_cast<int64_t>(pending.size()), "view");
     std::atomic<size_t> next{0};
     std::atomic<int64_t> done{0}, failed{0};
     auto worker = [&] {
-      for (size_t i = next++; i < todo.size(); i = next++) {
+      for (size_t i = next++; i < pending.size(); i = next++) {
         try {
           SliceView view;
           view.volume_id = id;
-          view.position = todo[i];
+          view.position = pending[i];
           view.volume = &values;
           view.info = &info;
-          view.patch = patch_bounds(info.shape[1], info.shape[2], todo[i][1], todo[i][2], cfg.patch);
-          view.image = render_slice(values, todo[i], ro, window);
+          view.patch = patch_bounds(info.shape[1], info.shape[2], pending[i][1], pending[i][2], cfg.patch);
+          view.image = render_slice(values, pending[i], ro, window);
           const std::string text = captioner.caption(view);
           GTGM_CHECK(!text.empty(), "empty caption");
-          writer.append({id, todo[i], text, generator, prompt_hash});
+          writer.append({id, pending[i], text, generator, prompt_hash});
           ++done;
         } catch (const std::exception& e) {
           ++failed;
           const std::string msg = dynamic_cast<const Error*>(&e) ? static_cast<const Error&>(e).message() : e.what();
-          GTGM_WARN("caption: {} at ({}, {}, {}) failed: {}", id, todo[i][0], todo[i][1], todo[i][2], msg);
+          GTGM_WARN("caption: {} at ({}, {}, {}) failed: {}", id, pending[i][0], pending[i][1], pending[i][2], msg);
           std::lock_guard<std::mutex> lock(error_mutex);
           if (res.first_error.empty()) res.first_error = msg;
         }
@@ -149,7 +149,7 @@ CaptionRunResult run_caption(const config::CaptionerConfig& cfg, Captioner& capt
         progress.update(done + failed);
       }
     };
-    const int threads = std::max(1, std::min<int>(captioner.concurrency(), static_cast<int>(todo.size())));
+    const int threads = std::max(1, std::min<int>(captioner.concurrency(), static_cast<int>(pending.size())));
     std::vector<std::thread> pool;
     for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
     worker();

@@ -10,6 +10,7 @@
 #include "gtgm/io/nifti.h"
 #include "gtgm/text/caption_run.h"
 #include "gtgm/text/openai_client.h"
+#include "phantom.h"
 #include "test_util.h"
 
 namespace gtgm {
@@ -19,26 +20,12 @@ using test::FakeResponse;
 
 namespace {
 
-/// CT-like phantom [D, H, W] in HU: air outside, a fat ring, soft tissue, a bone disc on one side.
-torch::Tensor ct_phantom(int64_t d, int64_t h, int64_t w) {
-  auto zz = torch::arange(d).view({d, 1, 1}).to(torch::kFloat);
-  auto yy = torch::arange(h).view({1, h, 1}).to(torch::kFloat);
-  auto xx = torch::arange(w).view({1, 1, w}).to(torch::kFloat);
-  auto r = ((yy - h / 2.0).pow(2) + (xx - w / 2.0).pow(2)).sqrt() + 0 * zz;
-  auto vol = torch::full({d, h, w}, -1000.0);
-  vol = torch::where(r < 0.45 * w, torch::full_like(vol, -100.0), vol);
-  vol = torch::where(r < 0.38 * w, torch::full_like(vol, 40.0), vol);
-  auto bone = ((yy - h / 2.0).pow(2) + (xx - 0.7 * w).pow(2)).sqrt() + 0 * zz;
-  vol = torch::where(bone < 0.06 * w, torch::full_like(vol, 700.0), vol);
-  return vol;
-}
-
 }  // namespace
 
 TEST(CaptionRun, TemplateCaptionsEveryGridPositionAndResumes) {
   test::TempDir dir;
   io::Volume v;
-  v.data = ct_phantom(20, 96, 96).to(torch::kShort).unsqueeze(0);
+  v.data = test::ct_slice_phantom(20, 96, 96).to(torch::kShort).unsqueeze(0);
   v.geometry.spacing = {1.0, 1.0, 3.0};
   io::write_nifti(v, dir / "imgs/case_a.nii.gz");
   v.data = v.data.slice(1, 0, 8).contiguous();
@@ -75,11 +62,10 @@ TEST(CaptionRun, TemplateCaptionsEveryGridPositionAndResumes) {
 TEST(CaptionCli, TemplateCaptionAndImportThroughTheBinary) {
   test::TempDir dir;
   io::Volume v;
-  v.data = ct_phantom(12, 64, 64).to(torch::kShort).unsqueeze(0);
+  v.data = test::ct_slice_phantom(12, 64, 64).to(torch::kShort).unsqueeze(0);
   io::write_nifti(v, dir / "img/ct_1.nii.gz");
-  const auto r = test::run_gtgm("caption --images " + (dir / "img").string() + " --out " +
-                                (dir / "c.jsonl").string() + " --set text.captioner.step=[6,32,32] --set run.dir=" +
-                                (dir / "run").string());
+  const auto r = test::run_gtgm("caption --images " + (dir / "img").string() + " --out " + (dir / "c.jsonl").string() +
+                                " --set text.captioner.step=[6,32,32] --set run.dir=" + (dir / "run").string());
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(text::CaptionCache::load(dir / "c.jsonl").size(), 8);
   test::write_file(dir / "csv/ct_1.csv", "z,y,x,caption\n1,2,3,hello\n");

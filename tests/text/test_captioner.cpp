@@ -9,26 +9,13 @@
 #include "gtgm/text/captioner.h"
 #include "gtgm/text/png.h"
 #include "gtgm/text/slice_render.h"
+#include "phantom.h"
 #include "test_util.h"
 
 namespace gtgm {
 namespace fs = std::filesystem;
 
 namespace {
-
-/// CT-like phantom [D, H, W] in HU: air outside, a fat ring, soft tissue, a bone disc on one side.
-torch::Tensor captioner_ct_phantom(int64_t d, int64_t h, int64_t w) {
-  auto zz = torch::arange(d).view({d, 1, 1}).to(torch::kFloat);
-  auto yy = torch::arange(h).view({1, h, 1}).to(torch::kFloat);
-  auto xx = torch::arange(w).view({1, 1, w}).to(torch::kFloat);
-  auto r = ((yy - h / 2.0).pow(2) + (xx - w / 2.0).pow(2)).sqrt() + 0 * zz;
-  auto vol = torch::full({d, h, w}, -1000.0);
-  vol = torch::where(r < 0.45 * w, torch::full_like(vol, -100.0), vol);
-  vol = torch::where(r < 0.38 * w, torch::full_like(vol, 40.0), vol);
-  auto bone = ((yy - h / 2.0).pow(2) + (xx - 0.7 * w).pow(2)).sqrt() + 0 * zz;
-  vol = torch::where(bone < 0.06 * w, torch::full_like(vol, 700.0), vol);
-  return vol;
-}
 
 std::pair<int, std::string> shell(const std::string& cmd) {
   std::string out;
@@ -122,17 +109,22 @@ TEST(CaptionViews, PngAndBase64) {
     test::write_file(dir / (name + ".png"), text::encode_png(img));
     test::write_file(dir / (name + ".raw"),
                      std::string(static_cast<const char*>(img.data_ptr()), static_cast<size_t>(img.numel())));
-    const auto [rc, out] = shell("/usr/bin/python3 -c \"import numpy as np; from PIL import Image; "
-                                 "a = np.asarray(Image.open('" + (dir / (name + ".png")).string() + "')); "
-                                 "b = np.fromfile('" + (dir / (name + ".raw")).string() + "', dtype=np.uint8); "
-                                 "print(a.shape, (a.ravel() == b).all())\"");
+    const auto [rc, out] = shell(
+        "/usr/bin/python3 -c \"import numpy as np; from PIL import Image; "
+        "a = np.asarray(Image.open('" +
+        (dir / (name + ".png")).string() +
+        "')); "
+        "b = np.fromfile('" +
+        (dir / (name + ".raw")).string() +
+        "', dtype=np.uint8); "
+        "print(a.shape, (a.ravel() == b).all())\"");
     EXPECT_EQ(rc, 0) << out;
     EXPECT_NE(out.find(name == "gray" ? "(5, 7) True" : "(5, 7, 3) True"), std::string::npos) << out;
   }
 }
 
 TEST(TemplateCaptioner, DescribesModalityLocationAndContent) {
-  const auto vol = captioner_ct_phantom(30, 64, 64);
+  const auto vol = test::ct_slice_phantom(30, 64, 64);
   io::Geometry g;
   g.spacing = {0.8, 0.8, 2.5};
   const auto info = text::describe_volume(vol, g, "auto");
