@@ -2,11 +2,11 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <thread>
-#include <unistd.h>
 
 #include "gtgm/core/atomic_file.h"
 #include "gtgm/core/error.h"
@@ -126,7 +126,8 @@ DataBenchResult run_data_bench(const DataBenchOptions& o) {
   }
   {
     const auto ds = data::CacheDataset::open(dir, {}, /*need_labels=*/true);
-    cfg.crop_size = {static_cast<int>(o.seg_patch[0]), static_cast<int>(o.seg_patch[1]), static_cast<int>(o.seg_patch[2])};
+    cfg.crop_size = {static_cast<int>(o.seg_patch[0]), static_cast<int>(o.seg_patch[1]),
+                     static_cast<int>(o.seg_patch[2])};
     data::SegLoader loader(ds, cfg, lo);
     for (int i = 0; i < o.warmup; ++i) loader.next();
     core::Stopwatch w;

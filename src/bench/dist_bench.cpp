@@ -33,7 +33,8 @@ struct BenchNetImpl : torch::nn::Module {
   BenchNetImpl(int64_t width, int64_t depth) {
     for (int64_t i = 0; i < depth; ++i) {
       fc.push_back(register_module("fc" + std::to_string(i), torch::nn::Linear(width, width)));
-      norm.push_back(register_module("norm" + std::to_string(i), torch::nn::LayerNorm(torch::nn::LayerNormOptions({width}))));
+      norm.push_back(
+          register_module("norm" + std::to_string(i), torch::nn::LayerNorm(torch::nn::LayerNormOptions({width}))));
     }
   }
   torch::Tensor forward(torch::Tensor x) {
@@ -123,7 +124,8 @@ DistBenchResult run_dist_bench(const DistBenchOptions& o) {
       dist::barrier(ctx);
       const auto t0 = std::chrono::steady_clock::now();
       for (int i = 0; i < per_round; ++i) step(reducer);
-      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / per_round;
+      const double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / per_round;
       torch::Tensor slowest = torch::full({1}, ms, torch::kFloat64);
       dist::all_reduce_(slowest, ctx, dist::ReduceOp::Max);
       times[k].push_back(slowest.item<double>());
@@ -215,16 +217,17 @@ int launch_ranks(int ranks, const std::vector<std::string>& argv) {
 std::string to_json(const DistBenchResult& r, const DistBenchOptions& o) {
   std::string modes;
   for (const auto& m : r.modes) {
-    modes += fmt::format("{}{{\"name\": \"{}\", \"ms_per_step\": {:.4f}, \"collectives_per_step\": {}, "
-                         "\"buckets_overlapped\": {}}}",
-                         modes.empty() ? "" : ", ", m.name, m.ms_per_step, m.collectives_per_step,
-                         m.buckets_overlapped);
+    modes += fmt::format(
+        "{}{{\"name\": \"{}\", \"ms_per_step\": {:.4f}, \"collectives_per_step\": {}, "
+        "\"buckets_overlapped\": {}}}",
+        modes.empty() ? "" : ", ", m.name, m.ms_per_step, m.collectives_per_step, m.buckets_overlapped);
   }
-  return fmt::format("{{\"bench\": \"dist\", \"world_size\": {}, \"threads_per_rank\": {}, \"width\": {}, "
-                     "\"depth\": {}, \"batch_per_rank\": {}, \"parameters\": {}, \"tensors\": {}, \"grad_mb\": {:.3f}, "
-                     "\"bucket_mb\": {}, \"iters\": {}, \"modes\": [{}]}}",
-                     r.world_size, r.threads, o.width, o.depth, o.batch, r.parameters, r.tensors, r.grad_mb,
-                     o.dist.bucket_mb, o.iters, modes);
+  return fmt::format(
+      "{{\"bench\": \"dist\", \"world_size\": {}, \"threads_per_rank\": {}, \"width\": {}, "
+      "\"depth\": {}, \"batch_per_rank\": {}, \"parameters\": {}, \"tensors\": {}, \"grad_mb\": {:.3f}, "
+      "\"bucket_mb\": {}, \"iters\": {}, \"modes\": [{}]}}",
+      r.world_size, r.threads, o.width, o.depth, o.batch, r.parameters, r.tensors, r.grad_mb, o.dist.bucket_mb, o.iters,
+      modes);
 }
 
 }  // namespace gtgm::bench

@@ -56,7 +56,8 @@ void write_text_caches(const fs::path& dir, int64_t dim) {
   std::vector<text::CaptionRecord> records;
   {
     text::CaptionWriter w(dir / "captions.jsonl");
-    for (int v = 0; v < 4; ++v) w.append({"synthetic_" + std::to_string(v), {0, 0, 0}, "caption " + std::to_string(v), "bench", ""});
+    for (int v = 0; v < 4; ++v)
+      w.append({"synthetic_" + std::to_string(v), {0, 0, 0}, "caption " + std::to_string(v), "bench", ""});
   }
   const auto captions = text::CaptionCache::load(dir / "captions.jsonl");
   torch::Tensor hashes = torch::empty({captions.size()}, torch::kLong);
@@ -74,13 +75,12 @@ TrainBenchResult bench_one(const TrainBenchOptions& o, const std::string& model,
   write_text_caches(tmp, p.text_dim);
   std::vector<std::string> sets = p.sets;
   const int total = o.warmup + o.steps;
-  sets.insert(sets.end(), {"run.dir=" + (tmp / model).string(), "run.device=" + o.device, "run.precision=" + o.precision,
-                           "run.log_level=warn", "model.type=resnet3d",
-                           "text.caption_cache=" + (tmp / "captions.jsonl").string(),
-                           "text.embedding_cache=" + (tmp / "emb.safetensors").string(),
-                           fmt::format("data.batch_size={}", p.batch), fmt::format("train.steps={}", total),
-                           "train.log_every=1", fmt::format("train.channels_last={}", o.channels_last ? "true" : "false"),
-                           "optim.warmup_steps=0"});
+  sets.insert(sets.end(),
+              {"run.dir=" + (tmp / model).string(), "run.device=" + o.device, "run.precision=" + o.precision,
+               "run.log_level=warn", "model.type=resnet3d", "text.caption_cache=" + (tmp / "captions.jsonl").string(),
+               "text.embedding_cache=" + (tmp / "emb.safetensors").string(), fmt::format("data.batch_size={}", p.batch),
+               fmt::format("train.steps={}", total), "train.log_every=1",
+               fmt::format("train.channels_last={}", o.channels_last ? "true" : "false"), "optim.warmup_steps=0"});
   const config::Config cfg = config::default_config(sets);
   torch::manual_seed(0);
   train::PretrainTask task(cfg, device, train::make_random_source(p.batch, p.crop, device, 1));
@@ -105,7 +105,8 @@ TrainBenchResult bench_one(const TrainBenchOptions& o, const std::string& model,
   train::Trainer trainer(cfg, task, device, to);
   clock.reset();
   trainer.run();
-  GTGM_CHECK(static_cast<int>(stamps.size()) == total, "bench train: expected {} metric rows, got {}", total, stamps.size());
+  GTGM_CHECK(static_cast<int>(stamps.size()) == total, "bench train: expected {} metric rows, got {}", total,
+             stamps.size());
   r.step_s = (stamps.back() - stamps[static_cast<size_t>(o.warmup) - (o.warmup > 0 ? 1 : 0)]) /
              static_cast<double>(o.warmup > 0 ? o.steps : o.steps - 1);
   r.steps_per_s = 1.0 / r.step_s;
@@ -143,7 +144,8 @@ TrainBenchResult run_train_reference(const TrainBenchOptions& o, const TrainBenc
              "--train-no-reference)",
              o.reference_script);
   const std::string cmd = fmt::format(
-      "{} {} --model {} --crop {} {} {} --batch {} --steps {} --warmup {} --threads {} --device {} --precision {}{} 2>&1",
+      "{} {} --model {} --crop {} {} {} --batch {} --steps {} --warmup {} --threads {} --device {} --precision {}{} "
+      "2>&1",
       o.python, o.reference_script, ours.model, ours.crop[0], ours.crop[1], ours.crop[2], ours.batch, o.steps, o.warmup,
       o.threads > 0 ? o.threads : static_cast<int>(torch::get_num_threads()), o.device == "auto" ? "cpu" : o.device,
       o.precision, o.channels_last ? " --channels-last" : "");
@@ -170,15 +172,15 @@ TrainBenchResult run_train_reference(const TrainBenchOptions& o, const TrainBenc
 
 std::string format_train_bench(const TrainBenchOptions& o, const std::vector<TrainBenchResult>& ours,
                                const std::vector<TrainBenchResult>& ref) {
-  std::string s = fmt::format("bench train: GTGM pretraining step, device {}, precision {}, threads {}, {} timed steps "
-                              "after {} warm-up\n",
-                              o.device, o.precision, o.threads > 0 ? o.threads : static_cast<int>(torch::get_num_threads()),
-                              o.steps, o.warmup);
+  std::string s = fmt::format(
+      "bench train: GTGM pretraining step, device {}, precision {}, threads {}, {} timed steps "
+      "after {} warm-up\n",
+      o.device, o.precision, o.threads > 0 ? o.threads : static_cast<int>(torch::get_num_threads()), o.steps, o.warmup);
   s += fmt::format("{:<7} {:<7} {:>12} {:>6} {:>11} {:>9} {:>8} {:>10} {:>11} {:>9} {:>9}\n", "model", "impl", "crop",
                    "batch", "params", "step ms", "steps/s", "samples/s", "fwd GFLOP", "TFLOP/s", "mem MB");
   auto row = [&](const TrainBenchResult& r) {
-    s += fmt::format("{:<7} {:<7} {:>12} {:>6} {:>11} {:>9.1f} {:>8.2f} {:>10.2f} {:>11.2f} {:>9.3f} {:>9.0f}\n", r.model,
-                     r.impl, fmt::format("{}x{}x{}", r.crop[0], r.crop[1], r.crop[2]), r.batch, r.parameters,
+    s += fmt::format("{:<7} {:<7} {:>12} {:>6} {:>11} {:>9.1f} {:>8.2f} {:>10.2f} {:>11.2f} {:>9.3f} {:>9.0f}\n",
+                     r.model, r.impl, fmt::format("{}x{}x{}", r.crop[0], r.crop[1], r.crop[2]), r.batch, r.parameters,
                      1e3 * r.step_s, r.steps_per_s, r.samples_per_s, r.forward_gflops, r.tflops, r.peak_mem_mb);
   };
   for (size_t i = 0; i < ours.size(); ++i) {
@@ -195,13 +197,20 @@ std::string format_train_bench(const TrainBenchOptions& o, const std::vector<Tra
 std::string train_bench_json(const TrainBenchOptions& o, const std::vector<TrainBenchResult>& ours,
                              const std::vector<TrainBenchResult>& ref) {
   auto one = [](const TrainBenchResult& r) {
-    return json{{"impl", r.impl},         {"model", r.model},       {"crop", r.crop},
-                {"batch", r.batch},       {"parameters", r.parameters}, {"step_s", r.step_s},
-                {"steps_per_s", r.steps_per_s}, {"samples_per_s", r.samples_per_s},
-                {"forward_gflops", r.forward_gflops}, {"tflops", r.tflops}, {"peak_mem_mb", r.peak_mem_mb}};
+    return json{{"impl", r.impl},
+                {"model", r.model},
+                {"crop", r.crop},
+                {"batch", r.batch},
+                {"parameters", r.parameters},
+                {"step_s", r.step_s},
+                {"steps_per_s", r.steps_per_s},
+                {"samples_per_s", r.samples_per_s},
+                {"forward_gflops", r.forward_gflops},
+                {"tflops", r.tflops},
+                {"peak_mem_mb", r.peak_mem_mb}};
   };
-  json j = {{"device", o.device}, {"precision", o.precision}, {"threads", o.threads}, {"steps", o.steps},
-            {"warmup", o.warmup}, {"channels_last", o.channels_last}};
+  json j = {{"device", o.device}, {"precision", o.precision}, {"threads", o.threads},
+            {"steps", o.steps},   {"warmup", o.warmup},       {"channels_last", o.channels_last}};
   j["gtgm"] = json::array();
   for (const auto& r : ours) j["gtgm"].push_back(one(r));
   j["python"] = json::array();

@@ -37,16 +37,18 @@ void run_data(const BenchCommon& common) {
   if (common.iters > 0) o.batches = common.iters;
   if (common.warmup >= 0) o.warmup = common.warmup;
   const auto r = bench::run_data_bench(o);
-  std::cout << fmt::format("bench data: {} workers, batch {}, {} batches after {} warm-up (CPU, augmentation in the "
-                           "workers)\n",
-                           r.workers, o.batch_size, o.batches, o.warmup);
-  std::cout << fmt::format("  pretraining  {}x{}x{} crops, 2 views, paper augmentation: {:8.2f} pairs/s   "
-                           "({:.1f} ms/batch)\n",
-                           o.pretrain_crop[0], o.pretrain_crop[1], o.pretrain_crop[2], r.pretrain_pairs_per_s,
-                           r.pretrain_ms_per_batch);
-  std::cout << fmt::format("  segmentation {}x{}x{} patches, fg oversampling + augmentation: {:8.2f} patches/s "
-                           "({:.1f} ms/batch)\n",
-                           o.seg_patch[0], o.seg_patch[1], o.seg_patch[2], r.seg_patches_per_s, r.seg_ms_per_batch);
+  std::cout << fmt::format(
+      "bench data: {} workers, batch {}, {} batches after {} warm-up (CPU, augmentation in the "
+      "workers)\n",
+      r.workers, o.batch_size, o.batches, o.warmup);
+  std::cout << fmt::format(
+      "  pretraining  {}x{}x{} crops, 2 views, paper augmentation: {:8.2f} pairs/s   "
+      "({:.1f} ms/batch)\n",
+      o.pretrain_crop[0], o.pretrain_crop[1], o.pretrain_crop[2], r.pretrain_pairs_per_s, r.pretrain_ms_per_batch);
+  std::cout << fmt::format(
+      "  segmentation {}x{}x{} patches, fg oversampling + augmentation: {:8.2f} patches/s "
+      "({:.1f} ms/batch)\n",
+      o.seg_patch[0], o.seg_patch[1], o.seg_patch[2], r.seg_patches_per_s, r.seg_ms_per_batch);
   if (!common.json.empty()) core::atomic_write_text(common.json, bench::to_json(r, o) + "\n");
 }
 

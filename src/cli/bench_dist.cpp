@@ -56,16 +56,18 @@ void run_dist(const BenchCommon& common) {
   }
   const auto r = bench::run_dist_bench(o);
   if (!dist::is_rank0()) return;
-  std::cout << fmt::format("bench dist: {} ranks (gloo, CPU, {} thread(s) each), residual MLP {}x{} = {:.2f} M "
-                           "parameters in {} tensors ({:.1f} MB of fp32 gradients), batch {} per rank, {} steps "
-                           "after {} warm-up in {} interleaved rounds (median), buckets of {} MB (dist.bucket_mb)\n",
-                           r.world_size, r.threads, o.depth, o.width, r.parameters / 1e6, r.tensors, r.grad_mb,
-                           o.batch, o.iters, o.warmup, o.rounds, o.dist.bucket_mb);
+  std::cout << fmt::format(
+      "bench dist: {} ranks (gloo, CPU, {} thread(s) each), residual MLP {}x{} = {:.2f} M "
+      "parameters in {} tensors ({:.1f} MB of fp32 gradients), batch {} per rank, {} steps "
+      "after {} warm-up in {} interleaved rounds (median), buckets of {} MB (dist.bucket_mb)\n",
+      r.world_size, r.threads, o.depth, o.width, r.parameters / 1e6, r.tensors, r.grad_mb, o.batch, o.iters, o.warmup,
+      o.rounds, o.dist.bucket_mb);
   const double base = r.modes.empty() ? 0 : r.modes.front().ms_per_step;
   for (const auto& m : r.modes) {
     std::string extra;
     if (m.collectives_per_step > 0) {
-      extra = fmt::format("  +{:6.2f} ms over compute, {} collectives/step", m.ms_per_step - base, m.collectives_per_step);
+      extra =
+          fmt::format("  +{:6.2f} ms over compute, {} collectives/step", m.ms_per_step - base, m.collectives_per_step);
       if (m.buckets_overlapped > 0) extra += fmt::format(", {} launched during backward", m.buckets_overlapped);
     }
     std::cout << fmt::format("  {:<36} {:8.2f} ms/step{}\n", m.name, m.ms_per_step, extra);

@@ -33,7 +33,8 @@ void add_infer_options(CLI::App& cmd) {
       ->check(CLI::IsMember({"float32", "float16"}));
   cmd.add_option("--infer-reference", o.bench.reference_script,
                  "infer: Python reference script (default scripts/bench/infer_reference.py)");
-  cmd.add_option("--infer-python", o.bench.python, "infer: Python interpreter for the reference (default /usr/bin/python3)");
+  cmd.add_option("--infer-python", o.bench.python,
+                 "infer: Python interpreter for the reference (default /usr/bin/python3)");
   cmd.add_flag("--infer-no-reference", o.no_reference, "infer: skip the Python reference");
 }
 
@@ -46,7 +47,8 @@ void run_infer(const BenchCommon& common) {
   if (!o.no_reference) ref = bench::run_infer_reference(o.bench);
   const bench::InferBenchResult* ref_ptr = o.no_reference ? nullptr : &ref;
   std::cout << bench::format_infer_bench(o.bench, ours, ref_ptr);
-  if (!common.json.empty()) core::atomic_write_text(common.json, bench::infer_bench_json(o.bench, ours, ref_ptr) + "\n");
+  if (!common.json.empty())
+    core::atomic_write_text(common.json, bench::infer_bench_json(o.bench, ours, ref_ptr) + "\n");
 }
 
 }  // namespace

@@ -5,7 +5,6 @@
 // the case name, e.g. --data-cache, so cases never clash); run_fn runs after parsing with the
 // options shared by every case. The measuring code lives in the area libraries (src/bench/).
 #include <CLI/CLI.hpp>
-
 #include <functional>
 #include <map>
 #include <string>
@@ -17,11 +16,11 @@ namespace gtgm::cli {
 
 /// Options every bench case understands.
 struct BenchCommon {
-  ConfigOptions config;   // --config / --set / --log-level
-  int workers = 0;        // --workers: threads (0 = all cores)
-  int iters = 0;          // --iters: measured iterations (0 = the case's default)
-  int warmup = -1;        // --warmup: untimed iterations first (-1 = the case's default)
-  std::string json;       // --json FILE: also write the figures as JSON
+  ConfigOptions config;  // --config / --set / --log-level
+  int workers = 0;       // --workers: threads (0 = all cores)
+  int iters = 0;         // --iters: measured iterations (0 = the case's default)
+  int warmup = -1;       // --warmup: untimed iterations first (-1 = the case's default)
+  std::string json;      // --json FILE: also write the figures as JSON
 };
 
 struct BenchCase {

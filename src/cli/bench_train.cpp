@@ -52,7 +52,8 @@ void run_train(const BenchCommon& common) {
 
 }  // namespace
 
-GTGM_REGISTER_BENCH("train", "GTGM pretraining steps/s, samples/s, TFLOP/s (demo + paper models) vs the Python reference",
+GTGM_REGISTER_BENCH("train",
+                    "GTGM pretraining steps/s, samples/s, TFLOP/s (demo + paper models) vs the Python reference",
                     add_train_options, run_train);
 
 }  // namespace gtgm::cli

@@ -2,8 +2,8 @@
 #include <fmt/format.h>
 
 #include "bench_registry.h"
-#include "registry.h"
 #include "gtgm/core/error.h"
+#include "registry.h"
 
 namespace gtgm::cli {
 

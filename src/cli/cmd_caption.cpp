@@ -5,12 +5,12 @@
 #include <iostream>
 
 #include "common.h"
-#include "registry.h"
 #include "gtgm/core/error.h"
 #include "gtgm/core/logging.h"
 #include "gtgm/text/caption_cache.h"
 #include "gtgm/text/caption_run.h"
 #include "gtgm/text/captioner.h"
+#include "registry.h"
 
 namespace gtgm::cli {
 namespace {

@@ -4,12 +4,12 @@
 #include <iostream>
 
 #include "common.h"
-#include "registry.h"
-#include "gtgm/core/error.h"
 #include "gtgm/core/device.h"
+#include "gtgm/core/error.h"
 #include "gtgm/text/caption_cache.h"
 #include "gtgm/text/embedding_cache.h"
 #include "gtgm/text/text_encoder.h"
+#include "registry.h"
 
 namespace gtgm::cli {
 namespace {
@@ -31,9 +31,10 @@ void register_embed_text(CLI::App& app) {
     if (captions.empty()) throw ConfigError("embed-text: pass --captions or set text.caption_cache");
     if (out.empty()) throw ConfigError("embed-text: pass --out or set text.embedding_cache");
     if (cfg.text.freeze_layers != -1)
-      throw ConfigError(fmt::format("embed-text: text.freeze_layers is {}; cached embeddings need a fully frozen "
-                                    "encoder (text.freeze_layers: -1)",
-                                    cfg.text.freeze_layers));
+      throw ConfigError(
+          fmt::format("embed-text: text.freeze_layers is {}; cached embeddings need a fully frozen "
+                      "encoder (text.freeze_layers: -1)",
+                      cfg.text.freeze_layers));
     core::set_num_threads(cfg.run.threads);
     const auto cache = text::CaptionCache::load(captions);
     auto encoder = text::build_text_encoder(cfg.text);

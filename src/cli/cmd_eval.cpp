@@ -18,8 +18,9 @@ namespace {
 
 void register_eval(CLI::App& app) {
   auto* cmd = app.add_subcommand(
-      "eval", "Run an evaluation suite (configs/eval/*.yaml): fine-tune, predict and score each dataset, then write "
-              "report.md/csv/json with the paper's numbers (docs/eval.md)");
+      "eval",
+      "Run an evaluation suite (configs/eval/*.yaml): fine-tune, predict and score each dataset, then write "
+      "report.md/csv/json with the paper's numbers (docs/eval.md)");
   struct Args {
     std::string config, data_root, log_level;
     std::vector<std::string> sets, finetune_sets, only;
@@ -27,7 +28,8 @@ void register_eval(CLI::App& app) {
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("-c,--config", a->config, "Suite config, e.g. configs/eval/gtgm13.yaml")->required();
-  cmd->add_option("--set", a->sets, "Override a suite key: --set output_dir=runs/x, --set inits.gtgm=RUN_DIR (repeatable)")
+  cmd->add_option("--set", a->sets,
+                  "Override a suite key: --set output_dir=runs/x, --set inits.gtgm=RUN_DIR (repeatable)")
       ->take_all()
       ->allow_extra_args(false);
   cmd->add_option("--finetune-set", a->finetune_sets,

@@ -2,9 +2,9 @@
 #include <iostream>
 
 #include "common.h"
-#include "registry.h"
 #include "gtgm/core/error.h"
 #include "gtgm/train/run_pretrain.h"
+#include "registry.h"
 
 namespace gtgm::cli {
 
@@ -12,14 +12,17 @@ namespace {
 
 void register_export(CLI::App& app) {
   auto* cmd = app.add_subcommand(
-      "export", "Export a pretrained encoder for Python: encoder.safetensors, encoder.pt (torch.load) and architecture.json");
+      "export",
+      "Export a pretrained encoder for Python: encoder.safetensors, encoder.pt (torch.load) and architecture.json");
   auto o = std::make_shared<train::ExportOptions>();
   auto source = std::make_shared<std::string>();
   auto out = std::make_shared<std::string>();
   cmd->add_option("source", *source, "Run directory (newest valid checkpoint) or checkpoint directory")->required();
   cmd->add_option("-o,--out", *out, "Output folder")->required();
-  cmd->add_flag("--best", o->best, "Export the best checkpoint of the run (checkpoints/best.json) instead of the newest");
-  cmd->add_flag("--with-heads", o->with_heads, "Also write projections.safetensors (vision_proj, text_proj, objective)");
+  cmd->add_flag("--best", o->best,
+                "Export the best checkpoint of the run (checkpoints/best.json) instead of the newest");
+  cmd->add_flag("--with-heads", o->with_heads,
+                "Also write projections.safetensors (vision_proj, text_proj, objective)");
   cmd->callback([o, source, out] {
     o->source = *source;
     o->out = *out;

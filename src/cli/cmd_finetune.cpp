@@ -4,11 +4,11 @@
 #include <iostream>
 
 #include "common.h"
-#include "registry.h"
 #include "gtgm/core/error.h"
 #include "gtgm/core/logging.h"
 #include "gtgm/eval/finetune.h"
 #include "gtgm/train/run_pretrain.h"
+#include "registry.h"
 
 namespace gtgm::cli {
 
@@ -52,17 +52,19 @@ void register_finetune(CLI::App& app) {
       cfg = train::resume_config(fo->run.resume, opts->config, sets);
     } else {
       if (opts->config.empty()) {
-        throw ConfigError("gtgm finetune: --config is required (e.g. configs/finetune/msd/Task03_Liver.yaml), or "
-                          "--resume RUN_DIR");
+        throw ConfigError(
+            "gtgm finetune: --config is required (e.g. configs/finetune/msd/Task03_Liver.yaml), or "
+            "--resume RUN_DIR");
       }
       ConfigOptions o = *opts;
       o.sets = sets;
       cfg = load_config(o);
     }
     if (!fo->run.pretrained.empty() && !std::filesystem::exists(fo->run.pretrained)) {
-      throw ConfigError(fmt::format("gtgm finetune: --pretrained {} does not exist (expected a pretraining run dir, a "
-                                    "checkpoint dir, a `gtgm export` dir or a .safetensors file)",
-                                    fo->run.pretrained));
+      throw ConfigError(
+          fmt::format("gtgm finetune: --pretrained {} does not exist (expected a pretraining run dir, a "
+                      "checkpoint dir, a `gtgm export` dir or a .safetensors file)",
+                      fo->run.pretrained));
     }
     fo->run.predict = !fo->no_predict;
     const eval::FinetuneResult r = eval::run_finetune(cfg, fo->run);

@@ -4,10 +4,10 @@
 #include <iostream>
 
 #include "common.h"
-#include "registry.h"
 #include "gtgm/core/build_info.h"
 #include "gtgm/io/io_info.h"
 #include "gtgm/models/registry.h"
+#include "registry.h"
 
 namespace gtgm::cli {
 

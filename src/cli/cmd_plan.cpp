@@ -2,9 +2,9 @@
 #include <iostream>
 
 #include "common.h"
-#include "registry.h"
 #include "gtgm/core/error.h"
 #include "gtgm/data/preprocess_dataset.h"
+#include "registry.h"
 
 namespace gtgm::cli {
 

@@ -4,8 +4,8 @@
 #include <iostream>
 
 #include "common.h"
-#include "registry.h"
 #include "gtgm/data/preprocess_dataset.h"
+#include "registry.h"
 
 namespace gtgm::cli {
 

@@ -2,17 +2,18 @@
 #include <iostream>
 
 #include "common.h"
-#include "registry.h"
 #include "gtgm/core/error.h"
 #include "gtgm/core/logging.h"
 #include "gtgm/train/run_pretrain.h"
+#include "registry.h"
 
 namespace gtgm::cli {
 
 namespace {
 
 void register_pretrain(CLI::App& app) {
-  auto* cmd = app.add_subcommand("pretrain", "Pretrain the image encoder with the GTGM objective (docs/pretraining.md)");
+  auto* cmd =
+      app.add_subcommand("pretrain", "Pretrain the image encoder with the GTGM objective (docs/pretraining.md)");
   auto opts = std::make_shared<ConfigOptions>();
   auto po = std::make_shared<train::PretrainOptions>();
   add_config_options(*cmd, *opts, false);
@@ -31,8 +32,8 @@ void register_pretrain(CLI::App& app) {
       cfg = load_config(*opts);
     }
     const auto r = train::run_pretrain(cfg, *po);
-    std::cout << fmt::format("gtgm pretrain: {} at step {} of {}{}\n", r.interrupted ? "stopped (" + r.stop_reason + ")" : "finished",
-                             r.step, cfg.train.steps,
+    std::cout << fmt::format("gtgm pretrain: {} at step {} of {}{}\n",
+                             r.interrupted ? "stopped (" + r.stop_reason + ")" : "finished", r.step, cfg.train.steps,
                              r.last_checkpoint.empty() ? "" : "; last checkpoint " + r.last_checkpoint.string());
   });
 }

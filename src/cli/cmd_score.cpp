@@ -5,16 +5,17 @@
 #include <memory>
 
 #include "common.h"
-#include "registry.h"
 #include "gtgm/core/logging.h"
 #include "gtgm/eval/score.h"
+#include "registry.h"
 
 namespace gtgm::cli {
 
 namespace {
 
 void register_score(CLI::App& app) {
-  auto* cmd = app.add_subcommand("score", "Score prediction files/folders against references (Dice, HD95, NSD, VOI, ARAND)");
+  auto* cmd =
+      app.add_subcommand("score", "Score prediction files/folders against references (Dice, HD95, NSD, VOI, ARAND)");
   auto opt = std::make_shared<eval::ScoreOptions>();
   auto pred = std::make_shared<std::string>();
   auto ref = std::make_shared<std::string>();
@@ -22,7 +23,8 @@ void register_score(CLI::App& app) {
   auto log_level = std::make_shared<std::string>("info");
   cmd->add_option("--pred", *pred, "Prediction file or folder (HDF5: file.h5 or file.h5:dataset)")->required();
   cmd->add_option("--ref", *ref, "Reference file or folder; folders are matched by case id")->required();
-  cmd->add_option("--labels", opt->labels, "Classes for dice/hd95/nsd, e.g. 1,2 (default: every nonzero reference value)")
+  cmd->add_option("--labels", opt->labels,
+                  "Classes for dice/hd95/nsd, e.g. 1,2 (default: every nonzero reference value)")
       ->delimiter(',');
   cmd->add_option("--metrics", opt->metrics, "Comma-separated: dice, hd95, nsd, voi, arand (default: dice)")
       ->delimiter(',');

@@ -54,13 +54,15 @@ void register_synth(CLI::App& app) {
       ->check(CLI::Range(2, 100000))
       ->capture_default_str();
   cmd->add_option("--seed", a->seed, "Seed: the same seed writes the same voxels")->capture_default_str();
-  cmd->add_option("--suite", a->suite,
-                  "demo13: stand-ins for the 13 datasets of the paper's table instead of --kind (Task01_BrainTumour"
-                  " .. Task10_Colon with the real channels and classes, cremi/A, cremi/B, cremi/C); defaults 8+1 "
-                  "cases of 24x48x48 and 20x64x64 EM unless --cases/--test-cases/--shape/--em-shape/--em-cells are given")
+  cmd->add_option(
+         "--suite", a->suite,
+         "demo13: stand-ins for the 13 datasets of the paper's table instead of --kind (Task01_BrainTumour"
+         " .. Task10_Colon with the real channels and classes, cremi/A, cremi/B, cremi/C); defaults 8+1 "
+         "cases of 24x48x48 and 20x64x64 EM unless --cases/--test-cases/--shape/--em-shape/--em-cells are given")
       ->check(CLI::IsMember({"demo13"}));
-  auto* only = cmd->add_option("--only", a->only, "With --suite: datasets to write (comma-separated), e.g. Task03_Liver,CREMI_A")
-                   ->delimiter(',');
+  auto* only =
+      cmd->add_option("--only", a->only, "With --suite: datasets to write (comma-separated), e.g. Task03_Liver,CREMI_A")
+          ->delimiter(',');
   cmd->callback([a, cmd, only] {
     if (a->suite == "demo13") {
       if (cmd->count("--kind") > 0) throw gtgm::ConfigError("gtgm synth: --kind and --suite are exclusive");

@@ -63,8 +63,9 @@ class MapReader {
   bool scalar(const std::string& key, T& out, bool required = false) {
     const SourceNode* c = child(key);
     if (c == nullptr) {
-      if (required) errors_.push_back(fmt::format("{}: {}: missing (expected {})", node_.where(), path(key),
-                                                  detail::type_name<T>()));
+      if (required)
+        errors_.push_back(
+            fmt::format("{}: {}: missing (expected {})", node_.where(), path(key), detail::type_name<T>()));
       return false;
     }
     if (c->is_map || !detail::convert_scalar(c->value, out)) {
@@ -97,8 +98,9 @@ class MapReader {
   /// A list of numbers; with `allow_null`, null elements become nullopt.
   bool numbers(const SourceNode& c, const std::string& key, std::vector<std::optional<double>>& out, bool allow_null) {
     if (c.is_map || !c.value.IsSequence()) {
-      error(c, key, std::string("expected a list of numbers") + (allow_null ? " (null where unknown)" : "") +
-                        " like [0.01, 0.1, 1.0], " + detail::describe_found(c));
+      error(c, key,
+            std::string("expected a list of numbers") + (allow_null ? " (null where unknown)" : "") +
+                " like [0.01, 0.1, 1.0], " + detail::describe_found(c));
       return false;
     }
     std::vector<std::optional<double>> v;
@@ -110,8 +112,9 @@ class MapReader {
       }
       double d = 0;
       if (!detail::convert_scalar(e, d) || !std::isfinite(d)) {
-        error(c, key, fmt::format("element {}: expected a number{}, found '{}'", i, allow_null ? " or null" : "",
-                                  e.IsScalar() ? e.Scalar() : std::string("a list or mapping")));
+        error(c, key,
+              fmt::format("element {}: expected a number{}, found '{}'", i, allow_null ? " or null" : "",
+                          e.IsScalar() ? e.Scalar() : std::string("a list or mapping")));
         return false;
       }
       v.emplace_back(d);
@@ -202,12 +205,14 @@ SuiteDataset read_dataset(const SourceNode& node, size_t index, const SuiteConfi
   if (const SourceNode* paper = r.child("paper")) {
     if (!paper->is_map) {
       if (!paper->value.IsNull())
-        r.error(*paper, "paper", "expected a mapping init -> [one number or null per label fraction], " +
-                                     detail::describe_found(*paper));
+        r.error(
+            *paper, "paper",
+            "expected a mapping init -> [one number or null per label fraction], " + detail::describe_found(*paper));
     } else {
       for (const auto& [init, values] : paper->children) {
         const std::string key = "paper." + init;
-        const bool known = std::any_of(suite.inits.begin(), suite.inits.end(), [&](const SuiteInit& i) { return i.name == init; });
+        const bool known =
+            std::any_of(suite.inits.begin(), suite.inits.end(), [&](const SuiteInit& i) { return i.name == init; });
         if (!known) {
           std::vector<std::string> names;
           for (const auto& i : suite.inits) names.push_back(i.name);
@@ -244,13 +249,16 @@ SuiteConfig bind_suite(const SourceNode& tree, const fs::path& base_dir, const s
   r.scalar("data_root_env", s.data_root_env);
   fractions(r, "label_fractions", s.label_fractions);
   if (r.scalar("overlay_cases", s.overlay_cases) && s.overlay_cases < 0)
-    r.error(*tree.find("overlay_cases"), "overlay_cases", fmt::format("{} is out of range; expected >= 0", s.overlay_cases));
+    r.error(*tree.find("overlay_cases"), "overlay_cases",
+            fmt::format("{} is out of range; expected >= 0", s.overlay_cases));
   r.strings("set", s.sets);
 
   if (const SourceNode* inits = r.child("inits")) {
     if (!inits->is_map || inits->children.empty()) {
-      r.error(*inits, "inits", "expected a mapping name -> pretrained path (\"\" = random init), e.g. "
-                               "{gtgm: runs/pretrain/all, random: \"\"}; " + detail::describe_found(*inits));
+      r.error(*inits, "inits",
+              "expected a mapping name -> pretrained path (\"\" = random init), e.g. "
+              "{gtgm: runs/pretrain/all, random: \"\"}; " +
+                  detail::describe_found(*inits));
     } else {
       for (const auto& [name, v] : inits->children) {
         SuiteInit init{name, ""};
@@ -262,13 +270,14 @@ SuiteConfig bind_suite(const SourceNode& tree, const fs::path& base_dir, const s
       }
     }
   } else {
-    errors.push_back(fmt::format("{}: inits: missing (expected e.g. {{gtgm: runs/pretrain/all, random: \"\"}})", tree.where()));
+    errors.push_back(
+        fmt::format("{}: inits: missing (expected e.g. {{gtgm: runs/pretrain/all, random: \"\"}})", tree.where()));
   }
 
   if (const SourceNode* ds = r.child("datasets")) {
     if (ds->is_map || !ds->value.IsSequence() || ds->value.size() == 0) {
-      r.error(*ds, "datasets", "expected a list of datasets (- name: ..., config: ..., data: ...), " +
-                                   detail::describe_found(*ds));
+      r.error(*ds, "datasets",
+              "expected a list of datasets (- name: ..., config: ..., data: ...), " + detail::describe_found(*ds));
     } else {
       std::set<std::string> names;
       for (size_t i = 0; i < ds->value.size(); ++i) {
@@ -283,8 +292,9 @@ SuiteConfig bind_suite(const SourceNode& tree, const fs::path& base_dir, const s
   }
   r.finish();
   if (!errors.empty()) {
-    throw ConfigError(errors.size() == 1 ? errors.front()
-                                         : fmt::format("{} suite config errors:\n  {}", errors.size(), fmt::join(errors, "\n  ")));
+    throw ConfigError(errors.size() == 1
+                          ? errors.front()
+                          : fmt::format("{} suite config errors:\n  {}", errors.size(), fmt::join(errors, "\n  ")));
   }
 
   // Data root precedence: --data-root, --set data_root, $<data_root_env>, the file, "data".

@@ -41,9 +41,8 @@ std::string pattern_for(int rank, int world) {
 
 spdlog::level::level_enum parse_log_level(const std::string& name) {
   static const std::pair<const char*, spdlog::level::level_enum> kLevels[] = {
-      {"trace", spdlog::level::trace}, {"debug", spdlog::level::debug},
-      {"info", spdlog::level::info},   {"warn", spdlog::level::warn},
-      {"error", spdlog::level::err},   {"off", spdlog::level::off}};
+      {"trace", spdlog::level::trace}, {"debug", spdlog::level::debug}, {"info", spdlog::level::info},
+      {"warn", spdlog::level::warn},   {"error", spdlog::level::err},   {"off", spdlog::level::off}};
   for (const auto& [n, l] : kLevels) {
     if (name == n) return l;
   }

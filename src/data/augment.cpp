@@ -128,7 +128,8 @@ PretrainViewParams draw_pretrain_view(Rng& rng, const config::PretrainAugmentCon
   p.brightness = rng.uniform(-cfg.intensity, cfg.intensity);
   p.noise_std = rng.uniform(cfg.noise_std[0], cfg.noise_std[1]);
   p.noise_seed = rng.bits();
-  const int k0 = cfg.blur_kernel[0] | 1, k1 = std::max(k0, cfg.blur_kernel[1] % 2 ? cfg.blur_kernel[1] : cfg.blur_kernel[1] - 1);
+  const int k0 = cfg.blur_kernel[0] | 1,
+            k1 = std::max(k0, cfg.blur_kernel[1] % 2 ? cfg.blur_kernel[1] : cfg.blur_kernel[1] - 1);
   p.blur_kernel = k0 + 2 * static_cast<int>(rng.randint(0, (k1 - k0) / 2));
   p.blur_sigma = rng.uniform(cfg.blur_sigma[0], cfg.blur_sigma[1]);
   const double finest = std::min({sp[0], sp[1], sp[2]});
@@ -261,10 +262,11 @@ SegSampleParams draw_seg_params(Rng& rng, const config::SegAugmentConfig& cfg, c
 
 std::pair<torch::Tensor, torch::Tensor> augment_seg_tensor_ops(const torch::Tensor& image, const torch::Tensor& label,
                                                                const std::vector<SegSampleParams>& params) {
-  GTGM_CHECK(image.dim() == 5 && label.dim() == 5 && label.size(1) == 1 && image.size(0) == label.size(0) &&
-                 static_cast<size_t>(image.size(0)) == params.size(),
-             "augment_seg: expected image [B, C, D, H, W], label [B, 1, D, H, W] and B parameter sets, got {}, {} and {}",
-             image.sizes(), label.sizes(), params.size());
+  GTGM_CHECK(
+      image.dim() == 5 && label.dim() == 5 && label.size(1) == 1 && image.size(0) == label.size(0) &&
+          static_cast<size_t>(image.size(0)) == params.size(),
+      "augment_seg: expected image [B, C, D, H, W], label [B, 1, D, H, W] and B parameter sets, got {}, {} and {}",
+      image.sizes(), label.sizes(), params.size());
   for (int a = 2; a < 5; ++a) {
     GTGM_CHECK(image.size(a) == label.size(a), "augment_seg: image {} and label {} differ in spatial size",
                image.sizes(), label.sizes());
@@ -358,11 +360,13 @@ void check_pretrain_args(const torch::Tensor& x, const std::vector<PretrainViewP
              params.size());
 }
 
-void check_seg_args(const torch::Tensor& image, const torch::Tensor& label, const std::vector<SegSampleParams>& params) {
-  GTGM_CHECK(image.dim() == 5 && label.dim() == 5 && label.size(1) == 1 && image.size(0) == label.size(0) &&
-                 static_cast<size_t>(image.size(0)) == params.size(),
-             "augment_seg: expected image [B, C, D, H, W], label [B, 1, D, H, W] and B parameter sets, got {}, {} and {}",
-             image.sizes(), label.sizes(), params.size());
+void check_seg_args(const torch::Tensor& image, const torch::Tensor& label,
+                    const std::vector<SegSampleParams>& params) {
+  GTGM_CHECK(
+      image.dim() == 5 && label.dim() == 5 && label.size(1) == 1 && image.size(0) == label.size(0) &&
+          static_cast<size_t>(image.size(0)) == params.size(),
+      "augment_seg: expected image [B, C, D, H, W], label [B, 1, D, H, W] and B parameter sets, got {}, {} and {}",
+      image.sizes(), label.sizes(), params.size());
   for (int a = 2; a < 5; ++a) {
     GTGM_CHECK(image.size(a) == label.size(a), "augment_seg: image {} and label {} differ in spatial size",
                image.sizes(), label.sizes());
@@ -419,11 +423,15 @@ torch::Tensor augment_pretrain_cpu(const torch::Tensor& x_in, const std::vector<
     }
     if (p.op == PretrainOp::Flip) map.flip_axis(p.flip_axis);
     const auto oshape = map.out_shape(shape);
-    GTGM_CHECK(oshape == shape, "augment_pretrain: transpose {} {} {} changes the view shape; only axes of equal size "
-               "may be swapped", p.perm[0], p.perm[1], p.perm[2]);
+    GTGM_CHECK(oshape == shape,
+               "augment_pretrain: transpose {} {} {} changes the view shape; only axes of equal size "
+               "may be swapped",
+               p.perm[0], p.perm[1], p.perm[2]);
     cpu::gather(in, shape, map, lo, scale, o);
     switch (p.op) {
-      case PretrainOp::Rescale: zoom_cpu(o, tmp.data(), shape, p.zoom); break;
+      case PretrainOp::Rescale:
+        zoom_cpu(o, tmp.data(), shape, p.zoom);
+        break;
       case PretrainOp::Intensity: {
         float a, b;
         cpu::affine(o, n, static_cast<float>(p.contrast), static_cast<float>(p.brightness), true, a, b);
@@ -442,7 +450,8 @@ torch::Tensor augment_pretrain_cpu(const torch::Tensor& x_in, const std::vector<
                  p.blur_kernel);
         break;
       case PretrainOp::Flip:
-      case PretrainOp::None: break;
+      case PretrainOp::None:
+        break;
     }
     cpu::minmax(o, n, lo, hi);
     const float s2 = hi - lo > 1e-8f ? 1.0f / (hi - lo) : 0.0f;
@@ -473,7 +482,8 @@ std::pair<torch::Tensor, torch::Tensor> augment_seg_cpu(const torch::Tensor& ima
     GTGM_CHECK(map.out_shape(shape) == shape, "augment_seg: a quarter rotation needs H == W, got a {}x{} patch",
                shape[1], shape[2]);
     float* x = img.data_ptr<float>() + ii * channels * n;
-    for (int64_t c = 0; c < channels; ++c) cpu::gather(image.data_ptr<float>() + (ii * channels + c) * n, shape, map, 0.0f, 1.0f, x + c * n);
+    for (int64_t c = 0; c < channels; ++c)
+      cpu::gather(image.data_ptr<float>() + (ii * channels + c) * n, shape, map, 0.0f, 1.0f, x + c * n);
     int64_t* y = lab.data_ptr<int64_t>() + ii * n;
     cpu::gather(label.data_ptr<int64_t>() + ii * n, shape, map, y);
     if (p.zoom != 1.0) {

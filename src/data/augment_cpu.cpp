@@ -91,9 +91,7 @@ void AxisMap::rot90(int k) {
   }
 }
 
-bool AxisMap::identity() const {
-  return axis == std::array<int, 3>{0, 1, 2} && !flip[0] && !flip[1] && !flip[2];
-}
+bool AxisMap::identity() const { return axis == std::array<int, 3>{0, 1, 2} && !flip[0] && !flip[1] && !flip[2]; }
 
 Shape3 AxisMap::out_shape(const Shape3& in) const { return {in[axis[0]], in[axis[1]], in[axis[2]]}; }
 
@@ -194,7 +192,8 @@ void convolve_axis(const float* in, const Shape3& shape, int axis, const std::ve
     if (inner == 1) {
       const auto edge = [&](int64_t o) {
         float acc = 0.0f;
-        for (int64_t k = -r; k <= r; ++k) acc += taps[static_cast<size_t>(k + r)] * src[std::clamp<int64_t>(o + k, 0, n - 1)];
+        for (int64_t k = -r; k <= r; ++k)
+          acc += taps[static_cast<size_t>(k + r)] * src[std::clamp<int64_t>(o + k, 0, n - 1)];
         dst[o] = acc;
       };
       if (n <= 2 * r) {

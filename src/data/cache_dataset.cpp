@@ -32,7 +32,8 @@ CacheEntry entry_of(const json& c) {
   e.source_image = c.at("source_image").get<std::string>();
   e.source_label = c.at("source_label").get<std::string>();
   e.background = c.at("background").get<double>();
-  for (const auto& [k, locs] : c.at("fg").items()) e.fg[std::stoll(k)] = locs.get<std::vector<std::array<int64_t, 3>>>();
+  for (const auto& [k, locs] : c.at("fg").items())
+    e.fg[std::stoll(k)] = locs.get<std::vector<std::array<int64_t, 3>>>();
   return e;
 }
 
@@ -57,8 +58,8 @@ void write_cache_index(const fs::path& cache_dir, const std::vector<CacheEntry>&
 
 std::vector<CacheEntry> read_cache_index(const fs::path& cache_dir) {
   const auto path = cache_dir / "cache.json";
-  GTGM_CHECK(fs::exists(path), "{}: no cache index; run `gtgm preprocess` first (data.cache_dir = {})",
-             path.string(), cache_dir.string());
+  GTGM_CHECK(fs::exists(path), "{}: no cache index; run `gtgm preprocess` first (data.cache_dir = {})", path.string(),
+             cache_dir.string());
   json j;
   try {
     j = json::parse(core::read_text_file(path));

@@ -91,11 +91,16 @@ void get_geometry(ByteReader& r, io::Geometry& g) {
 
 size_t element_size(CacheDType t) {
   switch (t) {
-    case CacheDType::Float32: return 4;
-    case CacheDType::Float16: return 2;
-    case CacheDType::UInt8: return 1;
-    case CacheDType::Int16: return 2;
-    case CacheDType::Int32: return 4;
+    case CacheDType::Float32:
+      return 4;
+    case CacheDType::Float16:
+      return 2;
+    case CacheDType::UInt8:
+      return 1;
+    case CacheDType::Int16:
+      return 2;
+    case CacheDType::Int32:
+      return 4;
   }
   return 0;
 }
@@ -142,8 +147,8 @@ DecodedHeader decode_header(const uint8_t* p, size_t n, const fs::path& path) {
              "{}: cache format version {} but this gtgm reads version {}; re-run `gtgm preprocess`", path.string(),
              version, kCacheFormatVersion);
   const auto len = r.get<uint32_t>();
-  GTGM_CHECK(len + sizeof(uint64_t) <= n, "{}: cache header is truncated ({} bytes, header says {})", path.string(),
-             n, len);
+  GTGM_CHECK(len + sizeof(uint64_t) <= n, "{}: cache header is truncated ({} bytes, header says {})", path.string(), n,
+             len);
   uint64_t stored_sum;
   std::memcpy(&stored_sum, p + len, sizeof(stored_sum));
   GTGM_CHECK(stored_sum == fnv1a(p, len), "{}: cache header checksum mismatch (corrupt file); re-run `gtgm preprocess`",
@@ -184,9 +189,18 @@ torch::Tensor to_cache_dtype(const torch::Tensor& data, CacheDType t, const fs::
     const double lo = d.min().item<double>(), hi = d.max().item<double>();
     double tmin = 0, tmax = 0;
     switch (t) {
-      case CacheDType::UInt8: tmin = 0; tmax = 255; break;
-      case CacheDType::Int16: tmin = -32768; tmax = 32767; break;
-      default: tmin = -2147483648.0; tmax = 2147483647.0; break;
+      case CacheDType::UInt8:
+        tmin = 0;
+        tmax = 255;
+        break;
+      case CacheDType::Int16:
+        tmin = -32768;
+        tmax = 32767;
+        break;
+      default:
+        tmin = -2147483648.0;
+        tmax = 2147483647.0;
+        break;
     }
     GTGM_CHECK(lo >= tmin && hi <= tmax, "{}: values in [{}, {}] do not fit cache dtype {}", path.string(), lo, hi,
                cache_dtype_name(t));
@@ -266,11 +280,16 @@ IndexTransform IndexTransform::scale_offset(const std::array<double, 3>& scale, 
 
 std::string cache_dtype_name(CacheDType t) {
   switch (t) {
-    case CacheDType::Float32: return "float32";
-    case CacheDType::Float16: return "float16";
-    case CacheDType::UInt8: return "uint8";
-    case CacheDType::Int16: return "int16";
-    case CacheDType::Int32: return "int32";
+    case CacheDType::Float32:
+      return "float32";
+    case CacheDType::Float16:
+      return "float16";
+    case CacheDType::UInt8:
+      return "uint8";
+    case CacheDType::Int16:
+      return "int16";
+    case CacheDType::Int32:
+      return "int32";
   }
   return "?";
 }
@@ -294,8 +313,9 @@ CacheCompression parse_cache_compression(const std::string& name) {
   if (name == "none") return CacheCompression::None;
   if (name == "zstd") {
     if (!zstd_available()) {
-      throw ConfigError("cache compression 'zstd' is not available: gtgm was built without libzstd "
-                        "(install libzstd-dev and rebuild, or use data.preprocess.compression=none)");
+      throw ConfigError(
+          "cache compression 'zstd' is not available: gtgm was built without libzstd "
+          "(install libzstd-dev and rebuild, or use data.preprocess.compression=none)");
     }
     return CacheCompression::Zstd;
   }
@@ -304,11 +324,16 @@ CacheCompression parse_cache_compression(const std::string& name) {
 
 torch::ScalarType cache_dtype_to_torch(CacheDType t) {
   switch (t) {
-    case CacheDType::Float32: return torch::kFloat;
-    case CacheDType::Float16: return torch::kHalf;
-    case CacheDType::UInt8: return torch::kUInt8;
-    case CacheDType::Int16: return torch::kShort;
-    case CacheDType::Int32: return torch::kInt;
+    case CacheDType::Float32:
+      return torch::kFloat;
+    case CacheDType::Float16:
+      return torch::kHalf;
+    case CacheDType::UInt8:
+      return torch::kUInt8;
+    case CacheDType::Int16:
+      return torch::kShort;
+    case CacheDType::Int32:
+      return torch::kInt;
   }
   return torch::kFloat;
 }
@@ -377,8 +402,8 @@ CachedArray CachedArray::open(const fs::path& path) {
   const auto d = decode_header(base, std::min<size_t>(map->size, kAlign), path);
   const auto& h = d.header;
   GTGM_CHECK(d.payload_offset + static_cast<uint64_t>(h.payload_bytes) == map->size,
-             "{}: cache file is truncated or has trailing bytes: {} bytes, header expects {}", path.string(),
-             map->size, d.payload_offset + h.payload_bytes);
+             "{}: cache file is truncated or has trailing bytes: {} bytes, header expects {}", path.string(), map->size,
+             d.payload_offset + h.payload_bytes);
 
   CachedArray out;
   out.header_ = std::make_shared<const CacheHeader>(h);
@@ -387,7 +412,8 @@ CachedArray CachedArray::open(const fs::path& path) {
   const std::vector<int64_t> sizes(h.shape.begin(), h.shape.end());
   if (h.compression == CacheCompression::None) {
     void* p = const_cast<uint8_t*>(base + d.payload_offset);
-    out.tensor_ = torch::from_blob(p, sizes, [map](void*) {}, options);
+    out.tensor_ = torch::from_blob(
+        p, sizes, [map](void*) {}, options);
   } else {
 #ifdef GTGM_HAVE_ZSTD
     out.tensor_ = torch::empty(sizes, options);
@@ -396,8 +422,7 @@ CachedArray CachedArray::open(const fs::path& path) {
     GTGM_CHECK(!ZSTD_isError(n) && n == d.raw_bytes, "{}: corrupt zstd payload ({})", path.string(),
                ZSTD_isError(n) ? ZSTD_getErrorName(n) : "size mismatch");
 #else
-    GTGM_THROW("{}: zstd-compressed cache but gtgm was built without libzstd; rebuild with libzstd-dev",
-               path.string());
+    GTGM_THROW("{}: zstd-compressed cache but gtgm was built without libzstd; rebuild with libzstd-dev", path.string());
 #endif
   }
   return out;

@@ -1,4 +1,6 @@
 // Shared loader pieces: the epoch schedule, loader state, thread limits.
+#include "gtgm/data/loader.h"
+
 #include <ATen/Parallel.h>
 #include <dlfcn.h>
 
@@ -7,7 +9,6 @@
 
 #include "gtgm/core/error.h"
 #include "gtgm/core/seed.h"
-#include "gtgm/data/loader.h"
 #include "gtgm/data/rng.h"
 
 namespace gtgm::data {
@@ -15,8 +16,12 @@ namespace gtgm::data {
 using nlohmann::json;
 
 std::string LoaderState::to_json() const {
-  json j{{"epoch", epoch},   {"position", position},       {"seed", seed},
-         {"rank", rank},     {"world_size", world_size},   {"batch_size", batch_size},
+  json j{{"epoch", epoch},
+         {"position", position},
+         {"seed", seed},
+         {"rank", rank},
+         {"world_size", world_size},
+         {"batch_size", batch_size},
          {"batches_per_epoch", batches_per_epoch}};
   return j.dump();
 }
@@ -47,8 +52,8 @@ LoaderState LoaderState::from_json(const std::string& text) {
   return s;
 }
 
-EpochSchedule::EpochSchedule(int64_t num_cases, int64_t samples_per_epoch, int64_t batch_size, int rank,
-                             int world_size, uint64_t seed)
+EpochSchedule::EpochSchedule(int64_t num_cases, int64_t samples_per_epoch, int64_t batch_size, int rank, int world_size,
+                             uint64_t seed)
     : num_cases_(num_cases), batch_size_(batch_size), rank_(rank), world_(world_size), seed_(seed) {
   GTGM_CHECK(num_cases > 0, "the loader has no cases");
   GTGM_CHECK(batch_size > 0, "data.batch_size must be >= 1, got {}", batch_size);
@@ -70,7 +75,8 @@ std::vector<int64_t> EpochSchedule::rank_samples(int64_t epoch) const {
     std::vector<int64_t> perm(static_cast<size_t>(num_cases_));
     std::iota(perm.begin(), perm.end(), 0);
     Rng rng(seed_, {0x65706f6368ULL, static_cast<uint64_t>(epoch), k});
-    for (int64_t i = num_cases_ - 1; i > 0; --i) std::swap(perm[static_cast<size_t>(i)], perm[static_cast<size_t>(rng.randint(0, i))]);
+    for (int64_t i = num_cases_ - 1; i > 0; --i)
+      std::swap(perm[static_cast<size_t>(i)], perm[static_cast<size_t>(rng.randint(0, i))]);
     all.insert(all.end(), perm.begin(), perm.end());
   }
   std::vector<int64_t> mine;

@@ -1,8 +1,9 @@
 #include "gtgm/data/plan.h"
 
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <cmath>
-#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <random>
@@ -33,8 +34,8 @@ double median(std::vector<double> v) {
 
 template <class T, size_t N>
 std::array<T, N> array_from(const json& j, const std::string& key, const std::string& where) {
-  GTGM_CHECK(j.contains(key) && j[key].is_array() && j[key].size() == N, "{}: '{}' must be a list of {} numbers",
-             where, key, N);
+  GTGM_CHECK(j.contains(key) && j[key].is_array() && j[key].size() == N, "{}: '{}' must be a list of {} numbers", where,
+             key, N);
   std::array<T, N> a{};
   for (size_t i = 0; i < N; ++i) a[i] = j[key][i].get<T>();
   return a;
@@ -94,7 +95,8 @@ CaseFingerprint fingerprint_case(const std::string& id, const io::Volume& image,
     for (int64_t i = 0; i < values.numel(); ++i) f.label_voxels[values[i].item<int64_t>()] = counts[i].item<int64_t>();
     fg = lab.data[0] > 0;
   }
-  if (!fg.defined() || !fg.any().item<bool>()) fg = torch::ones({img.data.size(1), img.data.size(2), img.data.size(3)}, torch::kBool);
+  if (!fg.defined() || !fg.any().item<bool>())
+    fg = torch::ones({img.data.size(1), img.data.size(2), img.data.size(3)}, torch::kBool);
   const auto idx = fg.flatten().nonzero().flatten();  // foreground voxel indices
   auto engine = core::make_engine(seed, {0x66696e67ULL});
   torch::Tensor pick = idx;
@@ -123,7 +125,8 @@ Fingerprint summarize_fingerprint(std::vector<CaseFingerprint> cases, const conf
   for (int64_t ch = 0; ch < channels; ++ch) {
     std::vector<double> all;
     for (const auto& c : cases) {
-      if (ch < static_cast<int64_t>(c.fg_samples.size())) all.insert(all.end(), c.fg_samples[ch].begin(), c.fg_samples[ch].end());
+      if (ch < static_cast<int64_t>(c.fg_samples.size()))
+        all.insert(all.end(), c.fg_samples[ch].begin(), c.fg_samples[ch].end());
     }
     IntensityStats s;
     if (!all.empty()) {
@@ -179,8 +182,14 @@ std::string Fingerprint::to_json() const {
   j["class_frequency"] = cls;
   json inten = json::array();
   for (const auto& s : intensity) {
-    inten.push_back({{"mean", s.mean}, {"std", s.std}, {"min", s.min}, {"max", s.max}, {"median", s.median},
-                     {"percentile_00_5", s.p00_5}, {"percentile_99_5", s.p99_5}, {"clip_lo", s.lo},
+    inten.push_back({{"mean", s.mean},
+                     {"std", s.std},
+                     {"min", s.min},
+                     {"max", s.max},
+                     {"median", s.median},
+                     {"percentile_00_5", s.p00_5},
+                     {"percentile_99_5", s.p99_5},
+                     {"clip_lo", s.lo},
                      {"clip_hi", s.hi}});
   }
   j["foreground_intensity"] = inten;
@@ -190,8 +199,12 @@ std::string Fingerprint::to_json() const {
     if (!instance_labels) {
       for (const auto& [k, n] : c.label_voxels) labels[std::to_string(k)] = n;
     }
-    cs.push_back({{"id", c.id}, {"spacing", c.spacing}, {"shape", c.shape}, {"cropped_shape", c.cropped_shape},
-                  {"channels", c.channels}, {"label_voxels", labels}});
+    cs.push_back({{"id", c.id},
+                  {"spacing", c.spacing},
+                  {"shape", c.shape},
+                  {"cropped_shape", c.cropped_shape},
+                  {"channels", c.channels},
+                  {"label_voxels", labels}});
   }
   j["cases"] = cs;
   return j.dump(1);
@@ -274,8 +287,8 @@ std::array<double, 3> plan_target_spacing(const std::vector<std::array<double, 3
   return target;
 }
 
-std::array<int64_t, 3> suggest_patch_size(const std::array<double, 3>& spacing, const std::array<int64_t, 3>& median_shape,
-                                          int64_t voxel_budget) {
+std::array<int64_t, 3> suggest_patch_size(const std::array<double, 3>& spacing,
+                                          const std::array<int64_t, 3>& median_shape, int64_t voxel_budget) {
   std::array<double, 3> p{};
   std::array<bool, 3> clipped{false, false, false};
   for (int a = 0; a < 3; ++a) p[a] = 1.0 / spacing[a];
@@ -345,8 +358,9 @@ Plan make_plan(const Fingerprint& fp, const config::DataConfig& cfg) {
   for (const auto& [k, v] : fp.class_frequency) p.labels.push_back(k);
   if (!pc.target_spacing.empty()) {
     if (pc.target_spacing.size() != 3) {
-      throw ConfigError(fmt::format("data.preprocess.target_spacing: expected 3 values [D, H, W] or an empty list, got {}",
-                                    pc.target_spacing.size()));
+      throw ConfigError(
+          fmt::format("data.preprocess.target_spacing: expected 3 values [D, H, W] or an empty list, got {}",
+                      pc.target_spacing.size()));
     }
     for (int a = 0; a < 3; ++a) p.target_spacing[a] = pc.target_spacing[a];
   } else {
@@ -360,7 +374,8 @@ Plan make_plan(const Fingerprint& fp, const config::DataConfig& cfg) {
   }
   for (int a = 0; a < 3; ++a) {
     std::vector<double> sizes;
-    for (const auto& c : fp.cases) sizes.push_back(static_cast<double>(c.cropped_shape[a]) * c.spacing[a] / p.target_spacing[a]);
+    for (const auto& c : fp.cases)
+      sizes.push_back(static_cast<double>(c.cropped_shape[a]) * c.spacing[a] / p.target_spacing[a]);
     p.median_shape[a] = std::max<int64_t>(1, std::llround(median(sizes)));
   }
   p.patch_size = suggest_patch_size(p.target_spacing, p.median_shape, pc.patch_voxels);
@@ -392,8 +407,12 @@ std::string Plan::to_json() const {
   j["patch_size"] = patch_size;
   json norm = json::array();
   for (const auto& n : normalization) {
-    norm.push_back({{"scheme", n.scheme}, {"clip", n.clip}, {"clip_lo", n.clip_lo}, {"clip_hi", n.clip_hi},
-                    {"mean", n.mean}, {"std", n.std}});
+    norm.push_back({{"scheme", n.scheme},
+                    {"clip", n.clip},
+                    {"clip_lo", n.clip_lo},
+                    {"clip_hi", n.clip_hi},
+                    {"mean", n.mean},
+                    {"std", n.std}});
   }
   j["normalization"] = norm;
   j["crop_nonzero"] = crop_nonzero;
@@ -445,9 +464,10 @@ Plan Plan::from_json(const std::string& text, const std::string& where) {
 void Plan::check_matches(const config::DataConfig& cfg, const std::string& where) const {
   const auto& pc = cfg.preprocess;
   const auto mismatch = [&](const std::string& key, const std::string& plan_value, const std::string& cfg_value) {
-    throw ConfigError(fmt::format("{} was made with {}={} but the config says {}; re-run `gtgm plan` (or set the key "
-                                  "back)",
-                                  where, key, plan_value, cfg_value));
+    throw ConfigError(
+        fmt::format("{} was made with {}={} but the config says {}; re-run `gtgm plan` (or set the key "
+                    "back)",
+                    where, key, plan_value, cfg_value));
   };
   if (modality != cfg.modality) mismatch("data.modality", modality, cfg.modality);
   if (orientation != pc.orientation) mismatch("data.preprocess.orientation", orientation, pc.orientation);

@@ -13,8 +13,8 @@ namespace fs = std::filesystem;
 namespace {
 
 /// Up to `k` random entries of the flat indices `idx`, converted to (d, h, w).
-std::vector<std::array<int64_t, 3>> sample_locations(const torch::Tensor& idx, int64_t k, const std::array<int64_t, 3>& shape,
-                                                     Rng& rng) {
+std::vector<std::array<int64_t, 3>> sample_locations(const torch::Tensor& idx, int64_t k,
+                                                     const std::array<int64_t, 3>& shape, Rng& rng) {
   std::vector<std::array<int64_t, 3>> out;
   const int64_t n = idx.numel();
   if (n == 0) return out;
@@ -102,7 +102,8 @@ PreprocessedCase preprocess_case(const io::Volume& image, const io::Volume* labe
       // ARAND, are unchanged; scores against the source files use the original ids.
       const auto lo = out.label.min().item<int64_t>(), hi = out.label.max().item<int64_t>();
       if (lo < 0 || hi > 2147483647LL) {
-        const auto [uniq, inverse, counts] = torch::_unique2(out.label.flatten(), /*sorted=*/true, /*return_inverse=*/true);
+        const auto [uniq, inverse, counts] =
+            torch::_unique2(out.label.flatten(), /*sorted=*/true, /*return_inverse=*/true);
         const int64_t shift = uniq[0].item<int64_t>() == 0 ? 0 : 1;
         out.label = (inverse + shift).view_as(out.label).contiguous();
       }

@@ -5,8 +5,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <optional>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "gtgm/core/atomic_file.h"
@@ -128,10 +128,11 @@ PlanResult run_plan(const config::Config& cfg) {
   fs::create_directories(r.cache_dir);
   core::atomic_write_text(r.cache_dir / "fingerprint.json", r.fingerprint.to_json());
   core::atomic_write_text(r.cache_dir / "plan.json", r.plan.to_json());
-  GTGM_INFO("plan: {} cases, target spacing [{:.4g}, {:.4g}, {:.4g}], median shape [{}, {}, {}], patch [{}, {}, {}] -> {}",
-            m.training.size(), r.plan.target_spacing[0], r.plan.target_spacing[1], r.plan.target_spacing[2],
-            r.plan.median_shape[0], r.plan.median_shape[1], r.plan.median_shape[2], r.plan.patch_size[0],
-            r.plan.patch_size[1], r.plan.patch_size[2], (r.cache_dir / "plan.json").string());
+  GTGM_INFO(
+      "plan: {} cases, target spacing [{:.4g}, {:.4g}, {:.4g}], median shape [{}, {}, {}], patch [{}, {}, {}] -> {}",
+      m.training.size(), r.plan.target_spacing[0], r.plan.target_spacing[1], r.plan.target_spacing[2],
+      r.plan.median_shape[0], r.plan.median_shape[1], r.plan.median_shape[2], r.plan.patch_size[0],
+      r.plan.patch_size[1], r.plan.patch_size[2], (r.cache_dir / "plan.json").string());
   return r;
 }
 
@@ -172,7 +173,8 @@ PreprocessResult run_preprocess(const config::Config& cfg, bool force) {
           }
         }
         auto [image, label] = read_checked(c, m);
-        const auto pc = preprocess_case(image, label ? &*label : nullptr, plan, static_cast<uint64_t>(cfg.run.seed) + i);
+        const auto pc =
+            preprocess_case(image, label ? &*label : nullptr, plan, static_cast<uint64_t>(cfg.run.seed) + i);
         auto e = write_cache_case(r.cache_dir, c.id, pc, plan, fmt::format("{}", fmt::join(c.images, ",")), c.label);
         core::atomic_write_text(meta, plan_hash + "\n" + cache_entry_to_json(e));
         entries[i] = std::move(e);

@@ -107,9 +107,7 @@ PretrainBatch PretrainLoader::next() {
   return std::move(batch);
 }
 
-LoaderState PretrainLoader::state() const {
-  return detail::make_state(queue_->position(), schedule_, opt_);
-}
+LoaderState PretrainLoader::state() const { return detail::make_state(queue_->position(), schedule_, opt_); }
 
 void PretrainLoader::restore(const LoaderState& s) {
   queue_->reset(detail::restore_position(s, state(), "pretraining loader"));

@@ -33,8 +33,10 @@ void copy_rows(const S* src, const Index3& shape, int64_t channels, int64_t c_of
           std::memcpy(row + lead, srow + w0, static_cast<size_t>(w1 - w0) * sizeof(D));
         } else {
           for (int64_t x = w0; x < w1; ++x) {
-            if constexpr (std::is_same_v<S, at::Half>) row[lead + x - w0] = static_cast<D>(static_cast<float>(srow[x]));
-            else row[lead + x - w0] = static_cast<D>(srow[x]);
+            if constexpr (std::is_same_v<S, at::Half>)
+              row[lead + x - w0] = static_cast<D>(static_cast<float>(srow[x]));
+            else
+              row[lead + x - w0] = static_cast<D>(srow[x]);
           }
         }
         std::fill(row + lead + (w1 - w0), row + size[2], pad);
@@ -47,13 +49,26 @@ template <class D>
 void copy_any(const torch::Tensor& src, const Index3& shape, int64_t channels, int64_t c_offset, const Index3& start,
               const Index3& size, D pad, D* dst) {
   switch (src.scalar_type()) {
-    case torch::kFloat: copy_rows(src.data_ptr<float>(), shape, channels, c_offset, start, size, pad, dst); break;
-    case torch::kHalf: copy_rows(src.data_ptr<at::Half>(), shape, channels, c_offset, start, size, pad, dst); break;
-    case torch::kUInt8: copy_rows(src.data_ptr<uint8_t>(), shape, channels, c_offset, start, size, pad, dst); break;
-    case torch::kShort: copy_rows(src.data_ptr<int16_t>(), shape, channels, c_offset, start, size, pad, dst); break;
-    case torch::kInt: copy_rows(src.data_ptr<int32_t>(), shape, channels, c_offset, start, size, pad, dst); break;
-    case torch::kLong: copy_rows(src.data_ptr<int64_t>(), shape, channels, c_offset, start, size, pad, dst); break;
-    default: GTGM_THROW("copy_crop: unsupported source dtype {}", src.scalar_type());
+    case torch::kFloat:
+      copy_rows(src.data_ptr<float>(), shape, channels, c_offset, start, size, pad, dst);
+      break;
+    case torch::kHalf:
+      copy_rows(src.data_ptr<at::Half>(), shape, channels, c_offset, start, size, pad, dst);
+      break;
+    case torch::kUInt8:
+      copy_rows(src.data_ptr<uint8_t>(), shape, channels, c_offset, start, size, pad, dst);
+      break;
+    case torch::kShort:
+      copy_rows(src.data_ptr<int16_t>(), shape, channels, c_offset, start, size, pad, dst);
+      break;
+    case torch::kInt:
+      copy_rows(src.data_ptr<int32_t>(), shape, channels, c_offset, start, size, pad, dst);
+      break;
+    case torch::kLong:
+      copy_rows(src.data_ptr<int64_t>(), shape, channels, c_offset, start, size, pad, dst);
+      break;
+    default:
+      GTGM_THROW("copy_crop: unsupported source dtype {}", src.scalar_type());
   }
 }
 
@@ -73,8 +88,10 @@ ViewPair sample_view_pair(const Index3& shape, const Index3& size, double max_sh
   for (int a = 0; a < 3; ++a) {
     const auto m = static_cast<int64_t>(std::floor(max_shift * static_cast<double>(size[a])));
     int64_t s = p.start1[a] + rng.randint(-m, m);
-    if (shape[a] >= size[a]) s = std::clamp<int64_t>(s, 0, shape[a] - size[a]);
-    else s = p.start1[a];
+    if (shape[a] >= size[a])
+      s = std::clamp<int64_t>(s, 0, shape[a] - size[a]);
+    else
+      s = p.start1[a];
     p.start2[a] = s;
     p.centre[a] = 0.5 * static_cast<double>(p.start1[a] + p.start2[a]) + 0.5 * static_cast<double>(size[a] - 1);
   }

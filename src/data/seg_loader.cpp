@@ -98,9 +98,7 @@ SegBatch SegLoader::next() {
   return std::move(batch);
 }
 
-LoaderState SegLoader::state() const {
-  return detail::make_state(queue_->position(), schedule_, opt_);
-}
+LoaderState SegLoader::state() const { return detail::make_state(queue_->position(), schedule_, opt_); }
 
 void SegLoader::restore(const LoaderState& s) {
   queue_->reset(detail::restore_position(s, state(), "segmentation loader"));

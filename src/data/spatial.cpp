@@ -53,8 +53,8 @@ Reorientation canonical_reorientation(const io::Geometry& g, const std::string& 
       best = p;
     }
   } while (std::next_permutation(p.begin(), p.end()));
-  const std::array<double, 3> want = orientation == "LPS" ? std::array<double, 3>{1, 1, 1}
-                                                          : std::array<double, 3>{-1, -1, 1};
+  const std::array<double, 3> want =
+      orientation == "LPS" ? std::array<double, 3>{1, 1, 1} : std::array<double, 3>{-1, -1, 1};
   for (int a = 0; a < 3; ++a) {
     const int phys = best[a];
     const int new_tensor_axis = 2 - phys;  // tensor axes (D, H, W) <-> physical (z, y, x)
@@ -130,7 +130,8 @@ io::Volume crop(const io::Volume& v, const Box& box, IndexTransform* new_to_old)
                "crop: box [{}, {}) on axis {} does not fit a volume of size {}", box.begin[a], box.end[a], a, shape[a]);
   }
   const auto t = IndexTransform::scale_offset(
-      {1, 1, 1}, {static_cast<double>(box.begin[0]), static_cast<double>(box.begin[1]), static_cast<double>(box.begin[2])});
+      {1, 1, 1},
+      {static_cast<double>(box.begin[0]), static_cast<double>(box.begin[1]), static_cast<double>(box.begin[2])});
   if (new_to_old != nullptr) *new_to_old = t;
   io::Volume out;
   out.source = v.source;
@@ -147,8 +148,8 @@ std::array<int64_t, 3> resampled_shape(const std::array<int64_t, 3>& shape, cons
                                        const std::array<double, 3>& target) {
   std::array<int64_t, 3> out{};
   for (int a = 0; a < 3; ++a) {
-    GTGM_CHECK(target[a] > 0 && spacing[a] > 0, "resampling needs positive spacings (axis {}: {} -> {})", a,
-               spacing[a], target[a]);
+    GTGM_CHECK(target[a] > 0 && spacing[a] > 0, "resampling needs positive spacings (axis {}: {} -> {})", a, spacing[a],
+               target[a]);
     out[a] = std::max<int64_t>(1, std::llround(static_cast<double>(shape[a]) * spacing[a] / target[a]));
   }
   return out;
@@ -167,11 +168,10 @@ torch::Tensor resample_image(const torch::Tensor& image, const std::array<int64_
   auto out = torch::empty({x.size(0), shape[0], shape[1], shape[2]}, torch::kFloat);
   // One channel at a time keeps the peak memory at one input plus one output channel.
   for (int64_t c = 0; c < x.size(0); ++c) {
-    out[c] = F::interpolate(x[c].unsqueeze(0).unsqueeze(0),
-                            F::InterpolateFuncOptions()
-                                .size(std::vector<int64_t>(shape.begin(), shape.end()))
-                                .mode(torch::kTrilinear)
-                                .align_corners(false))[0][0];
+    out[c] = F::interpolate(x[c].unsqueeze(0).unsqueeze(0), F::InterpolateFuncOptions()
+                                                                .size(std::vector<int64_t>(shape.begin(), shape.end()))
+                                                                .mode(torch::kTrilinear)
+                                                                .align_corners(false))[0][0];
   }
   return out;
 }
@@ -225,8 +225,7 @@ io::Volume resample(const io::Volume& v, const std::array<int64_t, 3>& shape, bo
   return out;
 }
 
-io::Volume restore_to_source(const torch::Tensor& pred, const CacheHeader& header, RestoreInterp interp,
-                             double fill) {
+io::Volume restore_to_source(const torch::Tensor& pred, const CacheHeader& header, RestoreInterp interp, double fill) {
   GTGM_CHECK(pred.dim() == 4, "restore_to_source: expected a prediction [C, d, h, w], got {}", pred.sizes());
   for (int a = 0; a < 3; ++a) {
     GTGM_CHECK(pred.size(1 + a) == header.shape[1 + a],

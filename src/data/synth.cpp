@@ -4,7 +4,6 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
-
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -382,18 +381,44 @@ const std::vector<DecathlonTaskSpec>& decathlon_tasks() {
   // Mostly structures with contrast (liver, kidney, lesions); Spleen keeps the spleen, whose CT
   // intensity is within noise of the surrounding tissue: the hard one.
   static const std::vector<DecathlonTaskSpec> specs = {
-      {"Task01_BrainTumour", "BrainTumour", "BRATS", "MRI", {"FLAIR", "T1w", "t1gd", "T2w"},
-       {"background", "edema", "non-enhancing tumor", "enhancing tumour"}, {0, 1, 3, 0, 2}, 1, 1.8},
+      {"Task01_BrainTumour",
+       "BrainTumour",
+       "BRATS",
+       "MRI",
+       {"FLAIR", "T1w", "t1gd", "T2w"},
+       {"background", "edema", "non-enhancing tumor", "enhancing tumour"},
+       {0, 1, 3, 0, 2},
+       1,
+       1.8},
       {"Task02_Heart", "LeftAtrium", "la", "MRI", {"MRI"}, {"background", "left atrium"}, {0, 1, 0, 0, 1}},
       {"Task03_Liver", "Liver", "liver", "CT", {"CT"}, {"background", "liver", "cancer"}, {0, 1, 0, 0, 2}, 1, 1.6},
-      {"Task04_Hippocampus", "Hippocampus", "hippocampus", "MRI", {"MRI"}, {"background", "Anterior", "Posterior"},
+      {"Task04_Hippocampus",
+       "Hippocampus",
+       "hippocampus",
+       "MRI",
+       {"MRI"},
+       {"background", "Anterior", "Posterior"},
        {0, 1, 2, 0, 1}},
       {"Task05_Prostate", "Prostate", "prostate", "MRI", {"T2", "ADC"}, {"background", "PZ", "TZ"}, {0, 1, 2, 0, 1}},
       {"Task06_Lung", "Lung", "lung", "CT", {"CT"}, {"background", "cancer"}, {0, 0, 0, 0, 1}, 1, 2.0},
-      {"Task07_Pancreas", "Pancreas", "pancreas", "CT", {"CT"}, {"background", "pancreas", "cancer"}, {0, 0, 1, 0, 2},
-       1, 1.6},
-      {"Task08_HepaticVessel", "HepaticVessel", "hepaticvessel", "CT", {"CT"}, {"background", "Vessel", "Tumour"},
-       {0, 0, 1, 0, 2}, 1, 1.6},
+      {"Task07_Pancreas",
+       "Pancreas",
+       "pancreas",
+       "CT",
+       {"CT"},
+       {"background", "pancreas", "cancer"},
+       {0, 0, 1, 0, 2},
+       1,
+       1.6},
+      {"Task08_HepaticVessel",
+       "HepaticVessel",
+       "hepaticvessel",
+       "CT",
+       {"CT"},
+       {"background", "Vessel", "Tumour"},
+       {0, 0, 1, 0, 2},
+       1,
+       1.6},
       {"Task09_Spleen", "Spleen", "spleen", "CT", {"CT"}, {"background", "spleen"}, {0, 0, 0, 1, 0}},
       {"Task10_Colon", "Colon", "colon", "CT", {"CT"}, {"background", "colon cancer primaries"}, {0, 0, 1, 0, 0}},
   };
@@ -410,8 +435,9 @@ const DecathlonTaskSpec& decathlon_task(const std::string& folder) {
 }
 
 PhantomCase make_decathlon_case(const DecathlonTaskSpec& spec, const PhantomOptions& options, int64_t index) {
-  GTGM_CHECK(!spec.channels.empty() && spec.labels.size() >= 2, "task {}: {} channel(s), {} label(s) (expected >= 1, >= 2)",
-             spec.folder, spec.channels.size(), spec.labels.size());
+  GTGM_CHECK(!spec.channels.empty() && spec.labels.size() >= 2,
+             "task {}: {} channel(s), {} label(s) (expected >= 1, >= 2)", spec.folder, spec.channels.size(),
+             spec.labels.size());
   for (int c : spec.tissue_to_class)
     GTGM_CHECK(c >= 0 && c < static_cast<int>(spec.labels.size()), "task {}: tissue maps to class {} (expected 0..{})",
                spec.folder, c, spec.labels.size() - 1);
@@ -479,20 +505,19 @@ void write_decathlon_task(const fs::path& dir, const DecathlonTaskSpec& spec, co
     nlohmann::json modality = nlohmann::json::object(), labels = nlohmann::json::object();
     for (size_t k = 0; k < spec.channels.size(); ++k) modality[std::to_string(k)] = spec.channels[k];
     for (size_t k = 0; k < spec.labels.size(); ++k) labels[std::to_string(k)] = spec.labels[k];
-    const nlohmann::json j = {
-        {"name", spec.name},
-        {"description", fmt::format("Synthetic stand-in for {} ({} phantoms) {} (seed {})", spec.folder, spec.modality,
-                                    kSynthMarker, o.seed)},
-        {"reference", "gtgm"},
-        {"licence", "CC0"},
-        {"release", "1.0"},
-        {"tensorImageSize", spec.channels.size() > 1 ? "4D" : "3D"},
-        {"modality", modality},
-        {"labels", labels},
-        {"numTraining", o.num_train},
-        {"numTest", o.num_test},
-        {"training", training},
-        {"test", test}};
+    const nlohmann::json j = {{"name", spec.name},
+                              {"description", fmt::format("Synthetic stand-in for {} ({} phantoms) {} (seed {})",
+                                                          spec.folder, spec.modality, kSynthMarker, o.seed)},
+                              {"reference", "gtgm"},
+                              {"licence", "CC0"},
+                              {"release", "1.0"},
+                              {"tensorImageSize", spec.channels.size() > 1 ? "4D" : "3D"},
+                              {"modality", modality},
+                              {"labels", labels},
+                              {"numTraining", o.num_train},
+                              {"numTest", o.num_test},
+                              {"training", training},
+                              {"test", test}};
     core::atomic_write_text(tmp / "dataset.json", j.dump(4) + "\n");
   });
 }

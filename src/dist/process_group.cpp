@@ -24,9 +24,7 @@ std::string first_line(const std::string& s) {
 
 double seconds(std::chrono::milliseconds ms) { return static_cast<double>(ms.count()) / 1000.0; }
 
-bool is_loopback(const std::string& host) {
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-}
+bool is_loopback(const std::string& host) { return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0; }
 
 // Runs `fn` on a detached thread and waits at most `deadline`; nullopt (and `error` set) on a
 // timeout or an exception. Store operations block without a socket timeout when the store's host
@@ -97,10 +95,14 @@ std::map<int, Beat> read_beats(const c10::intrusive_ptr<c10d::Store>& store, int
 
 c10d::ReduceOp to_c10d(ReduceOp op) {
   switch (op) {
-    case ReduceOp::Sum: return c10d::ReduceOp::SUM;
-    case ReduceOp::Max: return c10d::ReduceOp::MAX;
-    case ReduceOp::Min: return c10d::ReduceOp::MIN;
-    case ReduceOp::Mean: break;
+    case ReduceOp::Sum:
+      return c10d::ReduceOp::SUM;
+    case ReduceOp::Max:
+      return c10d::ReduceOp::MAX;
+    case ReduceOp::Min:
+      return c10d::ReduceOp::MIN;
+    case ReduceOp::Mean:
+      break;
   }
   GTGM_THROW("ReduceOp::Mean is applied by dist::all_reduce_ (sum, then divide), not by the backend");
 }
@@ -125,8 +127,8 @@ void Work::wait() {
 }
 
 ProcessGroup::ProcessGroup(const GroupOptions& o) : opts_(o) {
-  GTGM_CHECK(o.world_size >= 1 && o.rank >= 0 && o.rank < o.world_size, "ProcessGroup: bad rank {} / world {}",
-             o.rank, o.world_size);
+  GTGM_CHECK(o.world_size >= 1 && o.rank >= 0 && o.rank < o.world_size, "ProcessGroup: bad rank {} / world {}", o.rank,
+             o.world_size);
   // The backend's own timeout leaves room for the diagnosis, so that the whole failure report
   // happens within the configured timeout.
   op_timeout_ = std::max<std::chrono::milliseconds>(o.timeout * 8 / 10, 100ms);
@@ -136,11 +138,12 @@ ProcessGroup::ProcessGroup(const GroupOptions& o) : opts_(o) {
   try {
     tcp_store_ = compat::make_tcp_store(o.master_addr, o.master_port, o.world_size, o.rank == 0, o.timeout, true);
   } catch (const std::exception& e) {
-    GTGM_THROW("rendezvous failed: rank {} of {} could not {} the store at MASTER_ADDR:MASTER_PORT={} within "
-               "dist.timeout_s={:.0f} s ({}); check that every rank was started with the same MASTER_ADDR/"
-               "MASTER_PORT and that rank 0 can listen on that port",
-               o.rank, o.world_size, o.rank == 0 ? "host (and gather every rank at)" : "reach", where,
-               seconds(o.timeout), first_line(e.what()));
+    GTGM_THROW(
+        "rendezvous failed: rank {} of {} could not {} the store at MASTER_ADDR:MASTER_PORT={} within "
+        "dist.timeout_s={:.0f} s ({}); check that every rank was started with the same MASTER_ADDR/"
+        "MASTER_PORT and that rank 0 can listen on that port",
+        o.rank, o.world_size, o.rank == 0 ? "host (and gather every rank at)" : "reach", where, seconds(o.timeout),
+        first_line(e.what()));
   }
   meta_store_ = c10::make_intrusive<c10d::PrefixStore>("gtgm", tcp_store_);
   meta_store_->set(hb_key(o.rank), bytes(encode({0, 0, "alive", "init"})));
@@ -159,7 +162,8 @@ ProcessGroup::ProcessGroup(const GroupOptions& o) : opts_(o) {
       }
       backend_ = c10::make_intrusive<c10d::ProcessGroupGloo>(pg_store, o.rank, o.world_size, gopts);
 #else
-      throw ConfigError("dist.backend=gloo: this gtgm was built without c10d Gloo (install libgloo-dev and reconfigure)");
+      throw ConfigError(
+          "dist.backend=gloo: this gtgm was built without c10d Gloo (install libgloo-dev and reconfigure)");
 #endif
     } else if (o.backend == "nccl") {
 #ifdef GTGM_HAVE_NCCL
@@ -185,9 +189,10 @@ ProcessGroup::ProcessGroup(const GroupOptions& o) : opts_(o) {
     }
     const std::string who = missing.empty() ? std::string("every rank reached the store")
                                             : fmt::format("rank(s) {} never joined", join_ranks(missing));
-    GTGM_THROW("rendezvous failed: the {} process group of {} ranks at MASTER_ADDR:MASTER_PORT={} could not be formed within "
-               "dist.timeout_s={:.0f} s: {} ({})",
-               o.backend, o.world_size, where, seconds(o.timeout), who, first_line(e.what()));
+    GTGM_THROW(
+        "rendezvous failed: the {} process group of {} ranks at MASTER_ADDR:MASTER_PORT={} could not be formed within "
+        "dist.timeout_s={:.0f} s: {} ({})",
+        o.backend, o.world_size, where, seconds(o.timeout), who, first_line(e.what()));
   }
   heartbeat_ = std::thread(&ProcessGroup::heartbeat_loop, this);
 }
@@ -253,13 +258,14 @@ void ProcessGroup::heartbeat_loop() {
   // Its own connection: the main thread's client may be blocked in a long store wait.
   c10::intrusive_ptr<c10d::Store> store;
   try {
-    auto tcp = compat::make_tcp_store(opts_.master_addr, opts_.master_port, opts_.world_size, false, opts_.timeout,
-                                      false);
+    auto tcp =
+        compat::make_tcp_store(opts_.master_addr, opts_.master_port, opts_.world_size, false, opts_.timeout, false);
     store = c10::make_intrusive<c10d::PrefixStore>("gtgm", tcp);
   } catch (const std::exception& e) {
-    GTGM_WARN("heartbeat: could not connect to the store at {}:{} ({}); failures will be reported without naming "
-              "the rank",
-              opts_.master_addr, opts_.master_port, first_line(e.what()));
+    GTGM_WARN(
+        "heartbeat: could not connect to the store at {}:{} ({}); failures will be reported without naming "
+        "the rank",
+        opts_.master_addr, opts_.master_port, first_line(e.what()));
     return;
   }
   int64_t beat = 1;
@@ -291,9 +297,10 @@ std::string ProcessGroup::diagnose(int64_t seq) {
   std::string err;
   const std::string where = fmt::format("{}:{}", opts_.master_addr, opts_.master_port);
   auto unreachable = [&](const std::string& why) {
-    return fmt::format("the rendezvous store hosted by rank 0 at {} does not answer ({}): rank 0 died, was killed, "
-                       "hangs or exited with an error",
-                       where, why);
+    return fmt::format(
+        "the rendezvous store hosted by rank 0 at {} does not answer ({}): rank 0 died, was killed, "
+        "hangs or exited with an error",
+        where, why);
   };
   auto read = [&]() { return call_with_deadline([store, world]() { return read_beats(store, world); }, bound, &err); };
   auto first_read = read();
@@ -324,12 +331,13 @@ std::string ProcessGroup::diagnose(int64_t seq) {
     } else if (b.state == "finished") {
       findings.push_back(fmt::format("rank {} finished and left after {} collectives", r, b.seq));
     } else if (!any_exit && first.count(r) && first[r].beat == b.beat) {
-      findings.push_back(fmt::format("rank {} stopped responding: no heartbeat for {:.1f} s (killed, crashed or frozen)",
-                                     r, seconds(gap)));
+      findings.push_back(fmt::format(
+          "rank {} stopped responding: no heartbeat for {:.1f} s (killed, crashed or frozen)", r, seconds(gap)));
     } else if (b.seq < seq) {
-      findings.push_back(fmt::format("rank {} is alive but has not reached this collective (it is at #{} {}): it is "
-                                     "stuck elsewhere or runs a different code path",
-                                     r, b.seq, b.op));
+      findings.push_back(
+          fmt::format("rank {} is alive but has not reached this collective (it is at #{} {}): it is "
+                      "stuck elsewhere or runs a different code path",
+                      r, b.seq, b.op));
     }
   }
   if (findings.empty()) {

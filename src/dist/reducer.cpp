@@ -29,11 +29,11 @@ struct Reducer::State {
   };
   std::vector<Bucket> buckets;
   std::vector<std::pair<std::size_t, std::size_t>> where;  // param -> (bucket, slot)
-  std::vector<char> ready;   // param's slot is filled this step
-  std::vector<char> hooked;  // param's gradient hook fired this step
+  std::vector<char> ready;                                 // param's slot is filled this step
+  std::vector<char> hooked;                                // param's gradient hook fired this step
   std::size_t next_launch = 0;
   bool sync = true;
-  bool dirty = false;  // some hook fired since the last finish()
+  bool dirty = false;          // some hook fired since the last finish()
   int64_t launched_early = 0;  // before finish()
   int64_t last_launched_early = 0;
   // Keeps the gradient accumulators (and so the hooks) alive.
@@ -201,7 +201,9 @@ static void build(Reducer::State& s, const std::shared_ptr<Reducer::State>& self
     const torch::Tensor& p = s.params[k];
     if (!current.members.empty()) {
       const torch::Tensor& prev = s.params[current.members.back()];
-      if (prev.scalar_type() != p.scalar_type() || prev.device() != p.device() || bytes + static_cast<int64_t>(p.nbytes()) > cap) close();
+      if (prev.scalar_type() != p.scalar_type() || prev.device() != p.device() ||
+          bytes + static_cast<int64_t>(p.nbytes()) > cap)
+        close();
     }
     current.members.push_back(k);
     bytes += static_cast<int64_t>(p.nbytes());
@@ -209,7 +211,8 @@ static void build(Reducer::State& s, const std::shared_ptr<Reducer::State>& self
   close();
   s.where.resize(s.params.size());
   for (std::size_t b = 0; b < s.buckets.size(); ++b) {
-    for (std::size_t slot = 0; slot < s.buckets[b].members.size(); ++slot) s.where[s.buckets[b].members[slot]] = {b, slot};
+    for (std::size_t slot = 0; slot < s.buckets[b].members.size(); ++slot)
+      s.where[s.buckets[b].members[slot]] = {b, slot};
   }
   s.ready.assign(s.params.size(), 0);
   s.hooked.assign(s.params.size(), 0);
@@ -223,8 +226,8 @@ static void build(Reducer::State& s, const std::shared_ptr<Reducer::State>& self
   }
 }
 
-static std::shared_ptr<Reducer::State> make_state(const std::vector<torch::Tensor>& all, Context ctx,
-                                                  double bucket_mb, ReduceMode mode) {
+static std::shared_ptr<Reducer::State> make_state(const std::vector<torch::Tensor>& all, Context ctx, double bucket_mb,
+                                                  ReduceMode mode) {
   auto s = std::make_shared<Reducer::State>();
   s->ctx = std::move(ctx);
   s->mode = mode;
@@ -279,7 +282,8 @@ void Reducer::prepare_backward(const std::vector<torch::Tensor>& outputs) {
   std::vector<torch::autograd::Node*> stack;
   for (const auto& out : outputs) {
     if (!out.defined()) continue;
-    torch::autograd::Node* root = out.grad_fn() ? out.grad_fn().get() : torch::autograd::impl::try_get_grad_accumulator(out).get();
+    torch::autograd::Node* root =
+        out.grad_fn() ? out.grad_fn().get() : torch::autograd::impl::try_get_grad_accumulator(out).get();
     if (root != nullptr && seen.insert(root).second) stack.push_back(root);
   }
   while (!stack.empty()) {

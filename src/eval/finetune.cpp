@@ -131,8 +131,8 @@ train::Validation validate_segmentation(const data::CacheDataset& test, const Pr
 }
 
 train::Validation validate_affinity(const data::CacheDataset& volumes, const std::vector<train::SliceRange>& test,
-                                    const Predictor& predictor, const SlidingWindowOptions& options,
-                                    double threshold, size_t max_cases) {
+                                    const Predictor& predictor, const SlidingWindowOptions& options, double threshold,
+                                    size_t max_cases) {
   GTGM_CHECK(test.size() == volumes.size(), "validation: {} slice ranges for {} volumes", test.size(), volumes.size());
   std::vector<double> voi, split, merge, arand;
   const size_t n = max_cases > 0 ? std::min(max_cases, volumes.size()) : volumes.size();
@@ -149,7 +149,8 @@ train::Validation validate_affinity(const data::CacheDataset& volumes, const std
   train::Validation v;
   v.score = nan_mean(voi);
   v.higher_is_better = false;
-  v.metrics = {{"voi", v.score}, {"voi_split", nan_mean(split)}, {"voi_merge", nan_mean(merge)}, {"arand", nan_mean(arand)}};
+  v.metrics = {
+      {"voi", v.score}, {"voi_split", nan_mean(split)}, {"voi_merge", nan_mean(merge)}, {"arand", nan_mean(arand)}};
   return v;
 }
 
@@ -169,9 +170,10 @@ FinetuneResult run_finetune(const config::Config& cfg_in, const FinetuneOptions&
   const fs::path run_dir = cfg.run.dir;
   // Refuse before anything in the run dir is touched (the Trainer refuses too, but later).
   if (options.resume.empty() && !train::list_checkpoints(run_dir).empty()) {
-    throw ConfigError(fmt::format("{} already holds checkpoints of a run; pass --resume {} to continue it, or set "
-                                  "run.dir to a new directory",
-                                  run_dir.string(), run_dir.string()));
+    throw ConfigError(
+        fmt::format("{} already holds checkpoints of a run; pass --resume {} to continue it, or set "
+                    "run.dir to a new directory",
+                    run_dir.string(), run_dir.string()));
   }
   std::optional<core::ScopedLogFile> log_file;  // this run's lines only, even inside `gtgm eval`
   if (ctx.is_rank0()) {
@@ -191,8 +193,9 @@ FinetuneResult run_finetune(const config::Config& cfg_in, const FinetuneOptions&
   std::vector<train::SliceRange> train_slices, test_slices;
   if (em) {
     if (cfg.finetune.em_train_z >= 1.0) {
-      throw ConfigError(fmt::format("finetune.em_train_z = {} leaves no test slices: use a fraction below 1 (CREMI: 0.6)",
-                                    cfg.finetune.em_train_z));
+      throw ConfigError(
+          fmt::format("finetune.em_train_z = {} leaves no test slices: use a fraction below 1 (CREMI: 0.6)",
+                      cfg.finetune.em_train_z));
     }
     // CREMI: every volume is split along z (first slices train, the rest test).
     train_ds = test_ds = data::CacheDataset::open(cache, manifest.ids(), /*need_labels=*/true);
@@ -214,8 +217,9 @@ FinetuneResult run_finetune(const config::Config& cfg_in, const FinetuneOptions&
     test_ds = data::CacheDataset::open(cache, split.test, /*need_labels=*/true);
     result.train_cases = static_cast<int64_t>(train_ids.size());
     result.test_cases = static_cast<int64_t>(split.test.size());
-    GTGM_INFO("finetune: {} cases: {} train (label fraction {} of {}), {} held out (seed {}{})", manifest.training.size(),
-              train_ids.size(), cfg.data.label_fraction, split.train.size(), split.test.size(), cfg.data.split_seed,
+    GTGM_INFO("finetune: {} cases: {} train (label fraction {} of {}), {} held out (seed {}{})",
+              manifest.training.size(), train_ids.size(), cfg.data.label_fraction, split.train.size(),
+              split.test.size(), cfg.data.split_seed,
               cfg.data.fold >= 0 ? fmt::format(", fold {}/{}", cfg.data.fold, cfg.data.num_folds)
                                  : fmt::format(", train fraction {}", cfg.data.train_fraction));
   }
@@ -249,7 +253,8 @@ FinetuneResult run_finetune(const config::Config& cfg_in, const FinetuneOptions&
   }
   if (!options.resume.empty()) {
     const fs::path saved = fs::path(cfg.run.dir) / kInitReportFile;
-    result.init_report = fs::exists(saved) ? core::read_text_file(saved) : std::string("resumed (no init report saved)");
+    result.init_report =
+        fs::exists(saved) ? core::read_text_file(saved) : std::string("resumed (no init report saved)");
     GTGM_INFO("encoder init (from the resumed run): {}", result.init_report);
   } else {
     result.init_report = cfg.train.init.empty() ? std::string("random") : init(cfg.train.init).text();
@@ -276,8 +281,9 @@ FinetuneResult run_finetune(const config::Config& cfg_in, const FinetuneOptions&
   GTGM_CHECK(!result.best_checkpoint.empty(), "finetune: {} holds no checkpoint to predict with",
              train::checkpoints_root(run_dir).string());
   GTGM_INFO("predicting {} held-out case(s) with {}{}", result.test_cases, result.best_checkpoint.string(),
-            best.is_null() ? "" : fmt::format(" (best validation score {:.5g} at step {})", best.at("score").get<double>(),
-                                              best.at("step").get<int64_t>()));
+            best.is_null() ? ""
+                           : fmt::format(" (best validation score {:.5g} at step {})", best.at("score").get<double>(),
+                                         best.at("step").get<int64_t>()));
   io::load_state_into(task->module(), io::load_safetensors(result.best_checkpoint / "model.safetensors"),
                       /*strict=*/true, (result.best_checkpoint / "model.safetensors").string());
   task->module().eval();
@@ -310,8 +316,10 @@ FinetuneResult run_finetune(const config::Config& cfg_in, const FinetuneOptions&
       io::Volume pred = data::restore_to_source(full, h, data::RestoreInterp::Nearest, 0.0);
       const io::Volume in_test = data::restore_to_source(mask, h, data::RestoreInterp::Nearest, 0.0);
       io::Volume ref = io::read_volume(c.entry.source_label);
-      GTGM_CHECK(ref.data.sizes() == in_test.data.sizes(), "finetune: case '{}': source labels {} have shape {}, the "
-                 "cache maps back to {}", c.entry.id, c.entry.source_label, ref.data.sizes(), in_test.data.sizes());
+      GTGM_CHECK(ref.data.sizes() == in_test.data.sizes(),
+                 "finetune: case '{}': source labels {} have shape {}, the "
+                 "cache maps back to {}",
+                 c.entry.id, c.entry.source_label, ref.data.sizes(), in_test.data.sizes());
       ref.data = ref.data.to(torch::kLong) * in_test.data.to(torch::kLong);
       ref.geometry = pred.geometry;
       CasePair p{c.entry.id, result.predictions_dir / (c.entry.id + ".h5"), ref_dir / (c.entry.id + ".h5")};
@@ -324,8 +332,8 @@ FinetuneResult run_finetune(const config::Config& cfg_in, const FinetuneOptions&
     for (int64_t k = 1; k < cfg.model.num_classes; ++k) so.labels.push_back(k);
     for (size_t i = 0; i < test_ds->size(); ++i) {
       const auto& c = test_ds->at(i);
-      GTGM_CHECK(!c.entry.source_label.empty(), "finetune: held-out case '{}' has no source label file to score against",
-                 c.entry.id);
+      GTGM_CHECK(!c.entry.source_label.empty(),
+                 "finetune: held-out case '{}' has no source label file to score against", c.entry.id);
       const io::Volume pred = predict_cached_case(c, predictor, o);
       CasePair p{c.entry.id, cached_prediction_path(result.predictions_dir, c.entry), c.entry.source_label};
       write_prediction(pred, p.pred);
@@ -349,7 +357,8 @@ FinetuneResult run_finetune(const config::Config& cfg_in, const FinetuneOptions&
   j["best_checkpoint"] = result.best_checkpoint.string();
   j["summary"] = result.summary_json.string();
   ordered_json metrics = ordered_json::object();
-  for (const auto& [k, v] : result.mean_metrics) metrics[k] = std::isfinite(v) ? ordered_json(v) : ordered_json(nullptr);
+  for (const auto& [k, v] : result.mean_metrics)
+    metrics[k] = std::isfinite(v) ? ordered_json(v) : ordered_json(nullptr);
   j["mean_metrics"] = metrics;
   core::atomic_write_text(run_dir / "finetune.json", j.dump(2) + "\n");
   return result;

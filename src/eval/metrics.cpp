@@ -86,9 +86,11 @@ torch::Tensor surface_voxels(const torch::Tensor& mask) {
   using torch::indexing::Slice;
   const int64_t d = m.size(0), h = m.size(1), w = m.size(2);
   torch::Tensor interior = m.clone();
-  const std::array<std::array<int64_t, 3>, 6> offsets = {{{-1, 0, 0}, {1, 0, 0}, {0, -1, 0}, {0, 1, 0}, {0, 0, -1}, {0, 0, 1}}};
+  const std::array<std::array<int64_t, 3>, 6> offsets = {
+      {{-1, 0, 0}, {1, 0, 0}, {0, -1, 0}, {0, 1, 0}, {0, 0, -1}, {0, 0, 1}}};
   for (const auto& o : offsets) {
-    interior.logical_and_(p.index({Slice(1 + o[0], 1 + o[0] + d), Slice(1 + o[1], 1 + o[1] + h), Slice(1 + o[2], 1 + o[2] + w)}));
+    interior.logical_and_(
+        p.index({Slice(1 + o[0], 1 + o[0] + d), Slice(1 + o[1], 1 + o[1] + h), Slice(1 + o[2], 1 + o[2] + w)}));
   }
   return m.logical_and(interior.logical_not());
 }
@@ -105,8 +107,8 @@ SurfaceDistances surface_distances(const torch::Tensor& pred, const torch::Tenso
   const auto box = bounding_box(any);
   using torch::indexing::Slice;
   auto crop = [&box](const torch::Tensor& t) {
-    return t.index({Slice(box[0].first, box[0].second), Slice(box[1].first, box[1].second),
-                    Slice(box[2].first, box[2].second)});
+    return t.index(
+        {Slice(box[0].first, box[0].second), Slice(box[1].first, box[1].second), Slice(box[2].first, box[2].second)});
   };
   torch::Tensor sp = surface_voxels(crop(p)), sr = surface_voxels(crop(r));
   const bool has_p = sp.any().item<bool>(), has_r = sr.any().item<bool>();
@@ -176,7 +178,9 @@ std::map<int64_t, std::map<std::string, double>> score_segmentation(const torch:
       if (m == "dice") {
         row[m] = dice(pm, rm, options.both_empty_as_perfect);
       } else if (m == "hd95") {
-        row[m] = none ? (options.both_empty_as_perfect ? 0.0 : kMetricNaN) : one ? diagonal(pm, options.spacing_dhw) : hd95_from(d);
+        row[m] = none  ? (options.both_empty_as_perfect ? 0.0 : kMetricNaN)
+                 : one ? diagonal(pm, options.spacing_dhw)
+                       : hd95_from(d);
       } else {  // nsd
         row[m] = none ? (options.both_empty_as_perfect ? 1.0 : kMetricNaN) : nsd_from(d, options.nsd_tolerance);
       }

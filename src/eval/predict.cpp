@@ -10,7 +10,8 @@ namespace fs = std::filesystem;
 
 io::Volume predict_labels(const io::Volume& image, const Predictor& predictor, const SlidingWindowOptions& options) {
   GTGM_CHECK(image.data.defined() && image.data.dim() == 4, "predict: {}: expected image data [C, D, H, W], got {}",
-             image.source.empty() ? "volume" : image.source, image.data.defined() ? image.data.sizes() : c10::IntArrayRef{});
+             image.source.empty() ? "volume" : image.source,
+             image.data.defined() ? image.data.sizes() : c10::IntArrayRef{});
   io::Volume out;
   out.data = sliding_window_segment(image.data.to(torch::kFloat), predictor, options).unsqueeze(0);
   out.geometry = image.geometry;
@@ -21,7 +22,8 @@ io::Volume predict_labels(const io::Volume& image, const Predictor& predictor, c
 io::Volume predict_instances(const io::Volume& image, const Predictor& predictor, const SlidingWindowOptions& options,
                              WatershedOptions watershed) {
   GTGM_CHECK(image.data.defined() && image.data.dim() == 4, "predict: {}: expected image data [C, D, H, W], got {}",
-             image.source.empty() ? "volume" : image.source, image.data.defined() ? image.data.sizes() : c10::IntArrayRef{});
+             image.source.empty() ? "volume" : image.source,
+             image.data.defined() ? image.data.sizes() : c10::IntArrayRef{});
   torch::Tensor logits = sliding_window_inference(image.data.to(torch::kFloat), predictor, options);
   GTGM_CHECK(logits.size(0) == 3, "predict: {}: an affinity model must return 3 channels (z, y, x), got {}",
              image.source.empty() ? "volume" : image.source, logits.size(0));

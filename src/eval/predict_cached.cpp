@@ -10,14 +10,14 @@ namespace fs = std::filesystem;
 
 io::Volume predict_to_source(const torch::Tensor& cached_image, const data::CacheHeader& header,
                              const Predictor& predictor, const SlidingWindowOptions& options) {
-  GTGM_CHECK(cached_image.defined() && cached_image.dim() == 4,
-             "predict: expected a cached image [C, d, h, w], got {}",
+  GTGM_CHECK(cached_image.defined() && cached_image.dim() == 4, "predict: expected a cached image [C, d, h, w], got {}",
              cached_image.defined() ? cached_image.sizes() : c10::IntArrayRef{});
   torch::Tensor labels = sliding_window_segment(cached_image.to(torch::kFloat), predictor, options).unsqueeze(0);
   return data::restore_to_source(labels, header, data::RestoreInterp::Nearest, 0.0);
 }
 
-io::Volume predict_cached_case(const data::CacheCase& c, const Predictor& predictor, const SlidingWindowOptions& options) {
+io::Volume predict_cached_case(const data::CacheCase& c, const Predictor& predictor,
+                               const SlidingWindowOptions& options) {
   io::Volume v = predict_to_source(c.image.tensor(), c.image.header(), predictor, options);
   v.source = c.entry.source_image;
   return v;

@@ -207,9 +207,9 @@ SuiteRow run_one(const config::SuiteConfig& suite, const config::SuiteDataset& d
     }
     GTGM_INFO("{} {} in {}", tag, plan.mode == "resume" ? "resuming" : "running", dir.string());
     fs::create_directories(dir);
-    core::atomic_write_text(dir / kRequestFile,
-                            "# gtgm eval: the fine-tuning config of this run (compared before reuse/resume).\n" +
-                                config::to_yaml(cfg));
+    core::atomic_write_text(
+        dir / kRequestFile,
+        "# gtgm eval: the fine-tuning config of this run (compared before reuse/resume).\n" + config::to_yaml(cfg));
     FinetuneOptions fo;
     fo.pretrained = init.path;
     fo.resume = plan.mode == "resume" ? dir.string() : "";
@@ -362,8 +362,8 @@ std::string format_report_markdown(const config::SuiteConfig& suite, const std::
   for (const auto& r : rows) {
     std::string init_report = r.init_report;
     std::replace(init_report.begin(), init_report.end(), '|', '/');
-    ss << fmt::format("| {} | {} | {} | {} | {} | {:.1f} | {} | {} |\n", r.dataset, r.fraction_label, r.init,
-                      r.status, row_ok(r) ? fmt::format("{}/{}", r.train_cases, r.test_cases) : "-", r.seconds,
+    ss << fmt::format("| {} | {} | {} | {} | {} | {:.1f} | {} | {} |\n", r.dataset, r.fraction_label, r.init, r.status,
+                      row_ok(r) ? fmt::format("{}/{}", r.train_cases, r.test_cases) : "-", r.seconds,
                       r.run_dir.empty() ? "-" : "`" + r.run_dir + "`", init_report.empty() ? "-" : init_report);
   }
   if (!overlays.empty()) {
@@ -390,7 +390,8 @@ std::string format_report_csv(const std::vector<SuiteRow>& rows) {
        << csv_field(r.status) << ',' << num(r.ours) << ',' << num(r.paper) << ',' << num(delta(r));
     for (const auto& m : metric_names) {
       const auto it = r.metrics.find(m);
-      ss << ',' << (it == r.metrics.end() || !std::isfinite(it->second) ? std::string() : fmt::format("{}", it->second));
+      ss << ','
+         << (it == r.metrics.end() || !std::isfinite(it->second) ? std::string() : fmt::format("{}", it->second));
     }
     ss << ',' << r.train_cases << ',' << r.test_cases << ',' << fmt::format("{:.1f}", r.seconds) << ','
        << csv_field(r.run_dir) << ',' << csv_field(r.message) << '\n';
@@ -463,10 +464,9 @@ SuiteResult run_suite(const config::SuiteConfig& suite, const SuiteRunOptions& o
     if (!selected(ds.name)) continue;
     for (size_t k = 0; k < ds.label_fractions.size(); ++k) {
       for (const auto& init : suite.inits) {
-        const std::string tag =
-            fmt::format("[{}/{}] {} {} {}:", ++n, total, ds.name,
-                        k < ds.fraction_labels.size() ? ds.fraction_labels[k] : percent_text(ds.label_fractions[k]),
-                        init.name);
+        const std::string tag = fmt::format(
+            "[{}/{}] {} {} {}:", ++n, total, ds.name,
+            k < ds.fraction_labels.size() ? ds.fraction_labels[k] : percent_text(ds.label_fractions[k]), init.name);
         if (stopped) {
           SuiteRow skipped;
           skipped.dataset = ds.name;
@@ -499,10 +499,9 @@ SuiteResult run_suite(const config::SuiteConfig& suite, const SuiteRunOptions& o
       try {
         OverlayOptions oo;
         oo.max_cases = suite.overlay_cases;
-        const auto files =
-            write_overlays(run_config(suite, ds, f_max, init), r->summary_json,
-                           fs::path(suite.output_dir) / "overlays" / ds.name,
-                           fmt::format("{}-f{}_", init.name, frac_text(f_max)), oo);
+        const auto files = write_overlays(run_config(suite, ds, f_max, init), r->summary_json,
+                                          fs::path(suite.output_dir) / "overlays" / ds.name,
+                                          fmt::format("{}-f{}_", init.name, frac_text(f_max)), oo);
         for (const auto& f : files)
           out.overlays[ds.name].push_back(f.lexically_relative(suite.output_dir).generic_string());
       } catch (const std::exception& e) {

@@ -23,7 +23,7 @@ constexpr int kGap = 4;
 
 // Class colours for small label values; instance ids (EM) get a colour hashed from the id.
 torch::Tensor colour_table(const torch::Tensor& labels) {
-  static const uint8_t base[][3] = {{0, 0, 0},     {230, 60, 60},  {60, 200, 80},  {70, 120, 240},
+  static const uint8_t base[][3] = {{0, 0, 0},      {230, 60, 60},  {60, 200, 80},  {70, 120, 240},
                                     {240, 200, 40}, {200, 80, 220}, {40, 210, 210}, {250, 140, 40}};
   const auto flat = labels.to(torch::kLong).flatten();
   auto out = torch::empty({flat.numel(), 3}, torch::kFloat);
@@ -111,8 +111,8 @@ std::vector<fs::path> write_overlays(const config::Config& cfg, const fs::path& 
   } catch (const nlohmann::json::exception& e) {
     GTGM_THROW("{}: not valid JSON ({})", summary_json.string(), e.what());
   }
-  GTGM_CHECK(summary.contains("cases") && summary["cases"].is_array(), "{}: no \"cases\" list (not a gtgm score summary)",
-             summary_json.string());
+  GTGM_CHECK(summary.contains("cases") && summary["cases"].is_array(),
+             "{}: no \"cases\" list (not a gtgm score summary)", summary_json.string());
   const data::Manifest manifest = data::load_manifest(cfg.data);
   fs::create_directories(out_dir);
   for (const auto& c : summary["cases"]) {

@@ -154,10 +154,10 @@ UNETRDecoderImpl::UNETRDecoderImpl(const UNETRDecoderOptions& o) : options_(o) {
 std::vector<torch::Tensor> UNETRDecoderImpl::forward(const torch::Tensor& x, const EncoderOutput& enc) {
   const auto L = static_cast<size_t>(levels_);
   GTGM_CHECK(enc.features.size() == L,
-             "unetr decoder needs {} token grids (one per level), got {}; use it with vit3d of the same patch size",
-             L, enc.features.size());
+             "unetr decoder needs {} token grids (one per level), got {}; use it with vit3d of the same patch size", L,
+             enc.features.size());
   std::vector<torch::Tensor> skip(L);
-  skip[0] = encoder0_->forward(x);  // [B, fs, *S]
+  skip[0] = encoder0_->forward(x);                                                       // [B, fs, *S]
   for (size_t k = 1; k < L; ++k) skip[k] = skips_[k - 1]->forward(enc.features[k - 1]);  // [B, fs 2^k, S / s_k]
   std::vector<torch::Tensor> maps(L);
   auto y = enc.features[L - 1];  // [B, hidden, S / patch]

@@ -21,8 +21,8 @@ GtgmModelImpl::GtgmModelImpl(std::shared_ptr<EncoderImpl> encoder, ProjectionHea
 
 ImageEmbedding GtgmModelImpl::encode_image(const torch::Tensor& x) {
   ImageEmbedding out;
-  out.embedding = encoder_->forward(x).pooled;               // [B, embed_dim]
-  out.projection = vision_proj_->forward(out.embedding);     // [B, proj_dim]
+  out.embedding = encoder_->forward(x).pooled;            // [B, embed_dim]
+  out.projection = vision_proj_->forward(out.embedding);  // [B, proj_dim]
   return out;
 }
 
@@ -46,8 +46,8 @@ GtgmOutput GtgmModelImpl::forward(const torch::Tensor& view1, const torch::Tenso
 }
 
 // ---- SegmentationModel ---------------------------------------------------------------------------
-SegmentationModelImpl::SegmentationModelImpl(std::shared_ptr<EncoderImpl> encoder,
-                                             std::shared_ptr<DecoderImpl> decoder, SegmentationHead head) {
+SegmentationModelImpl::SegmentationModelImpl(std::shared_ptr<EncoderImpl> encoder, std::shared_ptr<DecoderImpl> decoder,
+                                             SegmentationHead head) {
   GTGM_CHECK(encoder != nullptr && decoder != nullptr, "SegmentationModel needs an encoder and a decoder");
   GTGM_CHECK(head->options().in_channels() == decoder->output_channels(),
              "segmentation head built for other decoder channels than the decoder's");

@@ -28,10 +28,14 @@ ActKind parse_act(const std::string& name) {
 
 torch::Tensor activate(const torch::Tensor& x, ActKind act) {
   switch (act) {
-    case ActKind::ReLU: return torch::relu(x);
-    case ActKind::LeakyReLU: return torch::leaky_relu(x, 0.01);
-    case ActKind::GELU: return torch::gelu(x);
-    case ActKind::None: return x;
+    case ActKind::ReLU:
+      return torch::relu(x);
+    case ActKind::LeakyReLU:
+      return torch::leaky_relu(x, 0.01);
+    case ActKind::GELU:
+      return torch::gelu(x);
+    case ActKind::None:
+      return x;
   }
   return x;
 }
@@ -68,8 +72,8 @@ ConvImpl::ConvImpl(const ConvOptions& o) : options_(o) {
     torch::NoGradGuard ng;
     // Kaiming normal, fan_out, ReLU gain (torchvision/3D-ResNet init). For transposed convs the
     // "fan_out" of the equivalent forward conv is in_channels * prod(k).
-    const int64_t k = std::accumulate(options_.kernel_size().begin(), options_.kernel_size().end(), int64_t{1},
-                                      std::multiplies<>());
+    const int64_t k =
+        std::accumulate(options_.kernel_size().begin(), options_.kernel_size().end(), int64_t{1}, std::multiplies<>());
     const double fan_out = static_cast<double>((o.transposed() ? o.in_channels() : o.out_channels()) * k);
     weight.normal_(0.0, std::sqrt(2.0 / fan_out));
   }
@@ -78,9 +82,8 @@ ConvImpl::ConvImpl(const ConvOptions& o) : options_(o) {
 
 torch::Tensor ConvImpl::forward(const torch::Tensor& x) {
   const auto& o = options_;
-  GTGM_CHECK(x.dim() == o.dims() + 2 && x.size(1) == o.in_channels(),
-             "Conv expects input [B, {}, {}] ({}D), got {}", o.in_channels(), o.dims() == 3 ? "D, H, W" : "H, W",
-             o.dims(), shape_text(x.sizes()));
+  GTGM_CHECK(x.dim() == o.dims() + 2 && x.size(1) == o.in_channels(), "Conv expects input [B, {}, {}] ({}D), got {}",
+             o.in_channels(), o.dims() == 3 ? "D, H, W" : "H, W", o.dims(), shape_text(x.sizes()));
   torch::Tensor y;
   if (o.transposed()) {
     y = o.dims() == 3 ? torch::conv_transpose3d(x, weight, bias, o.stride(), o.padding())
@@ -108,7 +111,8 @@ NormImpl::NormImpl(NormKind kind, int64_t channels, int64_t groups, bool affine,
   if (kind == NormKind::None) return;
   if (kind == NormKind::Group) {
     GTGM_CHECK(groups > 0 && channels % groups == 0,
-               "group norm: {} groups do not divide {} channels (set model.norm_groups to a divisor)", groups, channels);
+               "group norm: {} groups do not divide {} channels (set model.norm_groups to a divisor)", groups,
+               channels);
   }
   if (affine) {
     weight = register_parameter("weight", torch::ones({channels}));
@@ -124,8 +128,10 @@ NormImpl::NormImpl(NormKind kind, int64_t channels, int64_t groups, bool affine,
 torch::Tensor NormImpl::forward(const torch::Tensor& x) {
   if (kind_ == NormKind::None) return x;
   GTGM_CHECK(x.dim() >= 2 && x.size(1) == channels_, "{} norm expects [B, {}, ...], got {}",
-             kind_ == NormKind::Batch ? "batch" : kind_ == NormKind::Group ? "group" : "instance", channels_,
-             shape_text(x.sizes()));
+             kind_ == NormKind::Batch   ? "batch"
+             : kind_ == NormKind::Group ? "group"
+                                        : "instance",
+             channels_, shape_text(x.sizes()));
   const bool cudnn = at::globalContext().userEnabledCuDNN();
   switch (kind_) {
     case NormKind::Batch: {
@@ -140,7 +146,8 @@ torch::Tensor NormImpl::forward(const torch::Tensor& x) {
       return torch::instance_norm(x, weight, bias, {}, {}, true, momentum_, eps_, cudnn);
     case NormKind::Group:
       return torch::group_norm(x, groups_, weight, bias, eps_, cudnn);
-    case NormKind::None: break;
+    case NormKind::None:
+      break;
   }
   return x;
 }
@@ -179,7 +186,9 @@ ConvNormActImpl::ConvNormActImpl(const BlockSpec& spec, int64_t in, int64_t out,
   norm_ = register_module("norm", make_norm(spec, out));
 }
 
-torch::Tensor ConvNormActImpl::forward(const torch::Tensor& x) { return activate(norm_->forward(conv_->forward(x)), act_); }
+torch::Tensor ConvNormActImpl::forward(const torch::Tensor& x) {
+  return activate(norm_->forward(conv_->forward(x)), act_);
+}
 
 // ---- functional --------------------------------------------------------------------------------------
 torch::Tensor max_pool(const torch::Tensor& x, int dims, const Shape& kernel, const Shape& stride,

@@ -85,8 +85,10 @@ ViT3dImpl::ViT3dImpl(const ViT3dOptions& o) : EncoderImpl("vit3d", o.spatial_dim
   Shape grid;
   for (int a = 0; a < d; ++a) {
     const auto i = static_cast<size_t>(a);
-    GTGM_CHECK(options_.input_size()[i] % patch[i] == 0, "vit3d: model.input_size {} is not a multiple of "
-               "model.patch_size {}", shape_text(options_.input_size()), shape_text(patch));
+    GTGM_CHECK(options_.input_size()[i] % patch[i] == 0,
+               "vit3d: model.input_size {} is not a multiple of "
+               "model.patch_size {}",
+               shape_text(options_.input_size()), shape_text(patch));
     grid.push_back(options_.input_size()[i] / patch[i]);
   }
   const int64_t hidden = o.hidden_size();

@@ -101,7 +101,8 @@ void save_embedding_cache(const fs::path& path, const torch::Tensor& embeddings,
 
 EmbedTextResult embed_captions(TextEncoder& encoder, const CaptionCache& captions, const fs::path& out,
                                const EmbedTextOptions& options) {
-  GTGM_CHECK(encoder.frozen(), "embed-text needs a frozen text encoder (text.freeze_layers: -1); a trainable "
+  GTGM_CHECK(encoder.frozen(),
+             "embed-text needs a frozen text encoder (text.freeze_layers: -1); a trainable "
              "encoder's embeddings change during training and cannot be cached");
   GTGM_CHECK(options.batch_size >= 1, "embed-text batch size must be >= 1, got {}", options.batch_size);
   const int64_t n = captions.size();

@@ -121,7 +121,8 @@ ChatClientOptions chat_options_from_config(const config::CaptionerConfig& cfg) {
 }
 
 ChatClient::ChatClient(ChatClientOptions options) : options_(std::move(options)) {
-  GTGM_CHECK(have_http_client(), "the openai captioner needs libcurl, and this gtgm was built without it "
+  GTGM_CHECK(have_http_client(),
+             "the openai captioner needs libcurl, and this gtgm was built without it "
              "(install libcurl4-gnutls-dev or libcurl4-openssl-dev and rebuild)");
   const auto& e = options_.endpoint;
   GTGM_CHECK(e.rfind("http://", 0) == 0 || e.rfind("https://", 0) == 0,
@@ -176,7 +177,7 @@ std::string ChatClient::describe_png(const std::string& png) const {
     double wait = options_.backoff_s * std::pow(2.0, attempt);
     if (r.code != CURLE_OK) {
       last_error = r.code == CURLE_OPERATION_TIMEDOUT ? fmt::format("timed out after {} s", options_.timeout_s)
-                                                       : fmt::format("connection error: {}", r.curl_error);
+                                                      : fmt::format("connection error: {}", r.curl_error);
     } else if (r.status == 200) {
       try {
         return parse_reply(r.body);

@@ -16,7 +16,8 @@ void put_chunk(std::string& out, const char type[4], const std::string& data) {
   const size_t start = out.size();
   out.append(type, 4);
   out += data;
-  const uLong crc = crc32(0L, reinterpret_cast<const Bytef*>(out.data() + start), static_cast<uInt>(out.size() - start));
+  const uLong crc =
+      crc32(0L, reinterpret_cast<const Bytef*>(out.data() + start), static_cast<uInt>(out.size() - start));
   put_u32(out, static_cast<uint32_t>(crc));
 }
 
@@ -50,9 +51,9 @@ std::string encode_png(const torch::Tensor& image) {
   std::string ihdr;
   put_u32(ihdr, w);
   put_u32(ihdr, h);
-  ihdr.push_back(8);                          // bit depth
-  ihdr.push_back(channels == 3 ? 2 : 0);      // colour type: RGB or grayscale
-  ihdr.append(std::string("\0\0\0", 3));      // compression, filter, interlace
+  ihdr.push_back(8);                      // bit depth
+  ihdr.push_back(channels == 3 ? 2 : 0);  // colour type: RGB or grayscale
+  ihdr.append(std::string("\0\0\0", 3));  // compression, filter, interlace
   put_chunk(png, "IHDR", ihdr);
   put_chunk(png, "IDAT", z);
   put_chunk(png, "IEND", "");

@@ -70,14 +70,13 @@ torch::Tensor render_slice(const torch::Tensor& volume, const VoxelPosition& p, 
     // Pad to a square (black) so the resize keeps the aspect ratio.
     img = torch::constant_pad_nd(img, {0, side - img.size(1), 0, side - img.size(0)}, 0.0);
   }
-  img = torch::nn::functional::interpolate(
-            img.unsqueeze(0).unsqueeze(0),
-            torch::nn::functional::InterpolateFuncOptions()
-                .size(std::vector<int64_t>{o.size, o.size})
-                .mode(torch::kBilinear)
-                .align_corners(false))
-            .squeeze(0)
-            .squeeze(0);  // [size, size]
+  img =
+      torch::nn::functional::interpolate(img.unsqueeze(0).unsqueeze(0), torch::nn::functional::InterpolateFuncOptions()
+                                                                            .size(std::vector<int64_t>{o.size, o.size})
+                                                                            .mode(torch::kBilinear)
+                                                                            .align_corners(false))
+          .squeeze(0)
+          .squeeze(0);  // [size, size]
   return (img * 255.0).round().clamp(0, 255).to(torch::kUInt8);
 }
 

@@ -45,8 +45,9 @@ std::string ct_content(const torch::Tensor& patch) {
   const auto soft = patch.masked_select(patch.ge(-30).logical_and(patch.lt(150)));
   if (soft.numel() > 16) {
     const double soft_sd = soft.std().item<double>();
-    s += soft_sd < 20 ? " Soft tissue looks homogeneous." : soft_sd < 40 ? " Soft tissue is mildly heterogeneous."
-                                                                          : " Soft tissue is heterogeneous.";
+    s += soft_sd < 20   ? " Soft tissue looks homogeneous."
+         : soft_sd < 40 ? " Soft tissue is mildly heterogeneous."
+                        : " Soft tissue is heterogeneous.";
   }
   return s;
 }
@@ -63,7 +64,10 @@ std::string mri_content(const torch::Tensor& patch, const VolumeInfo& info) {
     const double cv = fg.std().item<double>() / std::max(std::abs(fg.mean().item<double>()), 1e-6);
     texture = cv < 0.15 ? "homogeneous" : cv < 0.35 ? "mildly heterogeneous" : "heterogeneous";
   }
-  std::string s = fmt::format("Signal is {} overall and {}", rel < 1.0 / 3 ? "low" : rel < 2.0 / 3 ? "intermediate" : "high",
+  std::string s = fmt::format("Signal is {} overall and {}",
+                              rel < 1.0 / 3   ? "low"
+                              : rel < 2.0 / 3 ? "intermediate"
+                                              : "high",
                               texture);
   s += fmt::format("; bright regions cover {}% of the view", pct(bright));
   if (bg >= 0.1) s += fmt::format(" and background without signal {}%", pct(bg));
@@ -76,8 +80,9 @@ std::string em_content(const torch::Tensor& patch, const VolumeInfo& info) {
   const auto gy = (patch.slice(0, 1) - patch.slice(0, 0, -1)).abs().mean().item<double>();
   const auto gx = (patch.slice(1, 1) - patch.slice(1, 0, -1)).abs().mean().item<double>();
   const double busy = (gx + gy) / 2.0 / std::max(info.p99 - info.p01, 1e-6);
-  return fmt::format("Dark membrane-like outlines cover {}% of the view around {} cell profiles; mean grey value {:.0f}.",
-                     pct(dark), busy > 0.08 ? "many small" : "fewer, larger", patch.mean().item<double>());
+  return fmt::format(
+      "Dark membrane-like outlines cover {}% of the view around {} cell profiles; mean grey value {:.0f}.", pct(dark),
+      busy > 0.08 ? "many small" : "fewer, larger", patch.mean().item<double>());
 }
 
 }  // namespace
@@ -118,7 +123,7 @@ VolumeInfo describe_volume(const torch::Tensor& volume, const io::Geometry& geom
 std::string TemplateCaptioner::caption(const SliceView& v) {
   GTGM_CHECK(v.volume != nullptr && v.info != nullptr, "template captioner: view of '{}' has no volume", v.volume_id);
   const auto& info = *v.info;
-  const auto& sp = info.geometry.spacing;    // (x, y, z)
+  const auto& sp = info.geometry.spacing;     // (x, y, z)
   const auto& dir = info.geometry.direction;  // row-major; column a = index axis a (i, j, k)
   const int64_t d = info.shape[0], h = info.shape[1], w = info.shape[2];
   const int64_t z = v.position[0];
@@ -139,14 +144,14 @@ std::string TemplateCaptioner::caption(const SliceView& v) {
                  : fmt::format(" The view covers {} x {} um near the {} of the section.", num(pw), num(ph),
                                edge ? "edge" : "centre");
   } else {
-    const std::string opening = variant ? fmt::format("{} image, axial slice", info.modality)
-                                        : fmt::format("Axial {} slice", info.modality);
+    const std::string opening =
+        variant ? fmt::format("{} image, axial slice", info.modality) : fmt::format("Axial {} slice", info.modality);
     // Superior-inferior from the z component of the slice axis (LPS: +z is superior).
     const double kz = dir[8];
     const double fz = (z + 0.5) / static_cast<double>(d);
-    const std::string where = std::abs(kz) >= 0.5
-                                  ? fmt::format("the {} part of the scan", third(fz, kz, "inferior", "middle", "superior"))
-                                  : fmt::format("{}% along the slice stack", pct(fz));
+    const std::string where =
+        std::abs(kz) >= 0.5 ? fmt::format("the {} part of the scan", third(fz, kz, "inferior", "middle", "superior"))
+                            : fmt::format("{}% along the slice stack", pct(fz));
     out = fmt::format("{} {} of {} from {} ({:.0f} x {:.0f} x {:.0f} mm; {} x {} mm pixels, {} mm slices).", opening,
                       z + 1, d, where, w * sp[0], h * sp[1], d * sp[2], num(sp[0]), num(sp[1]), num(sp[2]));
     // In-plane location of the view's centre: LPS +x is the patient's left, +y posterior.
@@ -156,9 +161,12 @@ std::string TemplateCaptioner::caption(const SliceView& v) {
                                third(fx, dir[0], "right of the midline", "at the midline", "left of the midline"),
                                third(fy, dir[4], "anteriorly", "centrally", "posteriorly"));
   }
-  const auto patch = v.volume->select(0, z).slice(0, v.patch[0], v.patch[1]).slice(1, v.patch[2], v.patch[3]).to(torch::kFloat);
+  const auto patch =
+      v.volume->select(0, z).slice(0, v.patch[0], v.patch[1]).slice(1, v.patch[2], v.patch[3]).to(torch::kFloat);
   out += " ";
-  out += info.modality == "CT" ? ct_content(patch) : info.modality == "EM" ? em_content(patch, info) : mri_content(patch, info);
+  out += info.modality == "CT"   ? ct_content(patch)
+         : info.modality == "EM" ? em_content(patch, info)
+                                 : mri_content(patch, info);
   return out;
 }
 

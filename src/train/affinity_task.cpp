@@ -26,7 +26,8 @@ SliceRange em_train_slices(int64_t depth, double train_z, double label_fraction)
   const int64_t n = train_depth(depth, train_z);
   GTGM_CHECK(label_fraction > 0 && label_fraction <= 1, "EM split: data.label_fraction must be in (0, 1], got {}",
              label_fraction);
-  const int64_t kept = std::clamp<int64_t>(static_cast<int64_t>(std::floor(label_fraction * static_cast<double>(n) + 0.5)), 1, n);
+  const int64_t kept =
+      std::clamp<int64_t>(static_cast<int64_t>(std::floor(label_fraction * static_cast<double>(n) + 0.5)), 1, n);
   return {0, kept};
 }
 
@@ -35,12 +36,16 @@ SliceRange em_test_slices(int64_t depth, double train_z) { return {train_depth(d
 AffinityTask::AffinityTask(const config::Config& cfg, const torch::Device& device,
                            std::shared_ptr<const data::CacheDataset> volumes, std::vector<SliceRange> train_slices,
                            ValidateFn validate)
-    : cfg_(cfg), device_(device), volumes_(std::move(volumes)), slices_(std::move(train_slices)),
+    : cfg_(cfg),
+      device_(device),
+      volumes_(std::move(volumes)),
+      slices_(std::move(train_slices)),
       validate_(std::move(validate)) {
   if (cfg_.model.head != "affinity") {
-    throw ConfigError(fmt::format("finetune.task is affinity but model.head is '{}': use model.head: affinity (3 "
-                                  "nearest-neighbour affinities)",
-                                  cfg_.model.head));
+    throw ConfigError(
+        fmt::format("finetune.task is affinity but model.head is '{}': use model.head: affinity (3 "
+                    "nearest-neighbour affinities)",
+                    cfg_.model.head));
   }
   GTGM_CHECK(volumes_ && volumes_->size() > 0, "affinity fine-tuning: no EM volumes");
   GTGM_CHECK(slices_.size() == volumes_->size(), "affinity fine-tuning: {} slice ranges for {} volumes", slices_.size(),

@@ -58,7 +58,8 @@ fs::path checkpoint_dir(const fs::path& run_dir, int64_t step) {
 
 void write_checkpoint(const fs::path& dir, const CheckpointData& data) {
   core::atomic_write_dir(dir, [&](const fs::path& tmp) {
-    const std::map<std::string, std::string> meta = {{"format", kCheckpointFormat}, {"step", std::to_string(data.step)}};
+    const std::map<std::string, std::string> meta = {{"format", kCheckpointFormat},
+                                                     {"step", std::to_string(data.step)}};
     io::save_safetensors(tmp / "model.safetensors", data.weights, meta);
     io::save_safetensors(tmp / "optimizer.safetensors", data.optimizer, meta);
     write_json(tmp / "optimizer.json", data.optimizer_meta);
@@ -96,12 +97,14 @@ std::string verify_checkpoint(const fs::path& dir) {
   } catch (const Error& e) {
     return e.message();
   }
-  if (m.value("format", "") != kCheckpointFormat) return fmt::format("{}: format is not '{}'", kManifest, kCheckpointFormat);
+  if (m.value("format", "") != kCheckpointFormat)
+    return fmt::format("{}: format is not '{}'", kManifest, kCheckpointFormat);
   if (m.value("version", 0) != kCheckpointVersion) {
     return fmt::format("{}: checkpoint version {} is not supported (this gtgm reads version {})", kManifest,
                        m.value("version", 0), kCheckpointVersion);
   }
-  if (!m.contains("files") || !m["files"].is_object() || m["files"].empty()) return fmt::format("{}: no file list", kManifest);
+  if (!m.contains("files") || !m["files"].is_object() || m["files"].empty())
+    return fmt::format("{}: no file list", kManifest);
   for (const auto& [name, info] : m["files"].items()) {
     const fs::path f = dir / name;
     if (!fs::exists(f)) return name + ": missing";
@@ -173,7 +176,8 @@ fs::path resolve_checkpoint(const fs::path& path, bool best) {
   const auto dir = latest_valid_checkpoint(path, &rejected);
   for (const auto& r : rejected) GTGM_WARN("skipping checkpoint {}", r);
   GTGM_CHECK(dir.has_value(), "{}: no usable checkpoint under {}{}", path.string(), checkpoints_root(path).string(),
-             rejected.empty() ? std::string(" (none written yet)") : fmt::format(" (rejected: {})", fmt::join(rejected, "; ")));
+             rejected.empty() ? std::string(" (none written yet)")
+                              : fmt::format(" (rejected: {})", fmt::join(rejected, "; ")));
   return *dir;
 }
 
@@ -264,11 +268,26 @@ void restore_std_rng(const json& state) {
 }
 
 const std::vector<std::string>& resume_whitelist() {
-  static const std::vector<std::string> keys = {
-      "run.dir",           "run.name",           "run.log_level",       "run.threads",        "train.steps",
-      "train.log_every",   "train.checkpoint_every", "train.keep_last", "train.validate_every", "train.max_nonfinite",
-      "data.root",         "data.cache_dir",     "data.prefetch",       "data.pin_memory",    "data.num_workers",    "text.model_dir",
-      "text.caption_cache", "text.embedding_cache", "dist.timeout_s",   "dist.bucket_mb"};
+  static const std::vector<std::string> keys = {"run.dir",
+                                                "run.name",
+                                                "run.log_level",
+                                                "run.threads",
+                                                "train.steps",
+                                                "train.log_every",
+                                                "train.checkpoint_every",
+                                                "train.keep_last",
+                                                "train.validate_every",
+                                                "train.max_nonfinite",
+                                                "data.root",
+                                                "data.cache_dir",
+                                                "data.prefetch",
+                                                "data.pin_memory",
+                                                "data.num_workers",
+                                                "text.model_dir",
+                                                "text.caption_cache",
+                                                "text.embedding_cache",
+                                                "dist.timeout_s",
+                                                "dist.bucket_mb"};
   return keys;
 }
 

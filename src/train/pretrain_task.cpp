@@ -44,7 +44,8 @@ class RandomSource : public PretrainSource {
     data::PretrainBatch b;
     b.view1 = torch::rand(shape, gen).to(device_);
     b.view2 = torch::rand(shape, gen).to(device_);
-    for (int64_t i = 0; i < batch_; ++i) b.case_ids.push_back(fmt::format("synthetic_{}", (index_ * batch_ + i) % cases_));
+    for (int64_t i = 0; i < batch_; ++i)
+      b.case_ids.push_back(fmt::format("synthetic_{}", (index_ * batch_ + i) % cases_));
     b.positions = torch::zeros({batch_, 3}, torch::kLong);
     ++index_;
     return b;
@@ -120,9 +121,10 @@ std::unique_ptr<PretrainSource> make_loader_source(const config::Config& cfg, co
                                                    const dist::Context& ctx) {
   const fs::path cache = data::resolve_cache_dir(cfg.data);
   if (!fs::exists(cache / "cache.json")) {
-    throw ConfigError(fmt::format("no preprocessing cache in {} (cache.json missing): run `gtgm preprocess --config "
-                                  "...` with the same data: section first (data.cache_dir / data.root)",
-                                  cache.string()));
+    throw ConfigError(
+        fmt::format("no preprocessing cache in {} (cache.json missing): run `gtgm preprocess --config "
+                    "...` with the same data: section first (data.cache_dir / data.root)",
+                    cache.string()));
   }
   auto ds = data::CacheDataset::open(cache);
   GTGM_CHECK(ds->size() > 0, "preprocessing cache {} holds no cases", cache.string());
@@ -138,11 +140,13 @@ std::unique_ptr<PretrainSource> make_loader_source(const config::Config& cfg, co
 
 std::unique_ptr<PretrainSource> make_random_source(int64_t batch_size, const std::vector<int64_t>& crop,
                                                    const torch::Device& device, uint64_t seed, int cases) {
-  GTGM_CHECK(batch_size >= 1 && crop.size() == 3 && cases >= 1, "random source: need batch >= 1, 3 crop sizes, cases >= 1");
+  GTGM_CHECK(batch_size >= 1 && crop.size() == 3 && cases >= 1,
+             "random source: need batch >= 1, 3 crop sizes, cases >= 1");
   return std::make_unique<RandomSource>(batch_size, crop, device, seed, cases);
 }
 
-PretrainTask::PretrainTask(const config::Config& cfg, const torch::Device& device, std::unique_ptr<PretrainSource> source)
+PretrainTask::PretrainTask(const config::Config& cfg, const torch::Device& device,
+                           std::unique_ptr<PretrainSource> source)
     : cfg_(cfg), device_(device), dist_(dist::global()), source_(std::move(source)) {
   if (!source_) source_ = make_sources(cfg_, device_, dist_);
   model_ = models::build_gtgm_model(cfg_.model);
@@ -163,8 +167,9 @@ PretrainTask::PretrainTask(const config::Config& cfg, const torch::Device& devic
     text_source_ = "none (loss.vlp_weight = 0: image-only)";
   } else {
     if (cfg_.text.caption_cache.empty()) {
-      throw ConfigError("text.caption_cache is empty: the image-text (CLIP) terms need captions; write them with "
-                        "`gtgm caption` (or set loss.vlp_weight=0 for the image-only ablation)");
+      throw ConfigError(
+          "text.caption_cache is empty: the image-text (CLIP) terms need captions; write them with "
+          "`gtgm caption` (or set loss.vlp_weight=0 for the image-only ablation)");
     }
     captions_ = text::CaptionCache::load(cfg_.text.caption_cache);
     captions_.check_coverage(source_->case_ids(), /*require_all=*/true);

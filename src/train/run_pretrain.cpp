@@ -1,8 +1,8 @@
 #include "gtgm/train/run_pretrain.h"
 
 #include <fstream>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "gtgm/config/load.h"
 #include "gtgm/core/atomic_file.h"
@@ -22,7 +22,8 @@ using ordered_json = nlohmann::ordered_json;
 
 namespace gtgm::train {
 
-config::Config resume_config(const fs::path& resume, const std::string& config_file, const std::vector<std::string>& sets) {
+config::Config resume_config(const fs::path& resume, const std::string& config_file,
+                             const std::vector<std::string>& sets) {
   std::vector<std::string> all = sets;
   // The run continues where its checkpoints are, whatever run.dir the config names.
   const fs::path run_dir = fs::exists(resume / "manifest.json") ? resume.parent_path().parent_path() : resume;
@@ -73,7 +74,8 @@ ExportResult export_encoder(const ExportOptions& o) {
   auto encoder = models::build_encoder(cfg.model);
   io::NamedTensors enc_state, heads;
   for (const auto& [name, t] : weights) {
-    if (name.rfind("encoder.", 0) == 0) enc_state.emplace_back(name.substr(8), t);
+    if (name.rfind("encoder.", 0) == 0)
+      enc_state.emplace_back(name.substr(8), t);
     else if (name.rfind("vision_proj.", 0) == 0 || name.rfind("text_proj.", 0) == 0 || name.rfind("objective.", 0) == 0)
       heads.emplace_back(name, t);
   }
@@ -93,7 +95,8 @@ ExportResult export_encoder(const ExportOptions& o) {
   c10::Dict<std::string, torch::Tensor> dict;
   for (const auto& [name, t] : state) dict.insert(name, t.detach().cpu().contiguous());
   const std::vector<char> bytes = torch::pickle_save(dict);
-  core::atomic_write(o.out / "encoder.pt", [&](std::ostream& out) { out.write(bytes.data(), static_cast<std::streamsize>(bytes.size())); });
+  core::atomic_write(o.out / "encoder.pt",
+                     [&](std::ostream& out) { out.write(bytes.data(), static_cast<std::streamsize>(bytes.size())); });
   result.files.push_back(o.out / "encoder.pt");
 
   if (o.with_heads) {

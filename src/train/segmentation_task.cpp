@@ -14,12 +14,13 @@ using nlohmann::json;
 namespace gtgm::train {
 
 std::string EncoderInitReport::text() const {
-  std::string s = fmt::format("{}: {} tensors loaded, {} missing ({} decoder/head, {} encoder), {} unexpected "
-                              "(projections / not encoder)",
-                              source, loaded, missing_other + missing_encoder, missing_other, missing_encoder,
-                              unexpected);
+  std::string s = fmt::format(
+      "{}: {} tensors loaded, {} missing ({} decoder/head, {} encoder), {} unexpected "
+      "(projections / not encoder)",
+      source, loaded, missing_other + missing_encoder, missing_other, missing_encoder, unexpected);
   if (!missing_keys.empty()) {
-    std::vector<std::string> some(missing_keys.begin(), missing_keys.begin() + std::min<size_t>(5, missing_keys.size()));
+    std::vector<std::string> some(missing_keys.begin(),
+                                  missing_keys.begin() + std::min<size_t>(5, missing_keys.size()));
     s += fmt::format("; encoder tensors not in the source: {}{}", fmt::join(some, ", "),
                      missing_keys.size() > some.size() ? ", ..." : "");
   }
@@ -50,7 +51,8 @@ InitSource resolve_init_source(const fs::path& path) {
                "checkpoint dir (manifest.json) nor a run dir (checkpoints/)",
                path.string());
     const bool has_best = !read_best(path).is_null();
-    if (!has_best) GTGM_WARN("encoder initialisation: {} records no best checkpoint; using its newest one", path.string());
+    if (!has_best)
+      GTGM_WARN("encoder initialisation: {} records no best checkpoint; using its newest one", path.string());
     ck = resolve_checkpoint(path, has_best);
   }
   return {ck / "model.safetensors", "encoder."};
@@ -102,9 +104,10 @@ EncoderInitReport init_encoder_from(models::EncoderImpl& encoder, const fs::path
       }
     }
     if (it != shapes.end() && value.sizes() != it->second.sizes()) {
-      GTGM_THROW("{}: tensor '{}' has shape {} but the {} encoder (model: section) expects {}: the pretraining "
-                 "encoder was built with other settings (model.type/depth/base_channels/stem_kernel...)",
-                 where, name, value.sizes(), encoder.type(), it->second.sizes());
+      GTGM_THROW(
+          "{}: tensor '{}' has shape {} but the {} encoder (model: section) expects {}: the pretraining "
+          "encoder was built with other settings (model.type/depth/base_channels/stem_kernel...)",
+          where, name, value.sizes(), encoder.type(), it->second.sizes());
     }
     state.emplace_back(std::move(key), std::move(value));
   }
@@ -117,10 +120,11 @@ EncoderInitReport init_encoder_from(models::EncoderImpl& encoder, const fs::path
   if (report.loaded == 0) {
     std::vector<std::string> some;
     for (size_t i = 0; i < stored.size() && i < 5; ++i) some.push_back(stored[i].first);
-    GTGM_THROW("{}: no tensor loaded into the {} encoder ({} tensors stored{}{}); expected keys like '{}{}': not a "
-               "pretraining checkpoint of this encoder?",
-               where, encoder.type(), stored.size(), stored.empty() ? "" : ", e.g. ", fmt::join(some, ", "),
-               src.prefix, expected.empty() ? std::string("?") : expected.front().first);
+    GTGM_THROW(
+        "{}: no tensor loaded into the {} encoder ({} tensors stored{}{}); expected keys like '{}{}': not a "
+        "pretraining checkpoint of this encoder?",
+        where, encoder.type(), stored.size(), stored.empty() ? "" : ", e.g. ", fmt::join(some, ", "), src.prefix,
+        expected.empty() ? std::string("?") : expected.front().first);
   }
   return report;
 }
@@ -139,9 +143,10 @@ SegmentationTask::SegmentationTask(const config::Config& cfg, const torch::Devic
                                    std::shared_ptr<const data::CacheDataset> train_cases, ValidateFn validate)
     : cfg_(cfg), device_(device), validate_(std::move(validate)), loss_(dice_ce_options(cfg.finetune)) {
   if (cfg_.model.head != "segmentation") {
-    throw ConfigError(fmt::format("finetune.task is segmentation but model.head is '{}': use model.head: segmentation "
-                                  "(or finetune.task: affinity for EM)",
-                                  cfg_.model.head));
+    throw ConfigError(
+        fmt::format("finetune.task is segmentation but model.head is '{}': use model.head: segmentation "
+                    "(or finetune.task: affinity for EM)",
+                    cfg_.model.head));
   }
   GTGM_CHECK(train_cases && train_cases->size() > 0, "segmentation fine-tuning: no training cases");
   model_ = models::build_segmentation_model(cfg_.model);
@@ -165,7 +170,9 @@ EncoderInitReport init_model_encoder(models::SegmentationModelImpl& model, const
   return r;
 }
 
-EncoderInitReport SegmentationTask::init_encoder(const fs::path& path) { return init_model_encoder(*model_, path, device_); }
+EncoderInitReport SegmentationTask::init_encoder(const fs::path& path) {
+  return init_model_encoder(*model_, path, device_);
+}
 
 Batch SegmentationTask::next_batch() {
   data::SegBatch b = loader_->next();
@@ -180,14 +187,16 @@ Losses SegmentationTask::compute(const Batch& b, const StepContext& ctx) {
   std::vector<torch::Tensor> outputs;
   {
     auto autocast = ctx.autocast();
-    if (cfg_.model.deep_supervision) outputs = model_->forward_deep(image);  // full resolution first
-    else outputs.push_back(model_->forward(image));                          // [B, K, D, H, W]
+    if (cfg_.model.deep_supervision)
+      outputs = model_->forward_deep(image);  // full resolution first
+    else
+      outputs.push_back(model_->forward(image));  // [B, K, D, H, W]
   }
   for (auto& o : outputs) o = o.to(torch::kFloat);  // losses in fp32
   losses::DiceCeTerms t;
   if (outputs.size() > 1) {
-    t = losses::deep_supervision_loss(outputs, label, losses::deep_supervision_weights(static_cast<int>(outputs.size())),
-                                      loss_);
+    t = losses::deep_supervision_loss(outputs, label,
+                                      losses::deep_supervision_weights(static_cast<int>(outputs.size())), loss_);
   } else {
     t = losses::dice_ce_loss(outputs.front(), label, loss_);
   }

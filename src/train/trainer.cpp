@@ -44,10 +44,14 @@ torch::Tensor add_to(const torch::Tensor& sum, const torch::Tensor& x) { return 
 
 std::string stop_reason_text() {
   switch (stop_signal()) {
-    case SIGINT: return "SIGINT";
-    case SIGTERM: return "SIGTERM";
-    case 0: return "request";
-    default: return "signal " + std::to_string(stop_signal());
+    case SIGINT:
+      return "SIGINT";
+    case SIGTERM:
+      return "SIGTERM";
+    case 0:
+      return "request";
+    default:
+      return "signal " + std::to_string(stop_signal());
   }
 }
 
@@ -123,11 +127,12 @@ void Trainer::resume(const fs::path& path) {
   const config::Config saved = config::load_config_string(data.config_yaml, (dir / "config.yaml").string());
   check_resume_config(saved, cfg_, dir.string());
   if (saved.train.steps != cfg_.train.steps && schedule_depends_on_total(cfg_.optim.schedule)) {
-    GTGM_WARN("train.steps changed from {} to {} with schedule '{}': the learning rate at step {} becomes {:.4g} "
-              "instead of {:.4g}",
-              saved.train.steps, cfg_.train.steps, cfg_.optim.schedule, data.step,
-              learning_rate(cfg_.optim, data.step, cfg_.train.steps),
-              learning_rate(saved.optim, data.step, saved.train.steps));
+    GTGM_WARN(
+        "train.steps changed from {} to {} with schedule '{}': the learning rate at step {} becomes {:.4g} "
+        "instead of {:.4g}",
+        saved.train.steps, cfg_.train.steps, cfg_.optim.schedule, data.step,
+        learning_rate(cfg_.optim, data.step, cfg_.train.steps),
+        learning_rate(saved.optim, data.step, saved.train.steps));
   }
   const int saved_world = data.trainer.value("world_size", 1);
   GTGM_CHECK(saved_world == dist_.world_size(),
@@ -173,8 +178,8 @@ json Trainer::local_rank_state() const {
 }
 
 void Trainer::restore_local_rank_state(const json& state) {
-  GTGM_CHECK(state.at("rank").get<int>() == dist_.rank(), "rank state is for rank {}, not {}", state.at("rank").get<int>(),
-             dist_.rank());
+  GTGM_CHECK(state.at("rank").get<int>() == dist_.rank(), "rank state is for rank {}, not {}",
+             state.at("rank").get<int>(), dist_.rank());
   task_.restore(state.at("loader"));
   io::NamedTensors rng;
   for (const auto& [name, bytes] : state.at("torch_rng").items()) rng.emplace_back(name, json_to_bytes(bytes));
@@ -198,7 +203,8 @@ fs::path Trainer::save_checkpoint() {
   d.optimizer_meta = optimizer_->state_meta();
   d.rng = capture_torch_rng();
   json last_val = nullptr;
-  if (last_validation_) last_val = {{"score", last_validation_->score}, {"higher_is_better", last_validation_->higher_is_better}};
+  if (last_validation_)
+    last_val = {{"score", last_validation_->score}, {"higher_is_better", last_validation_->higher_is_better}};
   d.trainer = {{"step", step_},
                {"gtgm_version", core::gtgm_version()},
                {"precision", core::precision_name(precision_)},
@@ -252,7 +258,8 @@ void Trainer::update_best_candidate() {
     score = dist::reduce_meters({{"loss", *score}}, dist_, dist::ReduceOp::Mean).at("loss");
   }
   if (!score || !std::isfinite(*score)) return;
-  const bool better = best_.is_null() || (higher ? *score > best_.at("score").get<double>() : *score < best_.at("score").get<double>());
+  const bool better =
+      best_.is_null() || (higher ? *score > best_.at("score").get<double>() : *score < best_.at("score").get<double>());
   if (better) best_ = {{"step", step_}, {"score", *score}, {"metric", metric}, {"higher_is_better", higher}};
 }
 
@@ -272,8 +279,10 @@ void Trainer::train_step(Window& w) {
     samples_seen_ += batch.samples;
     // Gradient accumulation: only the last micro-batch's backward communicates.
     std::optional<dist::Reducer::NoSyncGuard> local_only;
-    if (reducer_ && micro + 1 < accum) local_only.emplace(*reducer_);
-    else if (reducer_) reducer_->prepare_backward();
+    if (reducer_ && micro + 1 < accum)
+      local_only.emplace(*reducer_);
+    else if (reducer_)
+      reducer_->prepare_backward();
     Losses losses = task_.compute(batch, ctx_);
     GTGM_CHECK(losses.total.defined() && losses.total.numel() == 1,
                "task {}: compute() must return a scalar total loss, got {}", task_.name(),
@@ -285,7 +294,8 @@ void Trainer::train_step(Window& w) {
     step_loss = add_to(step_loss, total.detach());
     for (size_t i = 0; i < losses.terms.size(); ++i) {
       const torch::Tensor v = losses.terms[i].second.detach().to(torch::kFloat).reshape({});
-      if (micro == 0) step_terms.emplace_back(losses.terms[i].first, v.clone());
+      if (micro == 0)
+        step_terms.emplace_back(losses.terms[i].first, v.clone());
       else {
         GTGM_CHECK(i < step_terms.size() && step_terms[i].first == losses.terms[i].first,
                    "task {}: loss terms changed between micro-batches", task_.name());
@@ -323,10 +333,11 @@ void Trainer::train_step(Window& w) {
     GTGM_WARN("step {}: non-finite {}; step skipped ({} in a row, limit train.max_nonfinite = {})", step_ + 1,
               loss_bad ? "loss" : "gradient norm", nonfinite_run_, cfg_.train.max_nonfinite);
     if (nonfinite_run_ >= cfg_.train.max_nonfinite) {
-      GTGM_THROW("stopping at step {}: {} consecutive steps had a non-finite loss or gradient (train.max_nonfinite = "
-                 "{}). Lower optim.lr, check the data (NaN voxels?) or use run.precision=fp32; the last checkpoint "
-                 "in {} holds the weights before the divergence",
-                 step_ + 1, nonfinite_run_, cfg_.train.max_nonfinite, checkpoints_root(run_dir_).string());
+      GTGM_THROW(
+          "stopping at step {}: {} consecutive steps had a non-finite loss or gradient (train.max_nonfinite = "
+          "{}). Lower optim.lr, check the data (NaN voxels?) or use run.precision=fp32; the last checkpoint "
+          "in {} holds the weights before the divergence",
+          step_ + 1, nonfinite_run_, cfg_.train.max_nonfinite, checkpoints_root(run_dir_).string());
     }
   } else if (grad_bad) {
     // fp16 overflow: the scaler backs off; a normal event while the scale settles.
@@ -346,7 +357,8 @@ void Trainer::train_step(Window& w) {
     ++w.loss_count;
     ckpt_loss_sum_ = add_to(ckpt_loss_sum_, step_loss);
     ++ckpt_loss_count_;
-    if (w.term_sums.empty()) w.term_sums = step_terms;
+    if (w.term_sums.empty())
+      w.term_sums = step_terms;
     else {
       for (size_t i = 0; i < step_terms.size() && i < w.term_sums.size(); ++i) {
         w.term_sums[i].second = w.term_sums[i].second + step_terms[i].second;
@@ -396,7 +408,7 @@ void Trainer::log_window(Window& w, core::Progress* progress) {
     metrics_->write(row);
     if (progress != nullptr) {
       progress_extra_ = fmt::format("loss {:.4f} | lr {:.3g} | {:.1f} samples/s | data {:.0f}%", loss, last_lr_,
-                                          static_cast<double>(w.samples) / seconds, 100.0 * w.data_wait / seconds);
+                                    static_cast<double>(w.samples) / seconds, 100.0 * w.data_wait / seconds);
       progress->update(step_, progress_extra_);
     }
   }
@@ -432,13 +444,15 @@ TrainResult Trainer::run() {
   const int64_t total = cfg_.train.steps;
   // Checked on every rank (a shared file system), so no rank waits for one that gave up.
   if (resumed_from_ < 0 && options_.checkpoints && !list_checkpoints(run_dir_).empty()) {
-    throw ConfigError(fmt::format("{} already holds checkpoints of a run; pass --resume {} to continue it, or set "
-                                  "run.dir to a new directory",
-                                  run_dir_.string(), run_dir_.string()));
+    throw ConfigError(
+        fmt::format("{} already holds checkpoints of a run; pass --resume {} to continue it, or set "
+                    "run.dir to a new directory",
+                    run_dir_.string(), run_dir_.string()));
   }
   if (dist_.rank() == 0) metrics_ = std::make_unique<MetricsWriter>(run_dir_, resumed_from_);
   std::unique_ptr<core::Progress> progress;
-  if (options_.progress_out != nullptr) progress = std::make_unique<core::Progress>("train", total, "step", options_.progress_out);
+  if (options_.progress_out != nullptr)
+    progress = std::make_unique<core::Progress>("train", total, "step", options_.progress_out);
 
   task_.module().train();
   Window w;
@@ -449,8 +463,10 @@ TrainResult Trainer::run() {
     const bool due_log = step_ % cfg_.train.log_every == 0 || step_ == total;
     const bool stop_signal_seen = stop_agreed_;
     const bool stop_after = options_.stop_after >= 0 && step_ >= options_.stop_after;
-    if (due_log || stop_signal_seen || stop_after) log_window(w, progress.get());
-    else if (progress) progress->update(step_, progress_extra_);
+    if (due_log || stop_signal_seen || stop_after)
+      log_window(w, progress.get());
+    else if (progress)
+      progress->update(step_, progress_extra_);
     if (task_.has_validation() && step_ % cfg_.train.validate_every == 0) run_validation();
     const bool stop = stop_signal_seen || stop_after;
     if (options_.checkpoints && (step_ % cfg_.train.checkpoint_every == 0 || step_ == total || stop)) {
@@ -458,7 +474,8 @@ TrainResult Trainer::run() {
     }
     if (stop) {
       result.interrupted = true;
-      result.stop_reason = stop_signal_seen ? (stop_requested() ? stop_reason_text() : "stop on another rank") : "stop_after";
+      result.stop_reason =
+          stop_signal_seen ? (stop_requested() ? stop_reason_text() : "stop on another rank") : "stop_after";
       GTGM_INFO("stopping at step {} ({}){}", step_, result.stop_reason,
                 result.last_checkpoint.empty() ? "" : "; resume with --resume " + run_dir_.string());
       break;

@@ -10,11 +10,11 @@ TEST(EvalCli, DryRunListsRunsAndMissingData) {
   test::TempDir dir;
   test::write_file(dir / "ft.yaml", "run:\n  device: cpu\n");
   test::write_file(dir / "data/Task09_Spleen/dataset.json", "{}");
-  test::write_file(dir / "suite.yaml",
-                   "name: t\noutput_dir: " + (dir / "out").string() + "\ndata_root: " + (dir / "data").string() +
-                       "\ndata_root_env: \"\"\ninits: {random: \"\"}\ndatasets:\n"
-                       "  - {name: Task09_Spleen, config: ft.yaml, data: Task09_Spleen}\n"
-                       "  - {name: Task06_Lung, config: ft.yaml, data: Task06_Lung}\n");
+  test::write_file(dir / "suite.yaml", "name: t\noutput_dir: " + (dir / "out").string() +
+                                           "\ndata_root: " + (dir / "data").string() +
+                                           "\ndata_root_env: \"\"\ninits: {random: \"\"}\ndatasets:\n"
+                                           "  - {name: Task09_Spleen, config: ft.yaml, data: Task09_Spleen}\n"
+                                           "  - {name: Task06_Lung, config: ft.yaml, data: Task06_Lung}\n");
   const auto r = test::run_gtgm("eval --config " + (dir / "suite.yaml").string() + " --dry-run");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("Task09_Spleen"), std::string::npos) << r.output;
@@ -23,7 +23,9 @@ TEST(EvalCli, DryRunListsRunsAndMissingData) {
   EXPECT_NE(r.output.find("1 run(s) to do, 1 with data missing, 2 in all"), std::string::npos) << r.output;
   EXPECT_FALSE(std::filesystem::exists(dir / "out"));
 
-  test::write_file(dir / "bad.yaml", "name: t\ninits: {random: \"\"}\ndatasets:\n  - {name: a, config: ft.yaml, data: a, metrik: dice}\n");
+  test::write_file(
+      dir / "bad.yaml",
+      "name: t\ninits: {random: \"\"}\ndatasets:\n  - {name: a, config: ft.yaml, data: a, metrik: dice}\n");
   const auto bad = test::run_gtgm("eval --config " + (dir / "bad.yaml").string() + " --dry-run");
   EXPECT_EQ(bad.exit_code, 2) << bad.output;
   EXPECT_NE(bad.output.find("bad.yaml:4: unknown key 'datasets[0].metrik' (did you mean 'datasets[0].metric'?)"),

@@ -107,7 +107,7 @@ TEST(SuiteConfig, UnknownKeysNameFileLineAndPath) {
   SuiteFiles f(replaced(kGood, "metric: voi", "metrc: voi"));
   const std::string file = f.suite.lexically_normal().string();
   EXPECT_THROW_MSG(load_suite_config(f.suite),
-                    file + ":22: unknown key 'datasets[1].metrc' (did you mean 'datasets[1].metric'?)");
+                   file + ":22: unknown key 'datasets[1].metrc' (did you mean 'datasets[1].metric'?)");
   SuiteFiles g(std::string(kGood) + "overlays: 3\n");
   EXPECT_THROW_MSG(load_suite_config(g.suite), g.suite.lexically_normal().string() + ":26: unknown key 'overlays'");
   EXPECT_THROW_MSG(load_suite_config(f.suite, {"inits=3"}), "inits: expected a mapping");
@@ -126,10 +126,13 @@ TEST(SuiteConfig, BadValuesAreReportedTogether) {
   } catch (const gtgm::ConfigError& e) {
     const std::string m = e.message();
     EXPECT_NE(m.find("4 suite config errors"), std::string::npos) << m;
-    EXPECT_NE(m.find(":17: datasets[0].paper.gtgm: expected 3 value(s), one per label fraction [0.01, 0.1, 1], found 2"),
-              std::string::npos) << m;
+    EXPECT_NE(
+        m.find(":17: datasets[0].paper.gtgm: expected 3 value(s), one per label fraction [0.01, 0.1, 1], found 2"),
+        std::string::npos)
+        << m;
     EXPECT_NE(m.find(":15: datasets[0].metric: 'jaccard' is not valid; expected one of: dice, hd95, nsd, voi, arand"),
-              std::string::npos) << m;
+              std::string::npos)
+        << m;
     EXPECT_NE(m.find("datasets[1].config: fine-tuning config"), std::string::npos) << m;
     EXPECT_NE(m.find("crem.yaml does not exist"), std::string::npos) << m;
     EXPECT_NE(m.find("datasets[1].paper.byol: no init named 'byol' (inits: gtgm, random)"), std::string::npos) << m;

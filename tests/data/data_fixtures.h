@@ -101,7 +101,8 @@ inline void write_msd_task(const std::filesystem::path& root) {
   }
   write_file(root / "dataset.json",
              "{\"name\": \"tiny\", \"modality\": {\"0\": \"CT\"}, \"labels\": {\"0\": \"background\", \"1\": "
-             "\"organ\", \"2\": \"core\"}, \"training\": [" + training + "], \"test\": []}");
+             "\"organ\", \"2\": \"core\"}, \"training\": [" +
+                 training + "], \"test\": []}");
 }
 
 /// Breaks two cases of a write_msd_task folder: case_0's label on another grid, case_2's label a

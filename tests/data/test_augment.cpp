@@ -174,7 +174,8 @@ TEST(Augment, NoiseHasTheRequestedStd) {
   data::SegSampleParams p;
   p.noise_std = 0.2;
   p.noise_seed = 11;
-  const auto n = data::augment_seg(torch::zeros({1, 1, 16, 32, 32}), torch::zeros({1, 1, 16, 32, 32}, torch::kLong), {p}).first;
+  const auto n =
+      data::augment_seg(torch::zeros({1, 1, 16, 32, 32}), torch::zeros({1, 1, 16, 32, 32}, torch::kLong), {p}).first;
   EXPECT_NEAR(n.std().item<double>(), 0.2, 0.01);
   EXPECT_NEAR(n.mean().item<double>(), 0.0, 0.01);
 }

@@ -31,8 +31,10 @@ TEST(CacheFormat, RoundTripEveryDtypeAndCompression) {
     CacheDType dtype;
     CacheCompression comp;
   };
-  std::vector<Case> cases{{CacheDType::Float32, CacheCompression::None}, {CacheDType::Float16, CacheCompression::None},
-                          {CacheDType::UInt8, CacheCompression::None},   {CacheDType::Int16, CacheCompression::None},
+  std::vector<Case> cases{{CacheDType::Float32, CacheCompression::None},
+                          {CacheDType::Float16, CacheCompression::None},
+                          {CacheDType::UInt8, CacheCompression::None},
+                          {CacheDType::Int16, CacheCompression::None},
                           {CacheDType::Int32, CacheCompression::None}};
   if (data::zstd_available()) {
     cases.push_back({CacheDType::Float32, CacheCompression::Zstd});
@@ -146,9 +148,11 @@ std::array<double, 3> physical(const io::Geometry& g, std::array<double, 3> dhw)
 }
 
 TEST(Spatial, ReorientKeepsEveryVoxelAtItsPhysicalPosition) {
-  const std::vector<std::array<double, 9>> directions{
-      {1, 0, 0, 0, 1, 0, 0, 0, 1},    {-1, 0, 0, 0, -1, 0, 0, 0, 1},  {0, 0, -1, -1, 0, 0, 0, 1, 0},
-      {0, 1, 0, 0, 0, -1, -1, 0, 0},  {1, 0, 0, 0, 0, 1, 0, -1, 0}};
+  const std::vector<std::array<double, 9>> directions{{1, 0, 0, 0, 1, 0, 0, 0, 1},
+                                                      {-1, 0, 0, 0, -1, 0, 0, 0, 1},
+                                                      {0, 0, -1, -1, 0, 0, 0, 1, 0},
+                                                      {0, 1, 0, 0, 0, -1, -1, 0, 0},
+                                                      {1, 0, 0, 0, 0, 1, 0, -1, 0}};
   for (const auto& dir : directions) {
     for (const std::string orient : {"LPS", "RAS"}) {
       auto v = test::index_volume(1, 3, 4, 5);
@@ -158,7 +162,8 @@ TEST(Spatial, ReorientKeepsEveryVoxelAtItsPhysicalPosition) {
       const auto r = data::canonical_reorientation(v.geometry, orient);
       const auto out = data::reorient(v, r, &new_to_old);
       // Direction becomes diag(+-1) with the orientation's signs.
-      const std::array<double, 3> want = orient == "LPS" ? std::array<double, 3>{1, 1, 1} : std::array<double, 3>{-1, -1, 1};
+      const std::array<double, 3> want =
+          orient == "LPS" ? std::array<double, 3>{1, 1, 1} : std::array<double, 3>{-1, -1, 1};
       for (int row = 0; row < 3; ++row) {
         for (int col = 0; col < 3; ++col) {
           EXPECT_DOUBLE_EQ(out.geometry.direction[row * 3 + col], row == col ? want[row] : 0.0);
@@ -224,7 +229,8 @@ TEST(Spatial, ResampleValuesAndGeometry) {
                                         data::LabelInterp::Linear)
                       .flatten();
   EXPECT_TRUE(torch::equal(up, torch::tensor(std::vector<int64_t>{0, 0, 0, 0, 4, 4, 4, 4})));
-  EXPECT_EQ(data::resampled_shape({10, 20, 30}, {3.0, 1.0, 0.5}, {1.5, 1.0, 1.0}), (std::array<int64_t, 3>{20, 20, 15}));
+  EXPECT_EQ(data::resampled_shape({10, 20, 30}, {3.0, 1.0, 0.5}, {1.5, 1.0, 1.0}),
+            (std::array<int64_t, 3>{20, 20, 15}));
 }
 
 TEST(Preprocess, RestoreToSourceInvertsTheWholeChain) {
@@ -270,16 +276,20 @@ TEST(Preprocess, RestoreToSourceInvertsTheWholeChain) {
 
 TEST(Plan, TargetSpacingFollowsTheAnisotropicAxisRule) {
   // Isotropic-ish: the median per axis.
-  EXPECT_EQ(data::plan_target_spacing({{1, 1, 1}, {2, 1, 1}, {3, 0.5, 0.5}}, {{100, 100, 100}, {50, 100, 100}, {30, 200, 200}}),
+  EXPECT_EQ(data::plan_target_spacing({{1, 1, 1}, {2, 1, 1}, {3, 0.5, 0.5}},
+                                      {{100, 100, 100}, {50, 100, 100}, {30, 200, 200}}),
             (std::array<double, 3>{2, 1, 1}));
   // Anisotropic spacing AND voxels: 10th percentile of z spacings (numpy linear), here 3.4.
-  const std::vector<std::array<double, 3>> sp{{5, 0.8, 0.8}, {5, 0.8, 0.8}, {3, 0.7, 0.7}, {6, 0.9, 0.9}, {4, 0.8, 0.8}};
-  const std::vector<std::array<int64_t, 3>> sh{{40, 512, 512}, {30, 512, 512}, {60, 512, 512}, {25, 512, 512}, {50, 512, 512}};
+  const std::vector<std::array<double, 3>> sp{
+      {5, 0.8, 0.8}, {5, 0.8, 0.8}, {3, 0.7, 0.7}, {6, 0.9, 0.9}, {4, 0.8, 0.8}};
+  const std::vector<std::array<int64_t, 3>> sh{
+      {40, 512, 512}, {30, 512, 512}, {60, 512, 512}, {25, 512, 512}, {50, 512, 512}};
   const auto t = data::plan_target_spacing(sp, sh);
   EXPECT_NEAR(t[0], 3.4, 1e-12);
   EXPECT_DOUBLE_EQ(t[1], 0.8);
   // Anisotropic spacing but not voxels (thick slices, few in-plane voxels): plain median.
-  const std::vector<std::array<int64_t, 3>> sh2{{100, 120, 120}, {100, 120, 120}, {100, 120, 120}, {100, 120, 120}, {100, 120, 120}};
+  const std::vector<std::array<int64_t, 3>> sh2{
+      {100, 120, 120}, {100, 120, 120}, {100, 120, 120}, {100, 120, 120}, {100, 120, 120}};
   EXPECT_DOUBLE_EQ(data::plan_target_spacing(sp, sh2)[0], 5.0);
   // The 10th percentile never goes below the coarsest other axis.
   const std::vector<std::array<double, 3>> sp3{{4, 1.5, 1}, {0.5, 1.5, 1}, {4, 1.5, 1}, {0.5, 1.5, 1}, {4, 1.5, 1}};

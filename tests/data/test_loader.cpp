@@ -309,9 +309,9 @@ TEST_F(LoaderTest, DeviceCopyAndAugmentation_CUDA) {
   for (int i = 0; i < 5; ++i) {
     data::Rng rng(3, {static_cast<uint64_t>(i)});
     auto p = data::draw_pretrain_view(rng, pc, mask, {1, 1, 1});
-    p.op = std::array<data::PretrainOp, 5>{data::PretrainOp::Rescale, data::PretrainOp::Flip,
-                                           data::PretrainOp::Intensity, data::PretrainOp::Blur,
-                                           data::PretrainOp::None}[static_cast<size_t>(i)];
+    p.op =
+        std::array<data::PretrainOp, 5>{data::PretrainOp::Rescale, data::PretrainOp::Flip, data::PretrainOp::Intensity,
+                                        data::PretrainOp::Blur, data::PretrainOp::None}[static_cast<size_t>(i)];
     ps.push_back(p);
   }
   const auto cpu = data::augment_pretrain(x, ps);

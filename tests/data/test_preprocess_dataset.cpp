@@ -74,7 +74,8 @@ TEST(PreprocessDataset, PlanPreprocessAndRestoreOnRealFiles) {
   data::PretrainLoader l(ds, dc, {});
   const auto b = l.next();
   for (int64_t i = 0; i < b.positions.size(0); ++i) {
-    const auto src = io::read_volume_header(ds->at(ds->index_of(b.case_ids[static_cast<size_t>(i)])).entry.source_image);
+    const auto src =
+        io::read_volume_header(ds->at(ds->index_of(b.case_ids[static_cast<size_t>(i)])).entry.source_image);
     for (int a = 0; a < 3; ++a) {
       EXPECT_GE(b.positions[i][a].item<int64_t>(), 0);
       EXPECT_LT(b.positions[i][a].item<int64_t>(), src.shape[static_cast<size_t>(a)]);

@@ -31,8 +31,8 @@ gtgm::data::PhantomOptions tiny() {
 TEST(SynthDemo13, TasksHaveTheRealChannelsAndClasses) {
   // (task, channels, classes incl. background, modality of the phantom) as in PAPER.md / MSD.
   const std::vector<std::tuple<std::string, int, int, std::string>> table = {
-      {"Task01_BrainTumour", 4, 4, "MRI"}, {"Task02_Heart", 1, 2, "MRI"},      {"Task03_Liver", 1, 3, "CT"},
-      {"Task04_Hippocampus", 1, 3, "MRI"}, {"Task05_Prostate", 2, 3, "MRI"},   {"Task06_Lung", 1, 2, "CT"},
+      {"Task01_BrainTumour", 4, 4, "MRI"}, {"Task02_Heart", 1, 2, "MRI"},        {"Task03_Liver", 1, 3, "CT"},
+      {"Task04_Hippocampus", 1, 3, "MRI"}, {"Task05_Prostate", 2, 3, "MRI"},     {"Task06_Lung", 1, 2, "CT"},
       {"Task07_Pancreas", 1, 3, "CT"},     {"Task08_HepaticVessel", 1, 3, "CT"}, {"Task09_Spleen", 1, 2, "CT"},
       {"Task10_Colon", 1, 2, "CT"}};
   ASSERT_EQ(gtgm::data::decathlon_tasks().size(), table.size());
@@ -63,8 +63,8 @@ TEST(SynthDemo13, ExtraChannelsAreDifferentContrasts) {
   const auto a = c.image.data[0].flatten(), b = c.image.data[1].flatten();
   EXPECT_FALSE(torch::allclose(a, b));
   const auto corr = torch::corrcoef(torch::stack({a, b})).abs()[0][1].item<double>();
-  EXPECT_GT(corr, 0.2);   // the same anatomy
-  EXPECT_LT(corr, 0.999); // not a scaled copy
+  EXPECT_GT(corr, 0.2);    // the same anatomy
+  EXPECT_LT(corr, 0.999);  // not a scaled copy
 }
 
 // Contrast of class k in channel ch of a case: (mean over class k - mean over background) / std,

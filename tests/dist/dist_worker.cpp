@@ -41,7 +41,8 @@ void expect_close(const torch::Tensor& actual, const torch::Tensor& expected, co
                   double tol = 1e-5) {
   ASSERT_TRUE(actual.defined()) << what << " undefined";
   ASSERT_EQ(actual.sizes(), expected.sizes()) << what;
-  const double err = (actual.detach().to(torch::kFloat64) - expected.detach().to(torch::kFloat64)).abs().max().item<double>();
+  const double err =
+      (actual.detach().to(torch::kFloat64) - expected.detach().to(torch::kFloat64)).abs().max().item<double>();
   EXPECT_LE(err, tol) << what << ": max abs error " << err;
 }
 
@@ -185,16 +186,17 @@ void scenario_loss_parity() {
       losses::BarlowOptions o;
       o.comm = comm;
       o.standardize = standardize;
-      check_parity(fmt::format("barlow comm={} standardize={}", comm == losses::BarlowComm::Gather ? "gather" : "allreduce",
-                               standardize),
+      check_parity(fmt::format("barlow comm={} standardize={}",
+                               comm == losses::BarlowComm::Gather ? "gather" : "allreduce", standardize),
                    ctx, [o](torch::nn::Linear& m, const torch::Tensor& x, const torch::Tensor& y, const Context* c) {
                      return losses::barlow_twins_loss(m(x), m(x * 0.5 + y), o, c);
                    });
     }
   }
-  check_parity("vicreg", ctx, [](torch::nn::Linear& m, const torch::Tensor& x, const torch::Tensor& y, const Context* c) {
-    return losses::vicreg_loss(m(x), m(x + y), {}, c);
-  });
+  check_parity("vicreg", ctx,
+               [](torch::nn::Linear& m, const torch::Tensor& x, const torch::Tensor& y, const Context* c) {
+                 return losses::vicreg_loss(m(x), m(x + y), {}, c);
+               });
   // The GTGM objective: both CLIP terms (global negatives) + 0.01 Barlow.
   config::LossConfig cfg;
   losses::GtgmObjective objective(cfg, 4);
@@ -234,7 +236,7 @@ TORCH_MODULE(ToyNet);
 void scenario_train() {
   Context ctx = start(60);
   const std::string mode_name = env_or("GTGM_REDUCE_MODE", "bucketed");
-  const ReduceMode mode = mode_name == "per_parameter" ? ReduceMode::PerParameter
+  const ReduceMode mode = mode_name == "per_parameter"    ? ReduceMode::PerParameter
                           : mode_name == "after_backward" ? ReduceMode::BucketedAfterBackward
                                                           : ReduceMode::Bucketed;
   const int accumulation = std::stoi(env_or("GTGM_ACCUMULATION", "1"));

@@ -14,7 +14,7 @@ using namespace std::chrono_literals;
 // The ranks talk through Gloo on CPU: a build without it (a CUDA wheel's LibTorch) skips.
 #ifdef GTGM_HAVE_GLOO
 #define GTGM_REQUIRE_GLOO() \
-  do {                       \
+  do {                      \
   } while (0)
 #else
 #define GTGM_REQUIRE_GLOO() GTEST_SKIP() << "built without c10d Gloo"

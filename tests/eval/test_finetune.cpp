@@ -34,13 +34,29 @@ class Finetune : public ::testing::Test {
   static void TearDownTestSuite() { delete dir_; }
 
   static config::Config config(const std::string& run, std::vector<std::string> extra = {}) {
-    std::vector<std::string> sets = {
-        "run.dir=" + (dir_->path() / run).string(), "run.device=cpu", "run.precision=fp32", "run.log_level=warn",
-        "run.threads=1", "data.root=" + (dir_->path() / "task").string(),
-        "data.cache_dir=" + (dir_->path() / "cache").string(), "data.modality=CT", "data.crop_size=[16, 32, 32]",
-        "data.batch_size=2", "data.num_workers=1", "data.prefetch=1", "model.type=resnet3d", "model.depth=10",
-        "model.base_channels=4", "model.embed_dim=16", "model.num_classes=5", "optim.lr=1e-3",
-        "train.steps=4", "train.validate_every=2", "train.checkpoint_every=2", "train.keep_last=3", "train.log_every=2"};
+    std::vector<std::string> sets = {"run.dir=" + (dir_->path() / run).string(),
+                                     "run.device=cpu",
+                                     "run.precision=fp32",
+                                     "run.log_level=warn",
+                                     "run.threads=1",
+                                     "data.root=" + (dir_->path() / "task").string(),
+                                     "data.cache_dir=" + (dir_->path() / "cache").string(),
+                                     "data.modality=CT",
+                                     "data.crop_size=[16, 32, 32]",
+                                     "data.batch_size=2",
+                                     "data.num_workers=1",
+                                     "data.prefetch=1",
+                                     "model.type=resnet3d",
+                                     "model.depth=10",
+                                     "model.base_channels=4",
+                                     "model.embed_dim=16",
+                                     "model.num_classes=5",
+                                     "optim.lr=1e-3",
+                                     "train.steps=4",
+                                     "train.validate_every=2",
+                                     "train.checkpoint_every=2",
+                                     "train.keep_last=3",
+                                     "train.log_every=2"};
     sets.insert(sets.end(), extra.begin(), extra.end());
     return config::default_config(sets);
   }
@@ -175,12 +191,26 @@ TEST(FinetuneEm, AffinityRunPredictsInstancesInCremiLayoutAndScoresVoi) {
   e.shape = {10, 32, 32};
   e.num_cells = 6;
   data::write_em_dataset(tmp / "em", e);
-  const config::Config cfg = config::default_config(
-      {"run.dir=" + (tmp / "run").string(), "run.device=cpu", "run.precision=fp32", "run.log_level=warn",
-       "run.threads=1", "data.root=" + (tmp / "em").string(), "data.format=cremi", "data.modality=EM",
-       "data.crop_size=[4, 32, 32]", "data.batch_size=2", "model.type=resnet3d", "model.depth=10",
-       "model.base_channels=4", "model.embed_dim=16", "model.head=affinity", "finetune.task=affinity",
-       "train.steps=2", "train.validate_every=2", "train.checkpoint_every=2", "eval.metrics=[voi, arand]"});
+  const config::Config cfg = config::default_config({"run.dir=" + (tmp / "run").string(),
+                                                     "run.device=cpu",
+                                                     "run.precision=fp32",
+                                                     "run.log_level=warn",
+                                                     "run.threads=1",
+                                                     "data.root=" + (tmp / "em").string(),
+                                                     "data.format=cremi",
+                                                     "data.modality=EM",
+                                                     "data.crop_size=[4, 32, 32]",
+                                                     "data.batch_size=2",
+                                                     "model.type=resnet3d",
+                                                     "model.depth=10",
+                                                     "model.base_channels=4",
+                                                     "model.embed_dim=16",
+                                                     "model.head=affinity",
+                                                     "finetune.task=affinity",
+                                                     "train.steps=2",
+                                                     "train.validate_every=2",
+                                                     "train.checkpoint_every=2",
+                                                     "eval.metrics=[voi, arand]"});
   const eval::FinetuneResult r = eval::run_finetune(cfg, eval::FinetuneOptions{});
   EXPECT_EQ(r.train_cases, 1);
   const auto best = train::read_best(r.run_dir);
@@ -205,8 +235,8 @@ TEST(FinetuneCli, ErrorsNameWhatIsWrong) {
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("--config is required"), std::string::npos) << r.output;
   test::TempDir tmp;
-  r = test::run_gtgm("finetune --config " + std::string(GTGM_SOURCE_ROOT) + "/configs/demo/finetune.yaml --pretrained " +
-                     (tmp / "no_such_run").string());
+  r = test::run_gtgm("finetune --config " + std::string(GTGM_SOURCE_ROOT) +
+                     "/configs/demo/finetune.yaml --pretrained " + (tmp / "no_such_run").string());
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find((tmp / "no_such_run").string() + " does not exist"), std::string::npos) << r.output;
   r = test::run_gtgm("finetune --help");

@@ -77,7 +77,8 @@ TEST(EvalPredict, InstancesFromAffinityLogitsWrittenToHdf5) {
   EXPECT_NEAR(back.geometry.spacing[2], 40.0, 1e-9);
 
   eval::Predictor wrong = [](const torch::Tensor& x) { return torch::cat({x, x}, 1); };
-  EXPECT_THROW_MSG(eval::predict_instances(image, wrong, o), "an affinity model must return 3 channels (z, y, x), got 2");
+  EXPECT_THROW_MSG(eval::predict_instances(image, wrong, o),
+                   "an affinity model must return 3 channels (z, y, x), got 2");
 }
 
 }  // namespace

@@ -44,7 +44,11 @@ TEST(EvalPredictCached, LabelsReturnToTheSourceGridAndGeometry) {
   torch::Tensor cached_label = pc.label[0];
   eval::Predictor oracle = [&cached_label](const torch::Tensor& x) {
     EXPECT_EQ(x.sizes().slice(2), cached_label.sizes());
-    return torch::one_hot(cached_label, 3).permute({3, 0, 1, 2}).unsqueeze(0).to(torch::kFloat).expand({x.size(0), 3, -1, -1, -1});
+    return torch::one_hot(cached_label, 3)
+        .permute({3, 0, 1, 2})
+        .unsqueeze(0)
+        .to(torch::kFloat)
+        .expand({x.size(0), 3, -1, -1, -1});
   };
   eval::SlidingWindowOptions o;
   o.patch_size = {pc.image.size(1), pc.image.size(2), pc.image.size(3)};
@@ -56,8 +60,9 @@ TEST(EvalPredictCached, LabelsReturnToTheSourceGridAndGeometry) {
   for (int a = 0; a < 3; ++a) EXPECT_NEAR(pred.geometry.origin[a], image.geometry.origin[a], 1e-9);
   // Exactly the cached label mapped back by nearest neighbour; the small blocks lose about one
   // voxel per side on the 3 mm / 1 mm round trip.
-  EXPECT_TRUE(torch::equal(pred.data.to(torch::kInt64),
-                           data::restore_to_source(pc.label, pc.header, data::RestoreInterp::Nearest).data.to(torch::kInt64)));
+  EXPECT_TRUE(
+      torch::equal(pred.data.to(torch::kInt64),
+                   data::restore_to_source(pc.label, pc.header, data::RestoreInterp::Nearest).data.to(torch::kInt64)));
   for (int64_t l : {1, 2}) EXPECT_GT(eval::dice(pred.data[0].eq(l), label.data[0].eq(l)), 0.65) << "label " << l;
   EXPECT_EQ(pred.data.index({0, Slice(0, 2)}).sum().item<int64_t>(), 0) << "outside the crop is background";
 

@@ -70,7 +70,8 @@ TEST(EvalScore, FoldersMatchedByCaseIdWithSummaryJson) {
   for (int i = 0; i < 2; ++i) {
     auto want = eval::score_segmentation(d.p[i], d.r[i], so);
     for (int64_t l : so.labels)
-      for (const auto& m : so.metrics) EXPECT_NEAR(s.cases[i].classes.at(l).at(m), want.at(l).at(m), 1e-5) << i << m << l;
+      for (const auto& m : so.metrics)
+        EXPECT_NEAR(s.cases[i].classes.at(l).at(m), want.at(l).at(m), 1e-5) << i << m << l;
   }
   EXPECT_DOUBLE_EQ(s.cases[1].classes.at(2).at("dice"), 0.0);
   const double mean1 = (s.cases[0].classes.at(1).at("dice") + s.cases[1].classes.at(1).at("dice")) / 2;
@@ -79,7 +80,8 @@ TEST(EvalScore, FoldersMatchedByCaseIdWithSummaryJson) {
 
   json j = json::parse(core::read_text_file(d.pred / "summary.json"));
   EXPECT_EQ(j.at("cases").size(), 2u);
-  EXPECT_NEAR(j.at("cases")[0].at("classes").at("1").at("hd95").get<double>(), s.cases[0].classes.at(1).at("hd95"), 1e-12);
+  EXPECT_NEAR(j.at("cases")[0].at("classes").at("1").at("hd95").get<double>(), s.cases[0].classes.at(1).at("hd95"),
+              1e-12);
   EXPECT_NEAR(j.at("mean").at("nsd").get<double>(), s.mean.at("nsd"), 1e-12);
   EXPECT_EQ(j.at("labels"), json({1, 2}));
   const std::string table = eval::format_score_table(s);

@@ -23,8 +23,8 @@ namespace {
 struct Fake {
   int calls = 0;
   std::vector<eval::FinetuneOptions> options;
-  std::string throw_for;       // "<dataset>/<init>" that throws
-  bool interrupt = false;      // stop with a checkpoint instead of finishing
+  std::string throw_for;   // "<dataset>/<init>" that throws
+  bool interrupt = false;  // stop with a checkpoint instead of finishing
 
   eval::FinetuneResult run(const config::Config& cfg, const eval::FinetuneOptions& o) {
     ++calls;
@@ -133,13 +133,18 @@ TEST(Suite, ReportsOursBesidePaperAndKeepsGoing) {
   EXPECT_EQ(row(r, "Task03_Liver", "gtgm").status, "done");
 
   const std::string md = core::read_text_file(f.out() / "report.md");
-  EXPECT_NE(md.find("| Dataset | Metric | Labels | ours gtgm | ours random | paper gtgm | paper random | Δ gtgm | Δ random | Notes |"),
-            std::string::npos) << md;
+  EXPECT_NE(md.find("| Dataset | Metric | Labels | ours gtgm | ours random | paper gtgm | paper random | Δ gtgm | Δ "
+                    "random | Notes |"),
+            std::string::npos)
+      << md;
   EXPECT_NE(md.find("| Task09_Spleen | Dice % | 100% | 100.00 | 0.00 | 90.00 | - | +10.00 | - |  |"), std::string::npos)
       << md;
-  EXPECT_NE(md.find("| Task06_Lung | Dice % | 100% | data missing | data missing | 80.19 | 73.49 | - | - | data missing: "),
-            std::string::npos) << md;
-  EXPECT_NE(md.find("| failed | - | - | - | - | random: boom: Task03_Liver-random-f1 ran out of memory |"), std::string::npos)
+  EXPECT_NE(
+      md.find("| Task06_Lung | Dice % | 100% | data missing | data missing | 80.19 | 73.49 | - | - | data missing: "),
+      std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| failed | - | - | - | - | random: boom: Task03_Liver-random-f1 ran out of memory |"),
+            std::string::npos)
       << md;
   EXPECT_NE(md.find("](overlays/Task09_Spleen/gtgm-f1_spleen_002.png)"), std::string::npos) << md;
   EXPECT_NE(md.find(r.table), std::string::npos);
@@ -147,7 +152,8 @@ TEST(Suite, ReportsOursBesidePaperAndKeepsGoing) {
   const std::string csv = core::read_text_file(f.out() / "report.csv");
   EXPECT_EQ(csv.rfind("dataset,metric,label_fraction,init,status,ours,paper,delta,mean_dice,", 0), 0u) << csv;
   EXPECT_NE(csv.find("\nTask09_Spleen,dice,1,gtgm,done,100,90,10,1,2,1,"), std::string::npos) << csv;
-  EXPECT_NE(csv.find("\nTask06_Lung,dice,1,gtgm,data missing,,80.19,,,0,0,0.0,,data missing: "), std::string::npos) << csv;
+  EXPECT_NE(csv.find("\nTask06_Lung,dice,1,gtgm,data missing,,80.19,,,0,0,0.0,,data missing: "), std::string::npos)
+      << csv;
 
   const auto j = nlohmann::json::parse(core::read_text_file(f.out() / "report.json"));
   EXPECT_EQ(j["schema"], "gtgm-eval-report/1");
@@ -187,7 +193,8 @@ TEST(Suite, ReusesFinishedRunsResumesInterruptedOnesRefusesOthers) {
   const auto refused = eval::run_suite(changed, o);
   EXPECT_EQ(fake.calls, 2);
   EXPECT_EQ(row(refused, "Task09_Spleen", "gtgm").status, "failed");
-  EXPECT_NE(row(refused, "Task09_Spleen", "gtgm").message.find("holds a run of another config (1 key(s) differ: run.threads: 0 -> 1)"),
+  EXPECT_NE(row(refused, "Task09_Spleen", "gtgm")
+                .message.find("holds a run of another config (1 key(s) differ: run.threads: 0 -> 1)"),
             std::string::npos)
       << row(refused, "Task09_Spleen", "gtgm").message;
 
@@ -231,8 +238,9 @@ TEST(Suite, DryRunListsMissingDataAndWritesNothing) {
   o.dry_run = false;
   f.suite.inits[0].path = (f.dir / "nope").string();
   const auto r2 = eval::run_suite(f.suite, o);
-  EXPECT_NE(row(r2, "Task09_Spleen", "gtgm").message.find("init 'gtgm': " + (f.dir / "nope").string() + " does not exist"),
-            std::string::npos);
+  EXPECT_NE(
+      row(r2, "Task09_Spleen", "gtgm").message.find("init 'gtgm': " + (f.dir / "nope").string() + " does not exist"),
+      std::string::npos);
   EXPECT_EQ(row(r2, "Task09_Spleen", "random").status, "done");
 }
 

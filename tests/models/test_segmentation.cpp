@@ -49,8 +49,8 @@ std::vector<SegCase> seg_cases() {
     auto c = base("resnet3d");  // decoder adds a final upsample from stride 1x2x2 to full size
     c.norm = "batch";
     c.deep_supervision = true;
-    cases.push_back({"resnet3d_unet_ds", c, {2, 1, 16, 32, 32}, 3,
-                     {{16, 32, 32}, {16, 16, 16}, {8, 8, 8}, {4, 4, 4}, {2, 2, 2}}});
+    cases.push_back(
+        {"resnet3d_unet_ds", c, {2, 1, 16, 32, 32}, 3, {{16, 32, 32}, {16, 16, 16}, {8, 8, 8}, {4, 4, 4}, {2, 2, 2}}});
   }
   {
     auto c = base("resnet3d");
@@ -295,7 +295,8 @@ TEST(ModelsSegmentation, DecoderChoiceErrors) {
   EXPECT_THROW_MSG(build_segmentation_model(c), "model.decoder: unetr needs model.type: vit3d (got resunet)");
   c = base("resunet");
   c.decoder_channels = {4, 4, 4};
-  EXPECT_THROW_MSG(build_segmentation_model(c), "model.decoder_channels has 3 entries but the encoder has 1 skip levels");
+  EXPECT_THROW_MSG(build_segmentation_model(c),
+                   "model.decoder_channels has 3 entries but the encoder has 1 skip levels");
 }
 
 TEST(ModelsSegmentation, ChannelsLastGivesTheSameOutputs) {
@@ -315,7 +316,8 @@ TEST(ModelsSegmentation, ChannelsLastGivesTheSameOutputs) {
     }
     const auto y = model->forward(cl);
     // Other conv kernels run in channels-last: equal up to float rounding (~1e-5 relative).
-    EXPECT_TRUE(torch::allclose(y, ref, 1e-4, 1e-4)) << (y - ref).abs().max().item<double>() << " of " << ref.abs().max().item<double>();
+    EXPECT_TRUE(torch::allclose(y, ref, 1e-4, 1e-4))
+        << (y - ref).abs().max().item<double>() << " of " << ref.abs().max().item<double>();
   }
 }
 

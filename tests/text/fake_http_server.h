@@ -24,8 +24,8 @@ struct FakeRequest {
 struct FakeResponse {
   int status = 200;
   std::string body;
-  int delay_ms = 0;        ///< wait before replying (timeouts)
-  bool hang_up = false;    ///< close without replying
+  int delay_ms = 0;      ///< wait before replying (timeouts)
+  bool hang_up = false;  ///< close without replying
   std::map<std::string, std::string> headers;
 };
 
@@ -147,7 +147,8 @@ inline std::string chat_reply(const std::string& text) {
     escaped.push_back(ch);
   }
   return "{\"id\":\"x\",\"object\":\"chat.completion\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
-         "\"content\":\"" + escaped + "\"},\"finish_reason\":\"stop\"}]}";
+         "\"content\":\"" +
+         escaped + "\"},\"finish_reason\":\"stop\"}]}";
 }
 
 }  // namespace gtgm::test

@@ -75,7 +75,8 @@ TEST(CaptionCache, ValidationCountsAndErrors) {
   for (const auto& b : std::vector<Bad>{
            {"{\"format\":\"other\"}\n", "c.jsonl:1: not a gtgm caption cache"},
            {"{\"format\":\"gtgm-captions\",\"version\":9}\n", "version 9 is not supported"},
-           {kHeader + "{\"volume\":\"a\",\"text\":\"x\"}\n" + rec("a", 1, 1, 1, "y"), "c.jsonl:2: \"position\" must be [z, y, x]"},
+           {kHeader + "{\"volume\":\"a\",\"text\":\"x\"}\n" + rec("a", 1, 1, 1, "y"),
+            "c.jsonl:2: \"position\" must be [z, y, x]"},
            {kHeader + rec("a", 1, 1, 1, "y") + "{\"volume\":\"a\",\"position\":[1,-2,3],\"text\":\"x\"}\n",
             "c.jsonl:3: \"position\" must be [z, y, x] (3 non-negative integers)"},
            {kHeader + "{\"volume\":\"a\",\"position\":[1,2,3],\"text\":5}\n", "\"text\" must be a string"},
@@ -97,9 +98,7 @@ TEST(CaptionCache, WriterAppendsResumesAndRepairsTruncatedTail) {
     w.append({"v", {4, 5, 6}, "two \"quoted\"\nline", "template", ""});
   }
   // Simulate a run killed in the middle of writing a line.
-  {
-    std::ofstream(path, std::ios::app) << "{\"volume\":\"v\",\"position\":[7,";
-  }
+  { std::ofstream(path, std::ios::app) << "{\"volume\":\"v\",\"position\":[7,"; }
   const auto partial = text::CaptionCache::load(path);
   EXPECT_EQ(partial.size(), 2);
   EXPECT_TRUE(partial.stats().truncated_last_line);
@@ -196,7 +195,7 @@ TEST(EmbeddingCache, FillResumeReuseAndLookup) {
   opt.stop_after = -1;
   auto r2 = text::embed_captions(enc, captions, dir / "emb.safetensors", opt);  // resume
   EXPECT_TRUE(r2.complete);
-  EXPECT_EQ(r2.reused, 7);  // rows 0-3 and 7-9 share the 4 texts encoded before
+  EXPECT_EQ(r2.reused, 7);    // rows 0-3 and 7-9 share the 4 texts encoded before
   EXPECT_EQ(r2.computed, 3);  // 7 unique texts in total, 4 done before
   EXPECT_EQ(enc.calls, 7);
   const auto cache = text::EmbeddingCache::load(dir / "emb.safetensors");
@@ -252,9 +251,9 @@ TEST(EmbedTextCli, FillsAndResumesThroughTheBinary) {
   std::string body = kHeader;
   for (int i = 0; i < 5; ++i) body += rec("v", i, 0, 0, "the liver shows lesion " + std::to_string(i % 3));
   test::write_file(dir / "c.jsonl", body);
-  const std::string common = " --captions " + (dir / "c.jsonl").string() + " --out " + (dir / "e.safetensors").string() +
-                             " --set text.model_dir=" + (fs::path(GTGM_TEST_DATA_DIR) / "bert_tiny").string() +
-                             " --set run.device=cpu";
+  const std::string common =
+      " --captions " + (dir / "c.jsonl").string() + " --out " + (dir / "e.safetensors").string() +
+      " --set text.model_dir=" + (fs::path(GTGM_TEST_DATA_DIR) / "bert_tiny").string() + " --set run.device=cpu";
   const auto r = test::run_gtgm("embed-text" + common);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("5 captions: 0 reused, 3 encoded (12-d)"), std::string::npos) << r.output;

@@ -38,7 +38,9 @@ const std::string kPng = text::encode_png(torch::full({4, 4}, 128, torch::kUInt8
 
 TEST(OpenAIClient, SendsPromptImageAndKeyAndReadsReply) {
   GTGM_REQUIRE_CURL();
-  FakeHttpServer server([](int, const test::FakeRequest&) { return FakeResponse{200, test::chat_reply("  A CT slice.\n")}; });
+  FakeHttpServer server([](int, const test::FakeRequest&) {
+    return FakeResponse{200, test::chat_reply("  A CT slice.\n")};
+  });
   auto o = options_for(server);
   o.api_key = "sk-secret-123";
   const text::ChatClient client(o);
@@ -51,12 +53,14 @@ TEST(OpenAIClient, SendsPromptImageAndKeyAndReadsReply) {
   const auto body = nlohmann::json::parse(req.body);
   EXPECT_EQ(body["model"], "tiny-vlm");
   EXPECT_EQ(body["messages"][0]["content"][0]["text"], "Describe the slice.");
-  EXPECT_EQ(body["messages"][0]["content"][1]["image_url"]["url"], "data:image/png;base64," + text::base64_encode(kPng));
+  EXPECT_EQ(body["messages"][0]["content"][1]["image_url"]["url"],
+            "data:image/png;base64," + text::base64_encode(kPng));
   EXPECT_EQ(body["max_tokens"], 96);
   // Content given as parts is joined.
-  EXPECT_EQ(text::ChatClient::parse_reply(
-                R"({"choices":[{"message":{"content":[{"type":"text","text":"Two "},{"type":"text","text":"parts"}]}}]})"),
-            "Two parts");
+  EXPECT_EQ(
+      text::ChatClient::parse_reply(
+          R"({"choices":[{"message":{"content":[{"type":"text","text":"Two "},{"type":"text","text":"parts"}]}}]})"),
+      "Two parts");
 }
 
 TEST(OpenAIClient, RetriesOn429And500ThenSucceeds) {
@@ -127,7 +131,8 @@ TEST(OpenAIClient, ClientErrorsAreNotRetriedAndTheKeyStaysSecret) {
     ADD_FAILURE() << "expected an error";
   } catch (const Error& e) {
     const std::string msg = e.what();
-    EXPECT_NE(msg.find("HTTP 401 (not retried; check the API key variable text.captioner.api_key_env)"), std::string::npos)
+    EXPECT_NE(msg.find("HTTP 401 (not retried; check the API key variable text.captioner.api_key_env)"),
+              std::string::npos)
         << msg;
     EXPECT_EQ(msg.find("sk-do-not-print"), std::string::npos) << msg;
   }
@@ -136,7 +141,8 @@ TEST(OpenAIClient, ClientErrorsAreNotRetriedAndTheKeyStaysSecret) {
   EXPECT_EQ(cap->prompt_hash(), text::hash_hex(cfg.prompt));
   cfg.api_key_env = "GTGM_TEST_UNSET_VARIABLE";
   ::unsetenv("GTGM_TEST_UNSET_VARIABLE");
-  EXPECT_THROW_MSG(text::make_captioner(cfg), "names the environment variable GTGM_TEST_UNSET_VARIABLE, which is not set");
+  EXPECT_THROW_MSG(text::make_captioner(cfg),
+                   "names the environment variable GTGM_TEST_UNSET_VARIABLE, which is not set");
   cfg.api_key_env = "";
   cfg.model = "";
   EXPECT_THROW_MSG(text::make_captioner(cfg), "text.captioner.model is empty");

@@ -1,9 +1,9 @@
 // `gtgm pretrain` / `gtgm export` end to end with the real binary on synthetic phantoms through the
 // real cache and loader: SIGTERM -> checkpoint + exit 0, resume == uninterrupted, config refusal,
 // export read back by Python's torch.load.
-#include <gtest/gtest.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -80,7 +80,8 @@ train:
     data::run_preprocess(cfg);
     text::CaptionWriter w(dir() / "captions.jsonl");
     for (const auto& e : data::read_cache_index(dir() / "cache")) {
-      for (int z : {0, 8}) w.append({e.id, {z, 16, 16}, "liver and kidney, slice " + std::to_string(z), "template", ""});
+      for (int z : {0, 8})
+        w.append({e.id, {z, 16, 16}, "liver and kidney, slice " + std::to_string(z), "template", ""});
     }
   }
   static void TearDownTestSuite() {
@@ -187,7 +188,8 @@ TEST_F(PretrainCli, TwoProcessRunResumesExactlyWithEveryRanksLoaderState) {
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   };
-  for (int code : run_ranks(2, with({"--set", "run.dir=" + full.string()}), logs)) ASSERT_EQ(code, 0) << rank_logs(logs, 2);
+  for (int code : run_ranks(2, with({"--set", "run.dir=" + full.string()}), logs))
+    ASSERT_EQ(code, 0) << rank_logs(logs, 2);
   for (int code : run_ranks(2, with({"--set", "run.dir=" + part.string(), "--stop-after", "2"}), logs)) {
     ASSERT_EQ(code, 0) << rank_logs(logs, 2);
   }
@@ -283,7 +285,8 @@ TEST_F(PretrainCli, ExportIsReadableFromPython) {
   EXPECT_EQ(arch["step"], 2);
   EXPECT_EQ(arch["model_config"]["depth"], "10");
   if (!fs::exists("/usr/bin/python3")) GTEST_SKIP() << "no /usr/bin/python3 to check torch.load";
-  const std::string cmd = fmt::format("/usr/bin/python3 {}/scripts/check_export.py {} 2>&1", GTGM_SOURCE_ROOT, out.string());
+  const std::string cmd =
+      fmt::format("/usr/bin/python3 {}/scripts/check_export.py {} 2>&1", GTGM_SOURCE_ROOT, out.string());
   FILE* pipe = ::popen(cmd.c_str(), "r");
   std::string py;
   char buf[1024];

@@ -29,13 +29,29 @@ fs::path write_captions(const fs::path& dir) {
 }
 
 config::Config tiny_config(const fs::path& dir, std::vector<std::string> extra = {}) {
-  std::vector<std::string> sets = {
-      "run.dir=" + (dir / "run").string(), "run.device=cpu", "run.precision=fp32", "run.log_level=warn",
-      "model.type=resnet3d", "model.depth=10", "model.base_channels=4", "model.embed_dim=16",
-      "model.proj_hidden=16", "model.proj_dim=8", "model.text_embed_dim=12", "text.model_dir=" + kBert, "text.max_length=32",
-      "text.caption_cache=" + (dir / "captions.jsonl").string(), "data.batch_size=3", "data.crop_size=[8, 32, 32]",
-      "train.steps=6", "train.log_every=1", "train.checkpoint_every=2", "train.keep_last=5", "optim.lr=1e-3",
-      "optim.schedule=cosine_restarts", "optim.restart_period=3"};
+  std::vector<std::string> sets = {"run.dir=" + (dir / "run").string(),
+                                   "run.device=cpu",
+                                   "run.precision=fp32",
+                                   "run.log_level=warn",
+                                   "model.type=resnet3d",
+                                   "model.depth=10",
+                                   "model.base_channels=4",
+                                   "model.embed_dim=16",
+                                   "model.proj_hidden=16",
+                                   "model.proj_dim=8",
+                                   "model.text_embed_dim=12",
+                                   "text.model_dir=" + kBert,
+                                   "text.max_length=32",
+                                   "text.caption_cache=" + (dir / "captions.jsonl").string(),
+                                   "data.batch_size=3",
+                                   "data.crop_size=[8, 32, 32]",
+                                   "train.steps=6",
+                                   "train.log_every=1",
+                                   "train.checkpoint_every=2",
+                                   "train.keep_last=5",
+                                   "optim.lr=1e-3",
+                                   "optim.schedule=cosine_restarts",
+                                   "optim.restart_period=3"};
   sets.insert(sets.end(), extra.begin(), extra.end());
   return config::default_config(sets);
 }
@@ -78,7 +94,8 @@ TEST(PretrainTask, StepGivesNamedTermsAndGradientReachesTheImageEncoderOnly) {
   losses.total.backward();
   int64_t with_grad = 0;
   for (const auto& p : root.named_parameters()) {
-    if (p.key().rfind("encoder.", 0) == 0 && p.value().grad().defined() && p.value().grad().abs().sum().item<double>() > 0) {
+    if (p.key().rfind("encoder.", 0) == 0 && p.value().grad().defined() &&
+        p.value().grad().abs().sum().item<double>() > 0) {
       ++with_grad;
     }
   }
@@ -126,8 +143,9 @@ TEST(PretrainTask, TextSetupMistakesNameTheKey) {
   write_captions(tmp.path());
   EXPECT_THROW_MSG(train::PretrainTask(tiny_config(tmp.path(), {"text.caption_cache="}), torch::kCPU, random_source()),
                    "text.caption_cache is empty");
-  EXPECT_THROW_MSG(train::PretrainTask(tiny_config(tmp.path(), {"model.text_embed_dim=768"}), torch::kCPU, random_source()),
-                   "outputs 12-d embeddings but model.text_embed_dim is 768");
+  EXPECT_THROW_MSG(
+      train::PretrainTask(tiny_config(tmp.path(), {"model.text_embed_dim=768"}), torch::kCPU, random_source()),
+      "outputs 12-d embeddings but model.text_embed_dim is 768");
 }
 
 TEST(PretrainTask, ResumedRunReproducesTheUninterruptedLosses) {

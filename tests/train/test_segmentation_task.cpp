@@ -19,8 +19,11 @@ using namespace gtgm;
 namespace {
 
 config::ModelConfig tiny_model(int in_channels = 1, int base = 4) {
-  std::vector<std::string> sets = {"model.type=resnet3d", "model.depth=10", "model.base_channels=" + std::to_string(base),
-                                   "model.embed_dim=16", "model.in_channels=" + std::to_string(in_channels),
+  std::vector<std::string> sets = {"model.type=resnet3d",
+                                   "model.depth=10",
+                                   "model.base_channels=" + std::to_string(base),
+                                   "model.embed_dim=16",
+                                   "model.in_channels=" + std::to_string(in_channels),
                                    "model.num_classes=3"};
   return config::default_config(sets).model;
 }
@@ -81,8 +84,9 @@ TEST(SegTaskInit, RefusesEmptyLoadsShapeMismatchesAndMissingPaths) {
   test::TempDir tmp;
   auto seg = models::build_segmentation_model(tiny_model());
   io::save_safetensors(tmp / "other.safetensors", {{"bert.embeddings.weight", torch::zeros({3, 2})}});
-  EXPECT_THROW_MSG(train::init_encoder_from(*seg->encoder(), tmp / "other.safetensors"),
-                   (tmp / "other.safetensors").string() + ": no tensor loaded into the resnet3d encoder (1 tensors stored");
+  EXPECT_THROW_MSG(
+      train::init_encoder_from(*seg->encoder(), tmp / "other.safetensors"),
+      (tmp / "other.safetensors").string() + ": no tensor loaded into the resnet3d encoder (1 tensors stored");
   // Wider pretraining encoder (base_channels 8) -> the first differing tensor is named with both shapes.
   auto wide = models::build_encoder(tiny_model(1, 8));
   io::save_safetensors(tmp / "wide.safetensors", pretrain_state(*wide));
@@ -103,7 +107,8 @@ TEST(SegTaskInit, AdaptsTheStemToMoreInputChannelsExactly) {
   auto seg = models::build_segmentation_model(tiny_model(4));
   const auto r = train::init_encoder_from(*seg->encoder(), tmp / "ct.safetensors");
   EXPECT_EQ(r.missing_encoder, 0);
-  EXPECT_NE(r.adapted.find("1 -> 4 input channels (channel sum repeated, scaled by 1/4)"), std::string::npos) << r.adapted;
+  EXPECT_NE(r.adapted.find("1 -> 4 input channels (channel sum repeated, scaled by 1/4)"), std::string::npos)
+      << r.adapted;
   EXPECT_NE(r.text().find("adapted stem"), std::string::npos);
   const auto stem_src = io::module_state(*src).front();
   const auto stem_new = io::module_state(*seg->encoder()).front();

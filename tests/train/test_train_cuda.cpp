@@ -17,14 +17,26 @@ namespace {
 config::Config cuda_config(const fs::path& dir, std::vector<std::string> extra) {
   {
     text::CaptionWriter w(dir / "captions.jsonl");
-    for (int v = 0; v < 4; ++v) w.append({"synthetic_" + std::to_string(v), {0, 0, 0}, "liver and spleen", "template", ""});
+    for (int v = 0; v < 4; ++v)
+      w.append({"synthetic_" + std::to_string(v), {0, 0, 0}, "liver and spleen", "template", ""});
   }
-  std::vector<std::string> sets = {
-      "run.dir=" + (dir / "run").string(), "run.device=cuda", "run.log_level=warn", "model.type=resnet3d",
-      "model.depth=18", "model.base_channels=8", "model.embed_dim=64", "model.proj_hidden=64", "model.proj_dim=32",
-      "model.text_embed_dim=12", "text.model_dir=" + std::string(GTGM_TEST_DATA_DIR) + "/bert_tiny",
-      "text.max_length=32", "text.caption_cache=" + (dir / "captions.jsonl").string(), "data.batch_size=4",
-      "train.steps=4", "train.log_every=1", "optim.lr=1e-3"};
+  std::vector<std::string> sets = {"run.dir=" + (dir / "run").string(),
+                                   "run.device=cuda",
+                                   "run.log_level=warn",
+                                   "model.type=resnet3d",
+                                   "model.depth=18",
+                                   "model.base_channels=8",
+                                   "model.embed_dim=64",
+                                   "model.proj_hidden=64",
+                                   "model.proj_dim=32",
+                                   "model.text_embed_dim=12",
+                                   "text.model_dir=" + std::string(GTGM_TEST_DATA_DIR) + "/bert_tiny",
+                                   "text.max_length=32",
+                                   "text.caption_cache=" + (dir / "captions.jsonl").string(),
+                                   "data.batch_size=4",
+                                   "train.steps=4",
+                                   "train.log_every=1",
+                                   "optim.lr=1e-3"};
   sets.insert(sets.end(), extra.begin(), extra.end());
   return config::default_config(sets);
 }

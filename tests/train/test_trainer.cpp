@@ -16,11 +16,14 @@ using namespace gtgm;
 namespace {
 
 config::Config toy_config(const fs::path& run_dir, std::vector<std::string> extra = {}) {
-  std::vector<std::string> sets = {"run.dir=" + run_dir.string(), "run.device=cpu", "run.precision=fp32",
-                                   "train.steps=12", "train.log_every=1", "train.checkpoint_every=3",
-                                   "train.keep_last=10", "optim.lr=0.02", "optim.warmup_steps=2",
-                                   "optim.schedule=cosine_restarts", "optim.restart_period=4", "optim.restart_mult=2",
-                                   "optim.accumulation=2", "optim.grad_clip=0.5", "run.log_level=warn"};
+  std::vector<std::string> sets = {"run.dir=" + run_dir.string(), "run.device=cpu",
+                                   "run.precision=fp32",          "train.steps=12",
+                                   "train.log_every=1",           "train.checkpoint_every=3",
+                                   "train.keep_last=10",          "optim.lr=0.02",
+                                   "optim.warmup_steps=2",        "optim.schedule=cosine_restarts",
+                                   "optim.restart_period=4",      "optim.restart_mult=2",
+                                   "optim.accumulation=2",        "optim.grad_clip=0.5",
+                                   "run.log_level=warn"};
   sets.insert(sets.end(), extra.begin(), extra.end());
   return config::default_config(sets);
 }
@@ -114,11 +117,13 @@ TEST(Trainer, RefusesACheckpointOfAnotherConfigWithTheDiff) {
     trainer.run();
   }
   test::ToyTask task;
-  train::Trainer other(toy_config(dir, {"optim.lr=0.5", "optim.weight_decay=0.1"}), task, torch::kCPU, quiet_trainer_options());
+  train::Trainer other(toy_config(dir, {"optim.lr=0.5", "optim.weight_decay=0.1"}), task, torch::kCPU,
+                       quiet_trainer_options());
   EXPECT_THROW_MSG(other.resume(dir), "optim.lr: 0.02 -> 0.5");
   EXPECT_THROW_MSG(other.resume(dir), "optim.weight_decay: 0.05 -> 0.1");
   // Whitelisted keys (horizon, cadence) may change.
-  train::Trainer longer(toy_config(dir, {"train.steps=20", "train.log_every=2"}), task, torch::kCPU, quiet_trainer_options());
+  train::Trainer longer(toy_config(dir, {"train.steps=20", "train.log_every=2"}), task, torch::kCPU,
+                        quiet_trainer_options());
   longer.resume(dir);
   EXPECT_EQ(longer.step(), 3);
 }
@@ -141,7 +146,8 @@ TEST(Trainer, SkipsNonFiniteStepsAndStopsAfterTheLimit) {
   {
     test::ToyTask task;
     task.nan_at = {4, 5};
-    train::Trainer trainer(toy_config(tmp / "a", {"train.steps=6", "train.max_nonfinite=3"}), task, torch::kCPU, quiet_trainer_options());
+    train::Trainer trainer(toy_config(tmp / "a", {"train.steps=6", "train.max_nonfinite=3"}), task, torch::kCPU,
+                           quiet_trainer_options());
     const auto r = trainer.run();
     EXPECT_EQ(r.step, 6);
     EXPECT_EQ(r.skipped_steps, 2);
@@ -154,7 +160,8 @@ TEST(Trainer, SkipsNonFiniteStepsAndStopsAfterTheLimit) {
   {
     test::ToyTask task;
     task.nan_at = {2, 3, 4};
-    train::Trainer trainer(toy_config(tmp / "b", {"train.max_nonfinite=3"}), task, torch::kCPU, quiet_trainer_options());
+    train::Trainer trainer(toy_config(tmp / "b", {"train.max_nonfinite=3"}), task, torch::kCPU,
+                           quiet_trainer_options());
     EXPECT_THROW_MSG(trainer.run(), "3 consecutive steps had a non-finite loss or gradient (train.max_nonfinite = 3)");
   }
 }
@@ -163,7 +170,8 @@ TEST(Trainer, SkippedStepLeavesWeightsAndOptimizerUntouched) {
   test::TempDir tmp;
   test::ToyTask task;
   task.nan_at = {3};
-  train::Trainer trainer(toy_config(tmp / "a", {"train.steps=3", "optim.accumulation=1"}), task, torch::kCPU, quiet_trainer_options(2));
+  train::Trainer trainer(toy_config(tmp / "a", {"train.steps=3", "optim.accumulation=1"}), task, torch::kCPU,
+                         quiet_trainer_options(2));
   trainer.run();
   std::vector<torch::Tensor> w;
   for (const auto& p : task.module().parameters()) w.push_back(p.detach().clone());
@@ -171,27 +179,30 @@ TEST(Trainer, SkippedStepLeavesWeightsAndOptimizerUntouched) {
   // Step 3 has a NaN loss. Run it through a second trainer resumed from step 2.
   test::ToyTask task2;
   task2.nan_at = {3};
-  train::Trainer t2(toy_config(tmp / "a", {"train.steps=3", "optim.accumulation=1"}), task2, torch::kCPU, quiet_trainer_options());
+  train::Trainer t2(toy_config(tmp / "a", {"train.steps=3", "optim.accumulation=1"}), task2, torch::kCPU,
+                    quiet_trainer_options());
   t2.resume(tmp / "a");
   t2.run();
   size_t i = 0;
   for (const auto& p : task2.module().parameters()) EXPECT_TRUE(torch::equal(p, w[i++]));
   const auto state2 = t2.optimizer().state_tensors();
   ASSERT_EQ(state.size(), state2.size());
-  for (size_t k = 0; k < state.size(); ++k) EXPECT_TRUE(torch::equal(state[k].second, state2[k].second)) << state[k].first;
+  for (size_t k = 0; k < state.size(); ++k)
+    EXPECT_TRUE(torch::equal(state[k].second, state2[k].second)) << state[k].first;
 }
 
 TEST(Trainer, MetricsFilesHoldEveryLoggedTerm) {
   test::TempDir tmp;
   test::ToyTask task;
-  train::Trainer trainer(toy_config(tmp / "m", {"train.steps=4", "train.log_every=2"}), task, torch::kCPU, quiet_trainer_options());
+  train::Trainer trainer(toy_config(tmp / "m", {"train.steps=4", "train.log_every=2"}), task, torch::kCPU,
+                         quiet_trainer_options());
   trainer.run();
   const auto rows = train::read_metrics(tmp / "m" / "metrics.jsonl");
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[0].step, 2);
   EXPECT_EQ(rows[1].step, 4);
-  for (const char* key : {"loss", "loss/mse", "loss/l1", "lr", "grad_norm", "samples_per_s", "steps_per_s",
-                          "data_wait", "rss_gb", "skipped"}) {
+  for (const char* key : {"loss", "loss/mse", "loss/l1", "lr", "grad_norm", "samples_per_s", "steps_per_s", "data_wait",
+                          "rss_gb", "skipped"}) {
     EXPECT_FALSE(std::isnan(rows[1].get(key))) << key;
   }
   EXPECT_DOUBLE_EQ(rows[1].get("loss"), rows[1].get("loss/mse"));

@@ -12,15 +12,15 @@
 namespace gtgm::bench {
 
 struct DataBenchOptions {
-  std::string cache_dir;        ///< existing cache; "" = synthesize into `keep_cache` or a temp dir
-  std::string keep_cache;       ///< where to write (and keep) the synthetic cache; "" = temp, removed
-  int workers = 0;              ///< loader threads; 0 = all cores
+  std::string cache_dir;   ///< existing cache; "" = synthesize into `keep_cache` or a temp dir
+  std::string keep_cache;  ///< where to write (and keep) the synthetic cache; "" = temp, removed
+  int workers = 0;         ///< loader threads; 0 = all cores
   int batch_size = 2;
-  int batches = 20;             ///< measured batches per loader
-  int warmup = 3;               ///< batches before timing starts
+  int batches = 20;  ///< measured batches per loader
+  int warmup = 3;    ///< batches before timing starts
   std::array<int64_t, 3> pretrain_crop{32, 160, 160};
   std::array<int64_t, 3> seg_patch{128, 128, 128};
-  int cases = 4;                               ///< synthetic cases
+  int cases = 4;                                ///< synthetic cases
   std::array<int64_t, 3> volume{96, 256, 256};  ///< synthetic volume size (D, H, W)
   uint64_t seed = 42;
   config::DataConfig data;  ///< augmentation settings, foreground_oversample, prefetch

@@ -13,14 +13,14 @@
 namespace gtgm::bench {
 
 struct DistBenchOptions {
-  int ranks = 2;          ///< processes started by launch_ranks
-  int threads = 0;        ///< intra-op threads per rank; 0 = cores / ranks
-  int64_t width = 1024;   ///< MLP width
-  int64_t depth = 16;     ///< residual blocks (Linear + LayerNorm: 4 parameter tensors each)
-  int64_t batch = 64;     ///< rows per rank
-  int iters = 30;         ///< measured steps per mode (split over the rounds)
-  int rounds = 5;         ///< interleaved rounds; each mode's figure is the median over them
-  int warmup = 3;         ///< untimed steps per mode
+  int ranks = 2;            ///< processes started by launch_ranks
+  int threads = 0;          ///< intra-op threads per rank; 0 = cores / ranks
+  int64_t width = 1024;     ///< MLP width
+  int64_t depth = 16;       ///< residual blocks (Linear + LayerNorm: 4 parameter tensors each)
+  int64_t batch = 64;       ///< rows per rank
+  int iters = 30;           ///< measured steps per mode (split over the rounds)
+  int rounds = 5;           ///< interleaved rounds; each mode's figure is the median over them
+  int warmup = 3;           ///< untimed steps per mode
   config::DistConfig dist;  ///< bucket_mb, timeout
 };
 

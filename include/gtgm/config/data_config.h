@@ -32,8 +32,7 @@ struct PreprocessConfig {
             "Cache spacing [D, H, W] (mm, nm for EM); empty = planned (median, anisotropic-axis rule).",
             gt(0).length(0, 3));
     v.field("anisotropy_threshold", anisotropy_threshold,
-            "Planning: an axis whose median spacing exceeds this times the finest gets the 10th percentile.",
-            gt(1));
+            "Planning: an axis whose median spacing exceeds this times the finest gets the 10th percentile.", gt(1));
     v.field("ct_clip", ct_clip,
             "CT intensity clipping before z-score: foreground percentiles, a fixed window, or none.",
             one_of({"percentile", "window", "none"}));
@@ -73,7 +72,8 @@ struct PretrainAugmentConfig {
     v.field("transpose", transpose,
             "Random axis transposes (only between axes with equal crop size and spacing, e.g. H and W).");
     v.field("rescale_max", rescale_max, "Rescale perturbation: zoom factor drawn in [1/max, max].", ge(1));
-    v.field("intensity", intensity, "Intensity perturbation: contrast in 1 +- x and brightness in +- x.", between(0, 1));
+    v.field("intensity", intensity, "Intensity perturbation: contrast in 1 +- x and brightness in +- x.",
+            between(0, 1));
     v.field("noise_std", noise_std, "Gaussian-noise perturbation: std range (images in [0, 1]).",
             between(0, 10).length(2));
     v.field("blur_kernel", blur_kernel, "Gaussian-blur perturbation: odd kernel size range.", ge(1).length(2));

@@ -29,7 +29,8 @@ struct FinetuneConfig {
             one_of({"segmentation", "affinity"}));
     v.field("dice_weight", dice_weight, "Weight of the soft-Dice term of DiceCE (paper: DiceCE, 1).", ge(0));
     v.field("ce_weight", ce_weight, "Weight of the cross-entropy term of DiceCE (paper: DiceCE, 1).", ge(0));
-    v.field("batch_dice", batch_dice, "Soft Dice over the whole batch per class (nnU-Net batch_dice), else per sample.");
+    v.field("batch_dice", batch_dice,
+            "Soft Dice over the whole batch per class (nnU-Net batch_dice), else per sample.");
     v.field("include_background", include_background, "Class 0 in the soft-Dice mean.");
     v.field("dice_smooth", dice_smooth, "Smoothing added to the soft-Dice numerator and denominator.", ge(0));
     v.field("affinity_balance", affinity_balance,
@@ -42,8 +43,9 @@ struct FinetuneConfig {
             in_open_closed(0, 1));
     v.field("validate_cases", validate_cases,
             "Held-out cases used by the periodic validation (the first N of the test part); 0 = all of them.", ge(0));
-    v.field("predict_test", predict_test,
-            "After training: predict every held-out case with the best checkpoint into RUN_DIR/predictions and score it.");
+    v.field(
+        "predict_test", predict_test,
+        "After training: predict every held-out case with the best checkpoint into RUN_DIR/predictions and score it.");
   }
 };
 

@@ -36,18 +36,18 @@ namespace gtgm::config {
 
 /// One dataset row group of the suite.
 struct SuiteDataset {
-  std::string name;                       ///< row label, e.g. "Task03_Liver"
-  std::filesystem::path config;           ///< fine-tuning config (resolved against the suite file's folder)
-  std::string data;                       ///< data folder relative to the data root
-  std::string metric = "dice";            ///< dice, hd95, nsd, voi or arand (summary.json mean)
-  std::vector<double> label_fractions;    ///< the dataset's own, else the suite's
+  std::string name;                     ///< row label, e.g. "Task03_Liver"
+  std::filesystem::path config;         ///< fine-tuning config (resolved against the suite file's folder)
+  std::string data;                     ///< data folder relative to the data root
+  std::string metric = "dice";          ///< dice, hd95, nsd, voi or arand (summary.json mean)
+  std::vector<double> label_fractions;  ///< the dataset's own, else the suite's
   /// How the report names each fraction (CREMI: the paper's "10%" / "75%" are label_fraction 0.167 /
   /// 1.0 of the training slices); empty = the fraction as a percentage.
   std::vector<std::string> fraction_labels;
-  std::vector<std::string> sets;          ///< --set for this dataset's fine-tuning config (after the suite's)
+  std::vector<std::string> sets;  ///< --set for this dataset's fine-tuning config (after the suite's)
   /// Published numbers per init name, aligned with label_fractions (nullopt = not published).
   std::vector<std::pair<std::string, std::vector<std::optional<double>>>> paper;
-  std::string where;                      ///< "<file>:<line>" of the entry, for messages
+  std::string where;  ///< "<file>:<line>" of the entry, for messages
 };
 
 /// One encoder initialisation to compare: a pretraining run dir / checkpoint / export / .safetensors,
@@ -58,12 +58,12 @@ struct SuiteInit {
 };
 
 struct SuiteConfig {
-  std::filesystem::path file;             ///< the suite file ("" when loaded from a string)
+  std::filesystem::path file;  ///< the suite file ("" when loaded from a string)
   std::string name = "suite";
-  std::string note;                       ///< printed under the report's title
+  std::string note;  ///< printed under the report's title
   std::string output_dir = "runs/eval";
-  std::string data_root;                  ///< resolved (see load_suite_config)
-  std::string data_root_source;           ///< "--data-root", "--set data_root", "$GTGM_DATA_ROOT" or "<file>:<line>"
+  std::string data_root;         ///< resolved (see load_suite_config)
+  std::string data_root_source;  ///< "--data-root", "--set data_root", "$GTGM_DATA_ROOT" or "<file>:<line>"
   std::string data_root_env = "GTGM_DATA_ROOT";
   std::vector<double> label_fractions = {1.0};
   int overlay_cases = 3;

@@ -25,14 +25,16 @@ struct TrainConfig {
   template <class V>
   void visit(V& v) {
     v.field("steps", steps, "Optimiser steps (paper: 200k pretraining, 40k fine-tuning).", ge(1));
-    v.field("log_every", log_every, "Steps between metric lines (loss sums are read back from the device only then).", ge(1));
+    v.field("log_every", log_every, "Steps between metric lines (loss sums are read back from the device only then).",
+            ge(1));
     v.field("checkpoint_every", checkpoint_every, "Steps between checkpoints.", ge(1));
     v.field("keep_last", keep_last, "Newest checkpoints kept (plus the best one).", ge(1));
     v.field("validate_every", validate_every, "Steps between validations (paper: 1000).", ge(1));
     v.field("max_nonfinite", max_nonfinite, "Consecutive NaN/Inf losses (steps skipped) before stopping.", ge(1));
     v.field("channels_last", channels_last, "channels-last-3d memory format on CUDA.");
     v.field("cudnn_benchmark", cudnn_benchmark, "cuDNN autotuning on CUDA.");
-    v.field("loss_scale_init", loss_scale_init, "fp16 only: initial loss scale of the grad scaler (torch: 2^16).", gt(0));
+    v.field("loss_scale_init", loss_scale_init, "fp16 only: initial loss scale of the grad scaler (torch: 2^16).",
+            gt(0));
     v.field("loss_scale_growth_interval", loss_scale_growth_interval,
             "fp16 only: overflow-free steps before the loss scale doubles (torch: 2000).", ge(1));
     v.field("mix_datasets", mix_datasets,

@@ -39,7 +39,7 @@ spdlog::logger& logger();
 
 }  // namespace gtgm::core
 
-#define GTGM_LOG_RANK0(level, ...)                                                      \
+#define GTGM_LOG_RANK0(level, ...)                                                     \
   do {                                                                                 \
     if (::gtgm::core::log_rank() == 0) ::gtgm::core::logger().log(level, __VA_ARGS__); \
   } while (0)

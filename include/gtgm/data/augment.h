@@ -20,17 +20,17 @@ enum class PretrainOp : int { Rescale = 0, Flip = 1, Intensity = 2, Noise = 3, B
 
 /// Parameters of one pretraining view.
 struct PretrainViewParams {
-  std::array<int, 3> perm{0, 1, 2};            ///< spatial transpose: new axis a = old axis perm[a] (D, H, W)
+  std::array<int, 3> perm{0, 1, 2};               ///< spatial transpose: new axis a = old axis perm[a] (D, H, W)
   std::array<bool, 3> flip{false, false, false};  ///< spatial flips (after the transpose)
   PretrainOp op = PretrainOp::None;
-  double zoom = 1.0;           ///< Rescale: content magnified by this (> 1 zooms in)
-  int flip_axis = 0;           ///< Flip: axis 0..2 (D, H, W)
-  double contrast = 1.0;       ///< Intensity: x * contrast + brightness, then clipped to [0, 1]
+  double zoom = 1.0;      ///< Rescale: content magnified by this (> 1 zooms in)
+  int flip_axis = 0;      ///< Flip: axis 0..2 (D, H, W)
+  double contrast = 1.0;  ///< Intensity: x * contrast + brightness, then clipped to [0, 1]
   double brightness = 0.0;
-  double noise_std = 0.0;      ///< Noise
+  double noise_std = 0.0;  ///< Noise
   uint64_t noise_seed = 0;
-  int blur_kernel = 3;         ///< Blur: odd kernel size
-  double blur_sigma = 0.0;     ///< Blur: sigma in voxels (scaled per axis by `axis_scale`)
+  int blur_kernel = 3;                        ///< Blur: odd kernel size
+  double blur_sigma = 0.0;                    ///< Blur: sigma in voxels (scaled per axis by `axis_scale`)
   std::array<double, 3> axis_scale{1, 1, 1};  ///< finest spacing / spacing per axis (EM: z blurs less)
 };
 
@@ -55,13 +55,13 @@ torch::Tensor augment_pretrain_tensor_ops(const torch::Tensor& x, const std::vec
 /// Parameters of one segmentation sample.
 struct SegSampleParams {
   std::array<bool, 3> flip{false, false, false};
-  int rot90 = 0;               ///< quarter turns in the (H, W) plane
-  double zoom = 1.0;           ///< != 1: isotropic scaling (image trilinear, label nearest)
+  int rot90 = 0;                   ///< quarter turns in the (H, W) plane
+  double zoom = 1.0;               ///< != 1: isotropic scaling (image trilinear, label nearest)
   double mult = 1.0, shift = 0.0;  ///< intensity x * mult + shift
-  double gamma = 1.0;          ///< != 1: gamma on the sample's [min, max] range
+  double gamma = 1.0;              ///< != 1: gamma on the sample's [min, max] range
   double noise_std = 0.0;
   uint64_t noise_seed = 0;
-  double blur_sigma = 0.0;     ///< > 0: Gaussian blur (voxels, scaled per axis by axis_scale)
+  double blur_sigma = 0.0;  ///< > 0: Gaussian blur (voxels, scaled per axis by axis_scale)
   std::array<double, 3> axis_scale{1, 1, 1};
 };
 

@@ -25,7 +25,7 @@ struct CacheEntry {
   std::string label;         ///< "" when the case has no label
   std::string source_image;  ///< the original file(s), for reports and restore_to_source
   std::string source_label;
-  double background = 0.0;   ///< padding value for crops (the case's minimum after normalisation)
+  double background = 0.0;  ///< padding value for crops (the case's minimum after normalisation)
   /// Sampled foreground voxel positions (d, h, w) in cache space, per label value (or the single
   /// key 1 for instance labels).
   std::map<int64_t, std::vector<std::array<int64_t, 3>>> fg;

@@ -60,12 +60,12 @@ torch::ScalarType cache_dtype_to_torch(CacheDType t);
 struct CacheHeader {
   CacheDType dtype = CacheDType::Float32;
   CacheCompression compression = CacheCompression::None;
-  std::array<int64_t, 4> shape{0, 0, 0, 0};  ///< [C, D, H, W] of the cached array
-  io::Geometry geometry;                     ///< physical geometry of the cached array
+  std::array<int64_t, 4> shape{0, 0, 0, 0};      ///< [C, D, H, W] of the cached array
+  io::Geometry geometry;                         ///< physical geometry of the cached array
   std::array<int64_t, 3> source_shape{0, 0, 0};  ///< (D, H, W) of the original file
   io::Geometry source_geometry;                  ///< geometry of the original file
-  IndexTransform to_source;  ///< cached voxel (d, h, w) -> source voxel (d, h, w)
-  int64_t payload_bytes = 0;  ///< stored payload size (compressed size for zstd)
+  IndexTransform to_source;                      ///< cached voxel (d, h, w) -> source voxel (d, h, w)
+  int64_t payload_bytes = 0;                     ///< stored payload size (compressed size for zstd)
 };
 
 /// Writes `data` [C, D, H, W] (any numeric dtype; converted to header.dtype, values that do not

@@ -39,8 +39,8 @@ struct CaseFingerprint {
 /// The dataset fingerprint (fingerprint.json).
 struct Fingerprint {
   std::vector<CaseFingerprint> cases;
-  std::vector<IntensityStats> intensity;       ///< per channel, over all cases' samples
-  std::map<int64_t, double> class_frequency;   ///< label value -> fraction of labelled voxels
+  std::vector<IntensityStats> intensity;      ///< per channel, over all cases' samples
+  std::map<int64_t, double> class_frequency;  ///< label value -> fraction of labelled voxels
   /// Label values with more distinct values than this are treated as instance ids (EM) and not
   /// listed per value.
   static constexpr int64_t kMaxListedLabels = 256;
@@ -72,9 +72,9 @@ struct NormalizationParams {
 struct Plan {
   std::string modality = "CT";
   std::string orientation = "LPS";
-  std::array<double, 3> target_spacing{1, 1, 1};  ///< (D, H, W)
-  std::array<int64_t, 3> median_shape{0, 0, 0};   ///< cropped cases at the target spacing
-  std::array<int64_t, 3> patch_size{0, 0, 0};     ///< suggested segmentation patch
+  std::array<double, 3> target_spacing{1, 1, 1};   ///< (D, H, W)
+  std::array<int64_t, 3> median_shape{0, 0, 0};    ///< cropped cases at the target spacing
+  std::array<int64_t, 3> patch_size{0, 0, 0};      ///< suggested segmentation patch
   std::vector<NormalizationParams> normalization;  ///< per channel
   bool crop_nonzero = true;
   std::string label_interp = "nearest";

@@ -25,8 +25,8 @@ class Prefetcher {
  public:
   /// build(i) makes item i (called concurrently from workers; must be thread-safe);
   /// worker_init(w) runs once at the start of worker w's thread.
-  Prefetcher(std::function<T(int64_t)> build, int num_workers, int capacity,
-             std::function<void(int)> worker_init = {}, std::string name = "loader")
+  Prefetcher(std::function<T(int64_t)> build, int num_workers, int capacity, std::function<void(int)> worker_init = {},
+             std::string name = "loader")
       : build_(std::move(build)),
         init_(std::move(worker_init)),
         workers_n_(num_workers),

@@ -69,14 +69,14 @@ void write_em_dataset(const std::filesystem::path& dir, const EmOptions& options
 /// tissues (phantom_labels(): 0 background, 1 liver, 2 kidney, 3 spleen, 4 lesion) map onto the
 /// task's classes.
 struct DecathlonTaskSpec {
-  std::string folder;                 ///< "Task03_Liver"
-  std::string name;                   ///< dataset.json "name" ("Liver")
-  std::string case_prefix;            ///< "liver" -> liver_000.nii.gz
-  std::string modality;               ///< phantom kind: "CT" or "MRI"
-  std::vector<std::string> channels;  ///< dataset.json "modality" values, in channel order
-  std::vector<std::string> labels;    ///< dataset.json "labels" names, index = label value
-  std::array<int, 5> tissue_to_class; ///< phantom label value -> task label value
-  int min_lesions = 0;                ///< see PhantomOptions
+  std::string folder;                  ///< "Task03_Liver"
+  std::string name;                    ///< dataset.json "name" ("Liver")
+  std::string case_prefix;             ///< "liver" -> liver_000.nii.gz
+  std::string modality;                ///< phantom kind: "CT" or "MRI"
+  std::vector<std::string> channels;   ///< dataset.json "modality" values, in channel order
+  std::vector<std::string> labels;     ///< dataset.json "labels" names, index = label value
+  std::array<int, 5> tissue_to_class;  ///< phantom label value -> task label value
+  int min_lesions = 0;                 ///< see PhantomOptions
   double lesion_scale = 1.0;
 };
 
@@ -95,12 +95,13 @@ PhantomCase make_decathlon_case(const DecathlonTaskSpec& spec, const PhantomOpti
 /// with the MSD fields: name, description, reference, licence, release, tensorImageSize,
 /// modality, labels, numTraining, numTest, training, test), atomically. options.modality is
 /// ignored (the spec decides).
-void write_decathlon_task(const std::filesystem::path& dir, const DecathlonTaskSpec& spec, const PhantomOptions& options);
+void write_decathlon_task(const std::filesystem::path& dir, const DecathlonTaskSpec& spec,
+                          const PhantomOptions& options);
 
 /// What `gtgm synth --suite demo13` writes: stand-ins for the 13 datasets of the paper's table.
 struct Demo13Options {
   std::filesystem::path out;
-  std::vector<std::string> only;      ///< dataset names to write (Task03_Liver, CREMI_A, ...); empty = all 13
+  std::vector<std::string> only;  ///< dataset names to write (Task03_Liver, CREMI_A, ...); empty = all 13
   PhantomOptions phantom{"CT", 8, 1, {24, 48, 48}, 42};
   EmOptions em{1, {20, 64, 64}, {40.0, 4.0, 4.0}, 24, 42};
 };

@@ -19,7 +19,8 @@ io::Volume predict_to_source(const torch::Tensor& cached_image, const data::Cach
                              const Predictor& predictor, const SlidingWindowOptions& options);
 
 /// predict_to_source for one case of an opened cache; Volume::source is the case's source image.
-io::Volume predict_cached_case(const data::CacheCase& c, const Predictor& predictor, const SlidingWindowOptions& options);
+io::Volume predict_cached_case(const data::CacheCase& c, const Predictor& predictor,
+                               const SlidingWindowOptions& options);
 
 /// Where the prediction of a cached case goes: out_dir / (case id + the extension of its first
 /// source image, e.g. ".nii.gz"), so it is written in the input's format (".nii.gz" when the

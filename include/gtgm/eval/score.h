@@ -16,8 +16,8 @@ namespace gtgm::eval {
 const std::vector<std::string>& score_metric_names();
 
 struct ScoreOptions {
-  std::filesystem::path pred;  ///< prediction file or folder
-  std::filesystem::path ref;   ///< reference file or folder (same kind as pred)
+  std::filesystem::path pred;   ///< prediction file or folder
+  std::filesystem::path ref;    ///< reference file or folder (same kind as pred)
   std::vector<int64_t> labels;  ///< classes for dice/hd95/nsd; empty = every nonzero value of the references
   std::vector<std::string> metrics = {"dice"};  ///< subset of score_metric_names()
   double nsd_tolerance = 1.0;                   ///< NSD tolerance in physical units (mm)

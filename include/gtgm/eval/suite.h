@@ -15,6 +15,8 @@
 /// gives a row with the error; the suite continues and always writes the report. A run stopped by
 /// a signal (Ctrl-C, Slurm's SIGTERM; it leaves a checkpoint) stops the suite: its row says
 /// "interrupted", the runs after it "not run", and the next invocation resumes it.
+#include <torch/torch.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -22,8 +24,6 @@
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <torch/torch.h>
 
 #include "gtgm/config/suite_config.h"
 #include "gtgm/eval/finetune.h"
@@ -34,10 +34,10 @@ namespace gtgm::eval {
 using FinetuneRunner = std::function<FinetuneResult(const config::Config&, const FinetuneOptions&)>;
 
 struct SuiteRunOptions {
-  FinetuneRunner runner;              ///< required (cli passes eval::run_finetune)
-  std::vector<std::string> only;      ///< dataset names to run; empty = all (unknown names are an error)
-  bool dry_run = false;               ///< list what would run / be reused / is missing; run nothing, write nothing
-  bool overlays = true;               ///< render overlay PNGs
+  FinetuneRunner runner;          ///< required (cli passes eval::run_finetune)
+  std::vector<std::string> only;  ///< dataset names to run; empty = all (unknown names are an error)
+  bool dry_run = false;           ///< list what would run / be reused / is missing; run nothing, write nothing
+  bool overlays = true;           ///< render overlay PNGs
 };
 
 /// One cell group of the table: a (dataset, fraction, init) run.
@@ -45,21 +45,21 @@ struct SuiteRow {
   std::string dataset;
   std::string metric;
   double fraction = 1.0;
-  std::string fraction_label;          ///< "10%": the dataset's fraction_labels entry, else the percentage
+  std::string fraction_label;  ///< "10%": the dataset's fraction_labels entry, else the percentage
   std::string init;
   /// "done" (run now), "reused", "resumed", "data missing", "failed", "interrupted", "not run" (after
   /// an interruption), and for dry runs "would run", "would reuse", "would resume".
   std::string status;
-  std::string message;                 ///< "data missing: <path>", the error, or "" when fine
-  std::optional<double> ours;          ///< in report units (Dice in %, others as scored)
-  std::optional<double> paper;         ///< published number, same units
+  std::string message;                    ///< "data missing: <path>", the error, or "" when fine
+  std::optional<double> ours;             ///< in report units (Dice in %, others as scored)
+  std::optional<double> paper;            ///< published number, same units
   std::map<std::string, double> metrics;  ///< every mean metric of the run, as scored
   std::string run_dir;
   std::string summary_json;
   std::string init_report;
   int64_t train_cases = 0;
   int64_t test_cases = 0;
-  double seconds = 0;                  ///< wall time of the run when it ran (recorded in suite_result.json)
+  double seconds = 0;  ///< wall time of the run when it ran (recorded in suite_result.json)
 };
 
 struct SuiteResult {
@@ -94,8 +94,8 @@ std::string format_report_json(const config::SuiteConfig& suite, const std::vect
                                const std::map<std::string, std::vector<std::string>>& overlays);
 
 struct OverlayOptions {
-  int size = 256;        ///< side of each panel in pixels
-  int max_cases = 3;     ///< cases rendered (first ones of summary.json)
+  int size = 256;     ///< side of each panel in pixels
+  int max_cases = 3;  ///< cases rendered (first ones of summary.json)
 };
 
 /// Renders, for the first cases of a `gtgm score` summary.json, a mid axial slice of the image

@@ -16,8 +16,8 @@
 namespace gtgm::io {
 
 struct Geometry {
-  std::array<double, 3> spacing{1.0, 1.0, 1.0};  ///< mm (nm for EM), order (x, y, z) = (W, H, D)
-  std::array<double, 3> origin{0.0, 0.0, 0.0};   ///< physical position of voxel (0, 0, 0)
+  std::array<double, 3> spacing{1.0, 1.0, 1.0};                ///< mm (nm for EM), order (x, y, z) = (W, H, D)
+  std::array<double, 3> origin{0.0, 0.0, 0.0};                 ///< physical position of voxel (0, 0, 0)
   std::array<double, 9> direction{1, 0, 0, 0, 1, 0, 0, 0, 1};  ///< row-major 3x3
 
   /// Spacing in tensor order (D, H, W).

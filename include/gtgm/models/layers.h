@@ -34,7 +34,7 @@ std::string shape_text(c10::IntArrayRef sizes);
 
 /// What every conv block needs to know besides its channel counts.
 struct BlockSpec {
-  int dims = 3;                        ///< 2 or 3 spatial dims
+  int dims = 3;  ///< 2 or 3 spatial dims
   NormKind norm = NormKind::Batch;
   int64_t norm_groups = 8;
   ActKind act = ActKind::ReLU;
@@ -133,7 +133,8 @@ TORCH_MODULE(ConvNormAct);
 
 // ---- functional helpers ------------------------------------------------------------------------
 /// Max pooling with per-axis kernel/stride/padding over the spatial dims of [B, C, *spatial].
-torch::Tensor max_pool(const torch::Tensor& x, int dims, const Shape& kernel, const Shape& stride, const Shape& padding);
+torch::Tensor max_pool(const torch::Tensor& x, int dims, const Shape& kernel, const Shape& stride,
+                       const Shape& padding);
 /// Mean over all spatial dims: [B, C, *spatial] -> [B, C].
 torch::Tensor global_avg_pool(const torch::Tensor& x);
 /// (Bi/tri)linear resize of [B, C, *spatial] to `size` (align_corners = false).

@@ -40,6 +40,7 @@ std::vector<std::filesystem::path> list_volume_inputs(const std::vector<std::fil
 /// Captions every missing (volume, position) with `captioner` (captioner->concurrency() worker
 /// threads). Positions that fail (after the client's retries) are counted and skipped; the run
 /// goes on, and a later run retries them. Channel 0 of multi-channel volumes is described.
-CaptionRunResult run_caption(const config::CaptionerConfig& cfg, Captioner& captioner, const CaptionRunOptions& options);
+CaptionRunResult run_caption(const config::CaptionerConfig& cfg, Captioner& captioner,
+                             const CaptionRunOptions& options);
 
 }  // namespace gtgm::text

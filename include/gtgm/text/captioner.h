@@ -17,8 +17,8 @@ namespace gtgm::text {
 
 /// Facts about a whole volume, computed once before its positions are captioned.
 struct VolumeInfo {
-  std::string modality;                ///< "CT", "MRI" or "EM"
-  std::array<int64_t, 3> shape{};      ///< {D, H, W}
+  std::string modality;            ///< "CT", "MRI" or "EM"
+  std::array<int64_t, 3> shape{};  ///< {D, H, W}
   io::Geometry geometry;
   double p01 = 0, p05 = 0, p20 = 0, p50 = 0, p90 = 0, p99 = 0;  ///< intensity percentiles (sampled)
 };
@@ -34,8 +34,8 @@ struct SliceView {
   VoxelPosition position{};
   const torch::Tensor* volume = nullptr;  ///< [D, H, W], the source values (float)
   const VolumeInfo* info = nullptr;
-  std::array<int64_t, 4> patch{};         ///< in-plane bounds [y0, y1, x0, x1] on slice z
-  torch::Tensor image;                    ///< rendered uint8 [S, S] (what a VLM sees)
+  std::array<int64_t, 4> patch{};  ///< in-plane bounds [y0, y1, x0, x1] on slice z
+  torch::Tensor image;             ///< rendered uint8 [S, S] (what a VLM sees)
 };
 
 class Captioner {

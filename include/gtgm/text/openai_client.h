@@ -13,10 +13,10 @@
 namespace gtgm::text {
 
 struct ChatClientOptions {
-  std::string endpoint;        ///< full URL, e.g. http://127.0.0.1:8000/v1/chat/completions
+  std::string endpoint;  ///< full URL, e.g. http://127.0.0.1:8000/v1/chat/completions
   std::string model;
   std::string prompt;
-  std::string api_key;         ///< "" = no Authorization header
+  std::string api_key;  ///< "" = no Authorization header
   int max_tokens = 96;
   double temperature = 0.0;
   double timeout_s = 60.0;

@@ -17,9 +17,9 @@ namespace gtgm::text {
 std::vector<VoxelPosition> grid_positions(const std::array<int64_t, 3>& shape, const std::array<int64_t, 3>& step);
 
 struct RenderOptions {
-  int size = 224;           ///< output side in pixels
-  int patch = 160;          ///< in-plane patch side in voxels around (y, x); 0 = whole slice
-  std::string window = "auto";  ///< auto | fixed | minmax
+  int size = 224;                     ///< output side in pixels
+  int patch = 160;                    ///< in-plane patch side in voxels around (y, x); 0 = whole slice
+  std::string window = "auto";        ///< auto | fixed | minmax
   double low = -160.0, high = 240.0;  ///< fixed window (CT soft tissue: -160..240 HU)
 };
 

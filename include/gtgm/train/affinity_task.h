@@ -9,12 +9,12 @@
 ///
 /// Sampling: batch b draws everything (case, crop start, flips, in-plane transpose) from
 /// data::Rng(run.seed, {tag, b}), so the stream position is just b and resume is exact.
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 

@@ -3,10 +3,10 @@
 /// (embed_dim) -> vision_proj -> v1, v2; the caption nearest to each crop -> text embedding (the
 /// text-embedding cache, or the frozen text encoder under no-grad) -> text_proj -> t;
 /// loss = losses::GtgmObjective (clip(v1,t) + clip(v2,t) + w * barlow(E1,E2), from `loss:`).
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -53,7 +53,8 @@ class PretrainTask : public Task {
   /// batches from `source` (make_loader_source when null). Every mistake in the text setup is a
   /// ConfigError naming the key (missing caption cache, embedding width != model.text_embed_dim,
   /// captions missing for some volumes).
-  PretrainTask(const config::Config& cfg, const torch::Device& device, std::unique_ptr<PretrainSource> source = nullptr);
+  PretrainTask(const config::Config& cfg, const torch::Device& device,
+               std::unique_ptr<PretrainSource> source = nullptr);
   ~PretrainTask() override;
 
   std::string name() const override { return "pretrain"; }

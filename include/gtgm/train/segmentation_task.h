@@ -10,13 +10,13 @@
 /// head stay randomly initialised. Loading nothing, or a tensor of the wrong shape, is an error,
 /// with one exception: a stem convolution that differs only in its input channels (pretrained on
 /// 1-channel CT, fine-tuned on 4-channel MRI) is adapted as timm's adapt_input_conv does.
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -31,11 +31,11 @@ namespace gtgm::train {
 
 /// What init_encoder loaded.
 struct EncoderInitReport {
-  std::string source;       ///< the file the tensors came from
-  int64_t loaded = 0;       ///< encoder tensors copied from the source
+  std::string source;           ///< the file the tensors came from
+  int64_t loaded = 0;           ///< encoder tensors copied from the source
   int64_t missing_encoder = 0;  ///< encoder tensors the source lacks (left randomly initialised)
   int64_t missing_other = 0;    ///< decoder / head tensors of the model (always newly initialised)
-  int64_t unexpected = 0;   ///< source tensors that are not encoder tensors (projections, objective, ...)
+  int64_t unexpected = 0;       ///< source tensors that are not encoder tensors (projections, objective, ...)
   /// "" or "stem 'conv1.weight': 1 -> 4 input channels (channel sum repeated, scaled by 1/4)".
   std::string adapted;
   std::vector<std::string> missing_keys, unexpected_keys;  ///< the names (encoder-relative / as stored)

@@ -46,12 +46,12 @@ struct TrainerOptions {
 
 /// How run() ended.
 struct TrainResult {
-  int64_t step = 0;             ///< steps done (including skipped ones)
-  int64_t skipped_steps = 0;    ///< steps skipped for a non-finite loss or gradient
-  bool interrupted = false;     ///< stopped early by a signal or stop_after
-  std::string stop_reason;      ///< "finished", "SIGTERM", "SIGINT", "stop_after", "request"
+  int64_t step = 0;                       ///< steps done (including skipped ones)
+  int64_t skipped_steps = 0;              ///< steps skipped for a non-finite loss or gradient
+  bool interrupted = false;               ///< stopped early by a signal or stop_after
+  std::string stop_reason;                ///< "finished", "SIGTERM", "SIGINT", "stop_after", "request"
   std::filesystem::path last_checkpoint;  ///< empty when none was written
-  double seconds = 0;           ///< wall time of run()
+  double seconds = 0;                     ///< wall time of run()
 };
 
 class Trainer {
