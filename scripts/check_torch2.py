@@ -13,6 +13,17 @@ if not entries:
     sys.exit("check_torch2: no gtgm sources in " + db_path)
 torch2 = ["-isystem", inc, "-isystem", os.path.join(inc, "torch/csrc/api/include")]
 
+def required_std(inc):
+    """-std=gnu++20 when the headers demand C++20 (LibTorch 2.14+ has an #error for older
+    standards); the build's own -std otherwise. CMake makes the same choice (dependencies.cmake)."""
+    try:
+        text = open(os.path.join(inc, "torch/csrc/api/include/torch/all.h")).read()
+    except OSError:
+        return []
+    return ["-std=gnu++20"] if "C++20 or later" in text else []
+
+extra = required_std(inc)
+
 def command(entry):
     args = shlex.split(entry["command"]) if "command" in entry else list(entry["arguments"])
     if os.path.basename(args[0]) == "ccache":
@@ -29,7 +40,7 @@ def command(entry):
             continue
         out.append(a)
     # 2.x headers first: they shadow the system's 1.13 ATen/c10/torch headers.
-    return [out[0]] + torch2 + out[1:] + ["-fsyntax-only", "-Wno-deprecated-declarations"]
+    return [out[0]] + torch2 + out[1:] + extra + ["-fsyntax-only", "-Wno-deprecated-declarations"]
 
 def check(entry):
     p = subprocess.run(command(entry), cwd=entry["directory"], capture_output=True, text=True)
@@ -42,5 +53,6 @@ with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         if rc != 0:
             failed += 1
             print(f"check_torch2: FAIL {rel}\n{err[-4000:]}")
-print(f"check_torch2: {len(entries) - failed}/{len(entries)} sources compile against LibTorch 2.x headers ({inc})")
+std = extra[0] if extra else "the build's -std"
+print(f"check_torch2: {len(entries) - failed}/{len(entries)} sources compile against LibTorch 2.x headers ({inc}, {std})")
 sys.exit(1 if failed else 0)

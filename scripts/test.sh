@@ -12,7 +12,9 @@ start=$(date +%s)
 cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGTGM_UNITY_BUILD="${GTGM_UNITY:-ON}"
 cmake --build "$BUILD" -j "$(nproc)"
 echo "test.sh: build took $(( $(date +%s) - start )) s"
-# LibTorch 2.x portability: every source must compile against its headers too.
+# LibTorch 2.x portability: every source must compile against 2.6 and the newest headers too.
+check_start=$(date +%s)
 "$ROOT/scripts/check_torch2.sh"
+echo "test.sh: LibTorch 2.x header checks took $(( $(date +%s) - check_start )) s"
 ( cd "$BUILD" && ctest --output-on-failure -j "$(nproc)" )
 echo "test.sh: build + tests took $(( $(date +%s) - start )) s"

@@ -6,6 +6,18 @@ find_package(Threads REQUIRED)
 
 # ---- LibTorch (required; point CMAKE_PREFIX_PATH at a CUDA LibTorch 2.x on clusters) ----
 find_package(Torch REQUIRED)
+# LibTorch 2.14+ headers stop with "#error C++20 or later compatible compiler is required"; older
+# ones build as C++17 (the top-level default). Decide from the headers themselves, so a new
+# LibTorch needs no edit here (scripts/check_torch2.py makes the same choice).
+foreach(_d ${TORCH_INCLUDE_DIRS})
+  if(EXISTS "${_d}/torch/csrc/api/include/torch/all.h")
+    file(STRINGS "${_d}/torch/csrc/api/include/torch/all.h" _gtgm_cxx20 REGEX "C\\+\\+20 or later")
+    if(_gtgm_cxx20 AND CMAKE_CXX_STANDARD LESS 20)
+      set(CMAKE_CXX_STANDARD 20)
+    endif()
+    break()
+  endif()
+endforeach()
 add_library(torch_deps INTERFACE)
 target_link_libraries(torch_deps INTERFACE ${TORCH_LIBRARIES})
 separate_arguments(_gtgm_torch_flags UNIX_COMMAND "${TORCH_CXX_FLAGS}")
@@ -55,7 +67,7 @@ endif()
 if(GTGM_HAVE_CUDA)
   target_compile_definitions(torch_deps INTERFACE GTGM_HAVE_CUDA=1)
 endif()
-message(STATUS "gtgm: LibTorch ${Torch_VERSION} cuda=${GTGM_HAVE_CUDA} nccl=${GTGM_HAVE_NCCL} gloo=${GTGM_HAVE_GLOO}")
+message(STATUS "gtgm: LibTorch ${Torch_VERSION} C++${CMAKE_CXX_STANDARD} cuda=${GTGM_HAVE_CUDA} nccl=${GTGM_HAVE_NCCL} gloo=${GTGM_HAVE_GLOO}")
 
 # ---- fmt + spdlog ----
 find_package(fmt QUIET)

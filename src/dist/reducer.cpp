@@ -9,6 +9,7 @@
 
 #include "gtgm/core/error.h"
 #include "gtgm/core/logging.h"
+#include "gtgm/core/torch_compat.h"
 #include "gtgm/dist/collectives.h"
 #include "process_group.h"
 
@@ -37,7 +38,7 @@ struct Reducer::State {
   int64_t launched_early = 0;  // before finish()
   int64_t last_launched_early = 0;
   // Keeps the gradient accumulators (and so the hooks) alive.
-  std::vector<std::shared_ptr<torch::autograd::Node>> accumulators;
+  std::vector<core::compat::GradAccumulatorPtr> accumulators;
   std::mutex mutex;
 
   // Parameter i's slot in its bucket, shaped like the parameter.

@@ -303,7 +303,8 @@ std::string format_score_table(const ScoreSummary& s) {
   }
   auto line = [&width](const std::vector<std::string>& r) {
     std::string s;
-    for (size_t c = 0; c < r.size(); ++c) s += fmt::format(c == 0 ? "{:<{}}" : "  {:>{}}", r[c], width[c]);
+    for (size_t c = 0; c < r.size(); ++c)
+      s += c == 0 ? fmt::format("{:<{}}", r[c], width[c]) : fmt::format("  {:>{}}", r[c], width[c]);
     return s + "\n";
   };
   std::string out = line(header);

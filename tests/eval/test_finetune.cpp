@@ -1,6 +1,6 @@
 // run_finetune end to end on tiny synthetic data: split, training with validation, best
 // checkpoint, predictions in the source geometry + summary.json; exact resume; validation Dice of a
-// perfect predictor; EM (affinity) fine-tuning; CLI errors.
+// perfect predictor; EM (affinity) fine-tuning; CLI errors; the same on CUDA in bf16 (skipped without a GPU).
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -148,6 +148,33 @@ TEST_F(Finetune, PretrainedEncoderIsLoadedAndReported) {
   EXPECT_EQ(core::read_text_file(r.run_dir / "init_report.txt"), r.init_report);
   o.pretrained = (dir_->path() / "missing_run").string();
   EXPECT_THROW_MSG(eval::run_finetune(config("pre2"), o), (dir_->path() / "missing_run").string() + " does not exist");
+}
+
+TEST_F(Finetune, EndToEndOnCudaInBf16_CUDA) {
+  GTGM_REQUIRE_CUDA();
+  // The whole fine-tuning path on the GPU: pinned/non-blocking batches, bf16 autocast, validation
+  // and held-out prediction by sliding window on the device, predictions back in source geometry.
+  const eval::FinetuneResult r = eval::run_finetune(config("cuda", {"run.device=cuda", "run.precision=bf16"}), options());
+  EXPECT_EQ(r.train.step, 4);
+  EXPECT_FALSE(r.train.interrupted);
+  ASSERT_EQ(r.mean_metrics.count("dice"), 1u);
+  const double d = r.mean_metrics.at("dice");
+  EXPECT_TRUE(d >= 0.0 && d <= 1.0) << d;
+  const auto best = train::read_best(r.run_dir);
+  ASSERT_FALSE(best.is_null());
+  for (const auto& [name, t] : io::load_safetensors(r.best_checkpoint / "model.safetensors")) {
+    if (t.is_floating_point()) EXPECT_TRUE(torch::isfinite(t).all().item<bool>()) << name;
+  }
+  int predictions = 0;
+  for (const auto& e : fs::directory_iterator(r.predictions_dir)) {
+    if (e.path().filename() == "summary.json") continue;
+    ++predictions;
+    const io::Volume pred = io::read_volume(e.path());
+    const std::string id = io::strip_volume_extension(e.path());
+    const io::Volume ref = io::read_volume(dir_->path() / "task" / "labelsTr" / (id + ".nii.gz"));
+    EXPECT_EQ(pred.data.sizes(), ref.data.sizes());
+  }
+  EXPECT_EQ(predictions, 1);
 }
 
 TEST_F(Finetune, ValidationDiceOfAPerfectPredictorIsOne) {

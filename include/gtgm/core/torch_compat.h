@@ -7,6 +7,7 @@
 #include <sstream>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 #define GTGM_TORCH_AT_LEAST(major, minor) \
   (TORCH_VERSION_MAJOR > (major) || (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
@@ -36,6 +37,11 @@ auto optim_state_key(const Optimizer& opt, const at::Tensor& param) {
     return static_cast<Key>(param.unsafeGetTensorImpl());
   }
 }
+
+/// What `torch::autograd::impl::grad_accumulator` returns: std::shared_ptr<Node> up to LibTorch
+/// 2.13, c10::intrusive_ptr<Node> from 2.14 on. Hold accumulators (and their hooks) in this type.
+using GradAccumulatorPtr =
+    decltype(torch::autograd::impl::grad_accumulator(std::declval<const torch::autograd::Variable&>()));
 
 /// Peak bytes allocated by the CUDA caching allocator on `device_index` since the start or the
 /// last reset (0 on builds without CUDA).
