@@ -10,6 +10,10 @@
 
 namespace gtgm::test {
 
+/// tests/data/bert_tiny: the tiny BERT (weights in every format, vocabulary, golden outputs) that
+/// the text and pretraining tests share.
+inline std::filesystem::path bert_tiny_dir() { return std::filesystem::path(GTGM_TEST_DATA_DIR) / "bert_tiny"; }
+
 /// A fresh directory under the system temp dir, removed when the object dies.
 class TempDir {
  public:

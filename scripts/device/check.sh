@@ -5,7 +5,7 @@
 #   scripts/device/check.sh --rehearse                             # here: the same stages on the CPU
 # It unpacks the carried Debian packages, configures against the machine's LibTorch
 # (torch.utils.cmake_prefix_path), builds (unity), then runs, most important first:
-#   1. every *_CUDA test (models, losses, train, data, text, eval) and the 1-process NCCL smoke;
+#   1. every *_CUDA test (core, data, models, losses, train, text, eval) and the 1-process NCCL smoke;
 #   2. `gtgm bench train` of the paper's ResNet-50 GTGM step at 24x224x224 in bf16, beside the
 #      Python reference: step time, samples/s, peak memory, achieved TFLOP/s;
 #   3. a short synthetic pretraining run in bf16 (synth -> preprocess -> caption -> pretrain);

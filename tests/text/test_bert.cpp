@@ -15,7 +15,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kBert = fs::path(GTGM_TEST_DATA_DIR) / "bert_tiny";
 
 struct Expected {
   std::vector<std::string> sentences;
@@ -26,7 +25,7 @@ struct Expected {
 Expected expected() {
   std::map<std::string, std::string> meta;
   Expected e;
-  for (auto& [k, v] : io::load_safetensors(kBert / "expected.safetensors", &meta)) e.t[k] = v;
+  for (auto& [k, v] : io::load_safetensors(test::bert_tiny_dir() / "expected.safetensors", &meta)) e.t[k] = v;
   e.sentences = nlohmann::json::parse(meta.at("sentences")).get<std::vector<std::string>>();
   e.max_length = std::stoi(meta.at("max_length"));
   return e;
@@ -34,7 +33,7 @@ Expected expected() {
 
 config::TextConfig tiny_config(const std::string& pooling = "cls") {
   config::TextConfig c;
-  c.model_dir = kBert.string();
+  c.model_dir = test::bert_tiny_dir().string();
   c.pooling = pooling;
   c.max_length = 20;
   return c;
@@ -50,7 +49,7 @@ void expect_close(const torch::Tensor& a, const torch::Tensor& b, double tol, co
 fs::path copy_folder_without_weights(const test::TempDir& dir) {
   const fs::path out = dir / "model";
   fs::create_directories(out);
-  for (const char* f : {"config.json", "vocab.txt", "tokenizer_config.json"}) fs::copy_file(kBert / f, out / f);
+  for (const char* f : {"config.json", "vocab.txt", "tokenizer_config.json"}) fs::copy_file(test::bert_tiny_dir() / f, out / f);
   return out;
 }
 
@@ -80,11 +79,11 @@ TEST(BertParity, PytorchModelBinMatchesAndReportsHeads) {
   auto enc = text::build_text_encoder(cfg);
   expect_close(enc->encode(e.sentences), e.t.at("pooler"), 1e-5, "pooler from pytorch_model.bin");
   // The report of the raw loader: "bert." prefix mapped, heads unexpected, position_ids ignored.
-  text::BertModel fresh(text::BertConfig::from_json_file(kBert / "config.json"));
-  const auto report = text::load_bert_weights(*fresh, kBert / "pytorch_model.bin", true);
+  text::BertModel fresh(text::BertConfig::from_json_file(test::bert_tiny_dir() / "config.json"));
+  const auto report = text::load_bert_weights(*fresh, test::bert_tiny_dir() / "pytorch_model.bin", true);
   EXPECT_TRUE(report.missing.empty()) << report.summary();
   EXPECT_EQ(report.unexpected, (std::vector<std::string>{"cls.predictions.bias", "cls.seq_relationship.weight"}));
-  const auto state = text::load_torch_state_dict(kBert / "pytorch_model.bin");
+  const auto state = text::load_torch_state_dict(test::bert_tiny_dir() / "pytorch_model.bin");
   EXPECT_EQ(state.front().first, "bert.embeddings.word_embeddings.weight");
 }
 
@@ -93,7 +92,7 @@ TEST(BertParity, TorchScriptExportMatches) {
   for (const std::string pooling : {"cls", "mean"}) {
     auto cfg = tiny_config(pooling);
     cfg.type = "torchscript";
-    cfg.model_dir = (kBert / "text_encoder.pt").string();
+    cfg.model_dir = (test::bert_tiny_dir() / "text_encoder.pt").string();
     auto enc = text::build_text_encoder(cfg);
     EXPECT_TRUE(enc->frozen());
     EXPECT_EQ(enc->dim(), 12);
@@ -101,7 +100,7 @@ TEST(BertParity, TorchScriptExportMatches) {
   }
   auto cfg = tiny_config("pooler");
   cfg.type = "torchscript";
-  cfg.model_dir = (kBert / "text_encoder.pt").string();
+  cfg.model_dir = (test::bert_tiny_dir() / "text_encoder.pt").string();
   EXPECT_THROW_MSG(text::build_text_encoder(cfg), "'pooler' needs text.type bert");
 }
 
@@ -110,7 +109,7 @@ TEST(BertParity, TensorFlowStyleLayerNormNamesAndHalfWeights) {
   test::TempDir dir;
   const auto folder = copy_folder_without_weights(dir);
   io::NamedTensors renamed;
-  for (auto& [k, v] : io::load_safetensors(kBert / "model.safetensors")) {
+  for (auto& [k, v] : io::load_safetensors(test::bert_tiny_dir() / "model.safetensors")) {
     std::string key = "bert." + k;
     if (key.size() > 16 && key.compare(key.size() - 16, 16, "LayerNorm.weight") == 0)
       key = key.substr(0, key.size() - 6) + "gamma";
@@ -125,7 +124,7 @@ TEST(BertParity, TensorFlowStyleLayerNormNamesAndHalfWeights) {
 
   // fp16 weights load into the fp32 model (values rounded to half precision).
   io::NamedTensors half;
-  for (auto& [k, v] : io::load_safetensors(kBert / "model.safetensors")) half.emplace_back(k, v.to(torch::kHalf));
+  for (auto& [k, v] : io::load_safetensors(test::bert_tiny_dir() / "model.safetensors")) half.emplace_back(k, v.to(torch::kHalf));
   io::save_safetensors(folder / "model.safetensors", half);
   expect_close(text::build_text_encoder(cfg)->encode(e.sentences), e.t.at("cls"), 5e-2, "fp16 weights");
 }
@@ -135,8 +134,8 @@ TEST(BertParity, LayerNormEpsComesFromConfigJson) {
   const auto e = expected();
   test::TempDir dir;
   const auto folder = copy_folder_without_weights(dir);
-  fs::copy_file(kBert / "model.safetensors", folder / "model.safetensors");
-  auto j = nlohmann::json::parse(core::read_text_file(kBert / "config.json"));
+  fs::copy_file(test::bert_tiny_dir() / "model.safetensors", folder / "model.safetensors");
+  auto j = nlohmann::json::parse(core::read_text_file(test::bert_tiny_dir() / "config.json"));
   j.erase("layer_norm_eps");
   test::write_file(folder / "config.json", j.dump());
   auto cfg = tiny_config();
@@ -187,9 +186,9 @@ TEST(BertEncoder, MaxLengthCappedByPositionsAndTokenizerSettings) {
     return s;
   }();
   EXPECT_EQ(enc->encode({long_text, "ct"}).sizes().vec(), (std::vector<int64_t>{2, 12}));
-  EXPECT_TRUE(text::tokenizer_options(kBert, cfg).lower_case);  // tokenizer_config.json
+  EXPECT_TRUE(text::tokenizer_options(test::bert_tiny_dir(), cfg).lower_case);  // tokenizer_config.json
   cfg.lower_case = "false";
-  EXPECT_FALSE(text::tokenizer_options(kBert, cfg).lower_case);
+  EXPECT_FALSE(text::tokenizer_options(test::bert_tiny_dir(), cfg).lower_case);
   EXPECT_EQ(enc->encode({}).sizes().vec(), (std::vector<int64_t>{0, 12}));
 }
 
@@ -206,14 +205,14 @@ TEST(BertEncoder, ClearErrorsForBrokenFolders) {
 
   // A checkpoint missing a layer names the missing keys.
   io::NamedTensors partial;
-  for (auto& [k, v] : io::load_safetensors(kBert / "model.safetensors"))
+  for (auto& [k, v] : io::load_safetensors(test::bert_tiny_dir() / "model.safetensors"))
     if (k.find("encoder.layer.1.") == std::string::npos) partial.emplace_back(k, v);
   io::save_safetensors(folder / "model.safetensors", partial);
   EXPECT_THROW_MSG(text::build_text_encoder(cfg), "BERT weights are missing (encoder.layer.1.attention.self.query.weight");
 
   // config.json that does not match the weights: shape error names the tensor.
-  fs::copy_file(kBert / "model.safetensors", folder / "model.safetensors", fs::copy_options::overwrite_existing);
-  auto j = nlohmann::json::parse(core::read_text_file(kBert / "config.json"));
+  fs::copy_file(test::bert_tiny_dir() / "model.safetensors", folder / "model.safetensors", fs::copy_options::overwrite_existing);
+  auto j = nlohmann::json::parse(core::read_text_file(test::bert_tiny_dir() / "config.json"));
   j["intermediate_size"] = 16;
   test::write_file(folder / "config.json", j.dump());
   EXPECT_THROW_MSG(text::build_text_encoder(cfg),
@@ -235,7 +234,7 @@ TEST(BertEncoder, ClearErrorsForBrokenFolders) {
   EXPECT_THROW_MSG(text::build_text_encoder(cfg), "vocab.txt not found");
   test::write_file(folder / "pytorch_model.bin", "not a pickle");
   cfg.weights = (folder / "pytorch_model.bin").string();
-  cfg.vocab = (kBert / "vocab.txt").string();
+  cfg.vocab = (test::bert_tiny_dir() / "vocab.txt").string();
   EXPECT_THROW_MSG(text::build_text_encoder(cfg), "cannot read a torch.save'd state dict");
 }
 

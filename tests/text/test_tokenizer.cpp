@@ -14,19 +14,18 @@ namespace fs = std::filesystem;
 namespace uc = text::unicode;
 
 namespace {
-const fs::path kBert = fs::path(GTGM_TEST_DATA_DIR) / "bert_tiny";
 std::string u8(std::u32string_view s) { return uc::encode_utf8(s); }
 }  // namespace
 
 TEST(TokenizerParity, MatchesPythonReferenceOnEveryCase) {
-  const auto golden = nlohmann::json::parse(core::read_text_file(kBert / "tokenizer_cases.json"));
+  const auto golden = nlohmann::json::parse(core::read_text_file(test::bert_tiny_dir() / "tokenizer_cases.json"));
   EXPECT_EQ(golden["unicode_version"].get<std::string>(), uc::unicode_version());
   int checked = 0;
   for (const auto& c : golden["cases"]) {
     text::WordPieceOptions opt;
     opt.lower_case = c["lower_case"].get<bool>();
     if (!c["strip_accents"].is_null()) opt.strip_accents = c["strip_accents"].get<bool>();
-    const auto tok = text::WordPieceTokenizer::from_vocab_file(kBert / "vocab.txt", opt);
+    const auto tok = text::WordPieceTokenizer::from_vocab_file(test::bert_tiny_dir() / "vocab.txt", opt);
     const auto text = c["text"].get<std::string>();
     SCOPED_TRACE(::testing::Message() << "text '" << text << "' lower_case " << opt.lower_case << " strip "
                                       << c["strip_accents"].dump());
@@ -55,7 +54,7 @@ TEST(Tokenizer, WordPieceGreedyLongestMatch) {
 }
 
 TEST(Tokenizer, EncodeTruncatesPadsAndMasks) {
-  const auto tok = text::WordPieceTokenizer::from_vocab_file(kBert / "vocab.txt");
+  const auto tok = text::WordPieceTokenizer::from_vocab_file(test::bert_tiny_dir() / "vocab.txt");
   const auto enc = tok.encode({"the liver", "the liver shows a small lesion", ""}, 6);
   ASSERT_EQ(enc.input_ids.sizes().vec(), (std::vector<int64_t>{3, 6}));
   const auto id = [&](const char* t) { return tok.token_id(t); };
@@ -83,7 +82,7 @@ TEST(Tokenizer, ClearErrorsForBadVocabularies) {
   EXPECT_THROW_MSG(text::WordPieceTokenizer::from_vocab_file(dir / "missing.txt"), "cannot open vocabulary file");
   test::write_file(dir / "empty.txt", "");
   EXPECT_THROW_MSG(text::WordPieceTokenizer::from_vocab_file(dir / "empty.txt"), "empty.txt is empty");
-  const auto tok = text::WordPieceTokenizer::from_vocab_file(kBert / "vocab.txt");
+  const auto tok = text::WordPieceTokenizer::from_vocab_file(test::bert_tiny_dir() / "vocab.txt");
   EXPECT_THROW_MSG(tok.id_token(100000), "token id 100000 out of range [0, ");
 }
 
@@ -120,7 +119,7 @@ TEST(Unicode, Utf8DecodingReplacesInvalidBytes) {
   EXPECT_EQ(uc::decode_utf8("\xc0\xaf"), (std::u32string{0xFFFD, 0xFFFD}));  // overlong '/'
   EXPECT_EQ(uc::decode_utf8("\xe2\x82"), (std::u32string{0xFFFD, 0xFFFD}));  // truncated
   EXPECT_EQ(uc::encode_utf8(uc::decode_utf8("h\xc3\xa9llo \xe8\x82\x9d")), "h\xc3\xa9llo \xe8\x82\x9d");
-  const auto tok = text::WordPieceTokenizer::from_vocab_file(kBert / "vocab.txt");
+  const auto tok = text::WordPieceTokenizer::from_vocab_file(test::bert_tiny_dir() / "vocab.txt");
   EXPECT_EQ(tok.tokenize("liver\xff lesion"), (std::vector<std::string>{"liver", "lesion"}));
 }
 

@@ -15,8 +15,6 @@ using namespace gtgm;
 
 namespace {
 
-const std::string kBert = std::string(GTGM_TEST_DATA_DIR) + "/bert_tiny";
-
 // Captions for synthetic_0..3 on a small grid (what `gtgm caption` writes).
 fs::path write_captions(const fs::path& dir) {
   const fs::path path = dir / "captions.jsonl";
@@ -40,7 +38,7 @@ config::Config tiny_config(const fs::path& dir, std::vector<std::string> extra =
                                    "model.proj_hidden=16",
                                    "model.proj_dim=8",
                                    "model.text_embed_dim=12",
-                                   "text.model_dir=" + kBert,
+                                   "text.model_dir=" + test::bert_tiny_dir().string(),
                                    "text.max_length=32",
                                    "text.caption_cache=" + (dir / "captions.jsonl").string(),
                                    "data.batch_size=3",
