@@ -42,19 +42,19 @@ bool cuda_available();
 }  // namespace gtgm::test
 
 /// Asserts that `stmt` throws a gtgm::Error whose message contains `substr`.
-#define EXPECT_THROW_MSG(stmt, substr)                                                          \
-  do {                                                                                          \
-    try {                                                                                       \
-      stmt;                                                                                     \
-      ADD_FAILURE() << "expected gtgm::Error containing \"" << (substr) << "\"";                \
-    } catch (const ::gtgm::Error& e__) {                                                        \
-      EXPECT_NE(std::string(e__.what()).find(substr), std::string::npos)                        \
-          << "message: " << e__.what() << "\nexpected to contain: " << (substr);                \
-    }                                                                                           \
+#define EXPECT_THROW_MSG(stmt, substr)                                           \
+  do {                                                                           \
+    try {                                                                        \
+      stmt;                                                                      \
+      ADD_FAILURE() << "expected gtgm::Error containing \"" << (substr) << "\""; \
+    } catch (const ::gtgm::Error& e__) {                                         \
+      EXPECT_NE(std::string(e__.what()).find(substr), std::string::npos)         \
+          << "message: " << e__.what() << "\nexpected to contain: " << (substr); \
+    }                                                                            \
   } while (0)
 
 /// Skips a *_CUDA test cleanly on machines without a GPU.
-#define GTGM_REQUIRE_CUDA()                                     \
-  do {                                                          \
+#define GTGM_REQUIRE_CUDA()                                                \
+  do {                                                                     \
     if (!::gtgm::test::cuda_available()) GTEST_SKIP() << "no CUDA device"; \
   } while (0)

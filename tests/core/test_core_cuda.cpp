@@ -30,8 +30,8 @@ TEST(CoreCuda, AutocastGuardCastsOnTheGpuAndRestores_CUDA) {
   const torch::Device gpu(torch::kCUDA, 0);
   const auto x = torch::randn({16, 32}, gpu);
   const auto w = torch::randn({32, 8}, gpu);
-  for (const auto [p, dtype] : {std::pair{core::Precision::BF16, torch::kBFloat16},
-                                std::pair{core::Precision::FP16, torch::kHalf}}) {
+  for (const auto [p, dtype] :
+       {std::pair{core::Precision::BF16, torch::kBFloat16}, std::pair{core::Precision::FP16, torch::kHalf}}) {
     {
       core::AutocastGuard outer(gpu, p);
       EXPECT_TRUE(core::compat::autocast_enabled(c10::DeviceType::CUDA));

@@ -66,6 +66,20 @@ class Finetune : public ::testing::Test {
     o.predict = predict;
     return o;
   }
+  // Checks that every prediction of a run lies on its source label's grid; returns how many.
+  static int predictions_on_source_grid(const eval::FinetuneResult& r) {
+    int predictions = 0;
+    for (const auto& e : fs::directory_iterator(r.predictions_dir)) {
+      if (e.path().filename() == "summary.json") continue;
+      ++predictions;
+      const io::Volume pred = io::read_volume(e.path());
+      const std::string id = io::strip_volume_extension(e.path());
+      const io::Volume ref = io::read_volume(dir_->path() / "task" / "labelsTr" / (id + ".nii.gz"));
+      EXPECT_EQ(pred.data.sizes(), ref.data.sizes()) << id;
+      EXPECT_EQ(io::geometry_mismatch(pred, ref), "") << id;
+    }
+    return predictions;
+  }
   static test::TempDir* dir_;
 };
 test::TempDir* Finetune::dir_ = nullptr;
@@ -92,17 +106,7 @@ TEST_F(Finetune, EndToEndPredictsHeldOutCasesInTheSourceGeometryAndScoresThem) {
   const double d = r.mean_metrics.at("dice");
   EXPECT_TRUE(d >= 0.0 && d <= 1.0) << d;
   // The prediction of the held-out case sits on its source label's grid.
-  int predictions = 0;
-  for (const auto& e : fs::directory_iterator(r.predictions_dir)) {
-    if (e.path().filename() == "summary.json") continue;
-    ++predictions;
-    const io::Volume pred = io::read_volume(e.path());
-    const std::string id = io::strip_volume_extension(e.path());
-    const io::Volume ref = io::read_volume(dir_->path() / "task" / "labelsTr" / (id + ".nii.gz"));
-    EXPECT_EQ(pred.data.sizes(), ref.data.sizes());
-    EXPECT_EQ(io::geometry_mismatch(pred, ref), "");
-  }
-  EXPECT_EQ(predictions, 1);
+  EXPECT_EQ(predictions_on_source_grid(r), 1);
   EXPECT_TRUE(fs::exists(r.run_dir / "config.resolved.yaml"));
   EXPECT_TRUE(fs::exists(r.run_dir / "finetune.json"));
   EXPECT_TRUE(fs::exists(r.run_dir / "log.txt"));
@@ -154,7 +158,8 @@ TEST_F(Finetune, EndToEndOnCudaInBf16_CUDA) {
   GTGM_REQUIRE_CUDA();
   // The whole fine-tuning path on the GPU: pinned/non-blocking batches, bf16 autocast, validation
   // and held-out prediction by sliding window on the device, predictions back in source geometry.
-  const eval::FinetuneResult r = eval::run_finetune(config("cuda", {"run.device=cuda", "run.precision=bf16"}), options());
+  const eval::FinetuneResult r =
+      eval::run_finetune(config("cuda", {"run.device=cuda", "run.precision=bf16"}), options());
   EXPECT_EQ(r.train.step, 4);
   EXPECT_FALSE(r.train.interrupted);
   ASSERT_EQ(r.mean_metrics.count("dice"), 1u);
@@ -165,16 +170,7 @@ TEST_F(Finetune, EndToEndOnCudaInBf16_CUDA) {
   for (const auto& [name, t] : io::load_safetensors(r.best_checkpoint / "model.safetensors")) {
     if (t.is_floating_point()) EXPECT_TRUE(torch::isfinite(t).all().item<bool>()) << name;
   }
-  int predictions = 0;
-  for (const auto& e : fs::directory_iterator(r.predictions_dir)) {
-    if (e.path().filename() == "summary.json") continue;
-    ++predictions;
-    const io::Volume pred = io::read_volume(e.path());
-    const std::string id = io::strip_volume_extension(e.path());
-    const io::Volume ref = io::read_volume(dir_->path() / "task" / "labelsTr" / (id + ".nii.gz"));
-    EXPECT_EQ(pred.data.sizes(), ref.data.sizes());
-  }
-  EXPECT_EQ(predictions, 1);
+  EXPECT_EQ(predictions_on_source_grid(r), 1);
 }
 
 TEST_F(Finetune, ValidationDiceOfAPerfectPredictorIsOne) {

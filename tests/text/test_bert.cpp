@@ -15,7 +15,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-
 struct Expected {
   std::vector<std::string> sentences;
   int max_length = 0;
@@ -49,7 +48,8 @@ void expect_close(const torch::Tensor& a, const torch::Tensor& b, double tol, co
 fs::path copy_folder_without_weights(const test::TempDir& dir) {
   const fs::path out = dir / "model";
   fs::create_directories(out);
-  for (const char* f : {"config.json", "vocab.txt", "tokenizer_config.json"}) fs::copy_file(test::bert_tiny_dir() / f, out / f);
+  for (const char* f : {"config.json", "vocab.txt", "tokenizer_config.json"})
+    fs::copy_file(test::bert_tiny_dir() / f, out / f);
   return out;
 }
 
@@ -124,7 +124,8 @@ TEST(BertParity, TensorFlowStyleLayerNormNamesAndHalfWeights) {
 
   // fp16 weights load into the fp32 model (values rounded to half precision).
   io::NamedTensors half;
-  for (auto& [k, v] : io::load_safetensors(test::bert_tiny_dir() / "model.safetensors")) half.emplace_back(k, v.to(torch::kHalf));
+  for (auto& [k, v] : io::load_safetensors(test::bert_tiny_dir() / "model.safetensors"))
+    half.emplace_back(k, v.to(torch::kHalf));
   io::save_safetensors(folder / "model.safetensors", half);
   expect_close(text::build_text_encoder(cfg)->encode(e.sentences), e.t.at("cls"), 5e-2, "fp16 weights");
 }
@@ -157,8 +158,8 @@ TEST(BertEncoder, FreezingAllOrFirstLayers) {
   auto partial = text::build_text_encoder(cfg);
   EXPECT_FALSE(partial->frozen());
   for (const auto& p : partial->named_parameters()) {
-    const bool should_train = p.key().find("encoder.layer.1.") != std::string::npos ||
-                              p.key().find("pooler.") != std::string::npos;
+    const bool should_train =
+        p.key().find("encoder.layer.1.") != std::string::npos || p.key().find("pooler.") != std::string::npos;
     EXPECT_EQ(p.value().requires_grad(), should_train) << p.key();
   }
   partial->encode({"the liver shows a lesion", "ct scan"}).pow(2).sum().backward();
@@ -208,15 +209,18 @@ TEST(BertEncoder, ClearErrorsForBrokenFolders) {
   for (auto& [k, v] : io::load_safetensors(test::bert_tiny_dir() / "model.safetensors"))
     if (k.find("encoder.layer.1.") == std::string::npos) partial.emplace_back(k, v);
   io::save_safetensors(folder / "model.safetensors", partial);
-  EXPECT_THROW_MSG(text::build_text_encoder(cfg), "BERT weights are missing (encoder.layer.1.attention.self.query.weight");
+  EXPECT_THROW_MSG(text::build_text_encoder(cfg),
+                   "BERT weights are missing (encoder.layer.1.attention.self.query.weight");
 
   // config.json that does not match the weights: shape error names the tensor.
-  fs::copy_file(test::bert_tiny_dir() / "model.safetensors", folder / "model.safetensors", fs::copy_options::overwrite_existing);
+  fs::copy_file(test::bert_tiny_dir() / "model.safetensors", folder / "model.safetensors",
+                fs::copy_options::overwrite_existing);
   auto j = nlohmann::json::parse(core::read_text_file(test::bert_tiny_dir() / "config.json"));
   j["intermediate_size"] = 16;
   test::write_file(folder / "config.json", j.dump());
-  EXPECT_THROW_MSG(text::build_text_encoder(cfg),
-                   "tensor 'encoder.layer.0.intermediate.dense.weight' has shape [24, 12] but the module expects [16, 12]");
+  EXPECT_THROW_MSG(
+      text::build_text_encoder(cfg),
+      "tensor 'encoder.layer.0.intermediate.dense.weight' has shape [24, 12] but the module expects [16, 12]");
   j["intermediate_size"] = "24";
   test::write_file(folder / "config.json", j.dump());
   EXPECT_THROW_MSG(text::build_text_encoder(cfg), "config.json: 'intermediate_size' must be an integer");

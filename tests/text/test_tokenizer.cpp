@@ -40,13 +40,13 @@ TEST(TokenizerParity, MatchesPythonReferenceOnEveryCase) {
 }
 
 TEST(Tokenizer, WordPieceGreedyLongestMatch) {
-  const text::WordPieceTokenizer tok({"[PAD]", "[UNK]", "[CLS]", "[SEP]", "un", "unaff", "##aff", "##able", "##a",
-                                      "##ble", "x"});
+  const text::WordPieceTokenizer tok(
+      {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "un", "unaff", "##aff", "##able", "##a", "##ble", "x"});
   EXPECT_EQ(tok.wordpiece("unaffable"), (std::vector<std::string>{"unaff", "##able"}));
   EXPECT_EQ(tok.wordpiece("unaffa"), (std::vector<std::string>{"unaff", "##a"}));
   EXPECT_EQ(tok.wordpiece("unx"), std::vector<std::string>{"[UNK]"});  // "##x" missing: whole word unknown
-  EXPECT_EQ(tok.wordpiece(std::string(100, 'x')).size(), 1u);           // 100 chars allowed ...
-  EXPECT_EQ(tok.wordpiece(std::string(100, 'x'))[0], "[UNK]");          // ... but "##x" is not in vocab
+  EXPECT_EQ(tok.wordpiece(std::string(100, 'x')).size(), 1u);          // 100 chars allowed ...
+  EXPECT_EQ(tok.wordpiece(std::string(100, 'x'))[0], "[UNK]");         // ... but "##x" is not in vocab
   text::WordPieceOptions opt;
   opt.max_input_chars_per_word = 3;
   const text::WordPieceTokenizer short_tok({"[PAD]", "[UNK]", "[CLS]", "[SEP]", "un", "##aff"}, opt);
@@ -90,21 +90,22 @@ TEST(Unicode, NormalisationAndCaseMatchPython) {
   // Expected values from Python 3.11's unicodedata / str.lower().
   EXPECT_EQ(u8(uc::nfd(U"\u00e9")), u8(U"e\u0301"));
   EXPECT_EQ(u8(uc::nfc(U"e\u0301")), u8(U"\u00e9"));
-  EXPECT_EQ(u8(uc::nfd(U"\u1e69")), u8(U"s\u0323\u0307"));        // ṩ: two marks, canonical order
-  EXPECT_EQ(u8(uc::nfc(U"s\u0307\u0323")), u8(U"\u1e69"));        // reordered then composed
-  EXPECT_EQ(u8(uc::nfd(U"\uac01")), u8(U"\u1100\u1161\u11a8"));   // Hangul 각
+  EXPECT_EQ(u8(uc::nfd(U"\u1e69")), u8(U"s\u0323\u0307"));       // ṩ: two marks, canonical order
+  EXPECT_EQ(u8(uc::nfc(U"s\u0307\u0323")), u8(U"\u1e69"));       // reordered then composed
+  EXPECT_EQ(u8(uc::nfd(U"\uac01")), u8(U"\u1100\u1161\u11a8"));  // Hangul 각
   EXPECT_EQ(u8(uc::nfc(U"\u1100\u1161\u11a8")), u8(U"\uac01"));
-  EXPECT_EQ(u8(uc::nfc(U"\u212b")), u8(U"\u00c5"));               // Angstrom sign -> Å (singleton)
-  EXPECT_EQ(u8(uc::nfc(U"\uf900")), u8(U"\u8c48"));               // CJK compatibility ideograph
-  EXPECT_EQ(u8(uc::nfc(U"\u0344")), u8(U"\u0308\u0301"));         // excluded from composition
-  EXPECT_EQ(u8(uc::nfc(U"\u0301e")), u8(U"\u0301e"));             // leading mark stays
+  EXPECT_EQ(u8(uc::nfc(U"\u212b")), u8(U"\u00c5"));        // Angstrom sign -> Å (singleton)
+  EXPECT_EQ(u8(uc::nfc(U"\uf900")), u8(U"\u8c48"));        // CJK compatibility ideograph
+  EXPECT_EQ(u8(uc::nfc(U"\u0344")), u8(U"\u0308\u0301"));  // excluded from composition
+  EXPECT_EQ(u8(uc::nfc(U"\u0301e")), u8(U"\u0301e"));      // leading mark stays
   EXPECT_EQ(u8(uc::strip_accents(U"R\u00c9SUM\u00c9 na\u00efve \u00c5")), "RESUME naive A");
-  EXPECT_EQ(u8(uc::to_lower(U"\u00c9\u0130\u0178\u03a3\u0416\u1e9e\uff21")), u8(U"\u00e9i\u0307\u00ff\u03c3\u0436\u00df\uff41"));
-  EXPECT_TRUE(uc::is_punctuation(U'\u00bf'));  // ¿
-  EXPECT_TRUE(uc::is_punctuation(U'$'));       // ASCII symbol counts as punctuation for BERT
-  EXPECT_FALSE(uc::is_punctuation(U'\u00b0')); // ° is a symbol (So)
-  EXPECT_TRUE(uc::is_control(U'\u200b'));      // zero-width space is Cf
-  EXPECT_TRUE(uc::is_control(0x0378));         // unassigned (Cn)
+  EXPECT_EQ(u8(uc::to_lower(U"\u00c9\u0130\u0178\u03a3\u0416\u1e9e\uff21")),
+            u8(U"\u00e9i\u0307\u00ff\u03c3\u0436\u00df\uff41"));
+  EXPECT_TRUE(uc::is_punctuation(U'\u00bf'));   // ¿
+  EXPECT_TRUE(uc::is_punctuation(U'$'));        // ASCII symbol counts as punctuation for BERT
+  EXPECT_FALSE(uc::is_punctuation(U'\u00b0'));  // ° is a symbol (So)
+  EXPECT_TRUE(uc::is_control(U'\u200b'));       // zero-width space is Cf
+  EXPECT_TRUE(uc::is_control(0x0378));          // unassigned (Cn)
   EXPECT_FALSE(uc::is_control(U'\n'));
   EXPECT_TRUE(uc::is_whitespace(U'\u3000'));
   EXPECT_TRUE(uc::is_cjk(U'\u80dd'));
