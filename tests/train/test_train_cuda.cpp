@@ -1,9 +1,12 @@
 // CUDA pretraining steps (skipped without a GPU): bf16 autocast, fp16 with the grad scaler,
-// channels-last-3d, and the fused CUDA grad-scaler kernels against the CPU path.
+// channels-last-3d, the fused CUDA grad-scaler kernels against the CPU path, and one host
+// synchronisation per step (the skip/stop flags) outside logging.
 #include <gtest/gtest.h>
 
 #include "gtgm/config/load.h"
+#include "gtgm/core/torch_compat.h"
 #include "gtgm/text/caption_cache.h"
+#include "gtgm/text/embedding_cache.h"
 #include "gtgm/train/grad_scaler.h"
 #include "gtgm/train/pretrain_task.h"
 #include "gtgm/train/trainer.h"
@@ -53,7 +56,67 @@ std::vector<train::MetricsRow> run_steps(const config::Config& cfg, train::Pretr
   return rows;
 }
 
+// Hands out one batch made on the device up front (no copies of its own), and counts the CUDA
+// synchronisations from the start of step `from` to the start of step `to`.
+class SyncCountingSource : public train::PretrainSource {
+ public:
+  SyncCountingSource(std::unique_ptr<train::PretrainSource> inner, int from, int to)
+      : inner_(std::move(inner)), batch_(inner_->next()), from_(from), to_(to) {
+    torch::cuda::synchronize();
+  }
+  data::PretrainBatch next() override {
+    ++calls_;
+    if (calls_ == from_) counter_ = std::make_unique<core::compat::CudaSyncCounter>();
+    if (calls_ == to_) {
+      counted_ = counter_->count();
+      sites_ = counter_->first_sites();
+      counter_.reset();
+    }
+    return batch_;
+  }
+  nlohmann::json state() const override { return inner_->state(); }
+  void restore(const nlohmann::json& s) override { inner_->restore(s); }
+  std::vector<std::string> case_ids() const override { return inner_->case_ids(); }
+  int64_t counted() const { return counted_; }
+  std::string sites() const {
+    std::string out;
+    for (const auto& s : sites_) out += "---\n" + s;
+    return out;
+  }
+
+ private:
+  std::unique_ptr<train::PretrainSource> inner_;
+  data::PretrainBatch batch_;
+  int from_, to_, calls_ = 0;
+  std::unique_ptr<core::compat::CudaSyncCounter> counter_;
+  int64_t counted_ = -1;
+  std::vector<std::string> sites_;
+};
+
 }  // namespace
+
+TEST(TrainCuda, OneHostSynchronisationPerStepOutsideLogging_CUDA) {
+  GTGM_REQUIRE_CUDA();
+  // The paper's setting: frozen text embeddings from the cache, bf16, no logging in the counted
+  // steps. Each step may synchronise once (the skip/stop flags); anything more is a stall.
+  test::TempDir tmp;
+  const fs::path emb = tmp.path() / "emb.safetensors";
+  auto cfg = cuda_config(tmp.path(), {"run.precision=bf16", "train.steps=8", "train.log_every=1000",
+                                      "text.embedding_cache=" + emb.string()});
+  const auto captions = text::CaptionCache::load(tmp.path() / "captions.jsonl");
+  torch::Tensor hashes = torch::empty({captions.size()}, torch::kLong);
+  for (int64_t i = 0; i < captions.size(); ++i) hashes[i] = static_cast<int64_t>(text::hash64(captions.text(i)));
+  text::save_embedding_cache(emb, torch::randn({captions.size(), 12}), hashes,
+                             torch::ones({captions.size()}, torch::kUInt8), {{"encoder", "test: random"}});
+  const torch::Device dev(torch::kCUDA, 0);
+  // Steps 3-6 are counted: after cuDNN's autotuning in the first steps, before the final log.
+  auto source = std::make_unique<SyncCountingSource>(train::make_random_source(4, {16, 64, 64}, dev, 1), 3, 7);
+  SyncCountingSource* counting = source.get();
+  train::PretrainTask task(cfg, dev, std::move(source));
+  const auto rows = run_steps(cfg, task);
+  ASSERT_FALSE(rows.empty());
+  EXPECT_EQ(counting->counted(), 4) << "synchronisations in 4 steps; the first ones came from:\n" << counting->sites();
+}
 
 TEST(TrainCuda, PretrainStepBf16_CUDA) {
   GTGM_REQUIRE_CUDA();

@@ -4,10 +4,12 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <memory>
 #include <sstream>
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #define GTGM_TORCH_AT_LEAST(major, minor) \
   (TORCH_VERSION_MAJOR > (major) || (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
@@ -48,6 +50,25 @@ using GradAccumulatorPtr =
 int64_t cuda_peak_allocated_bytes(int device_index);
 /// Resets that peak.
 void cuda_reset_peak_allocated(int device_index);
+
+/// Counts the synchronising CUDA calls (a device-to-host copy, `.item()`, a stream sync: what
+/// LibTorch's sync-debug mode reports) made on this thread while it lives, and keeps where the
+/// first few came from. Other warnings go on to the previous handler. The warning-handler API
+/// differs between 1.13 and 2.x; this hides it. Throws on builds without CUDA.
+class CudaSyncCounter {
+ public:
+  CudaSyncCounter();
+  ~CudaSyncCounter();
+  CudaSyncCounter(const CudaSyncCounter&) = delete;
+  CudaSyncCounter& operator=(const CudaSyncCounter&) = delete;
+  int64_t count() const;
+  /// Backtraces of the first 3 synchronisations.
+  std::vector<std::string> first_sites() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 /// "1.13.0" / "2.6.0": the LibTorch this binary was compiled against.
 std::string torch_version();
