@@ -42,8 +42,8 @@ class RandomSource : public PretrainSource {
     std::vector<int64_t> shape = {batch_, 1};
     shape.insert(shape.end(), crop_.begin(), crop_.end());
     data::PretrainBatch b;
-    b.view1 = torch::rand(shape, gen).to(device_);
-    b.view2 = torch::rand(shape, gen).to(device_);
+    b.view1 = to_device(torch::rand(shape, gen));
+    b.view2 = to_device(torch::rand(shape, gen));
     for (int64_t i = 0; i < batch_; ++i)
       b.case_ids.push_back(fmt::format("synthetic_{}", (index_ * batch_ + i) % cases_));
     b.positions = torch::zeros({batch_, 3}, torch::kLong);
@@ -59,6 +59,12 @@ class RandomSource : public PretrainSource {
   }
 
  private:
+  // Pinned + non-blocking on CUDA, like the loader: a pageable copy would synchronise the host with
+  // the device once per batch, and the bench measures the step alone.
+  torch::Tensor to_device(const torch::Tensor& t) const {
+    return device_.is_cuda() ? t.pin_memory().to(device_, /*non_blocking=*/true) : t.to(device_);
+  }
+
   int64_t batch_;
   std::vector<int64_t> crop_;
   torch::Device device_;
