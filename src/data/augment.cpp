@@ -68,6 +68,25 @@ torch::Tensor add_noise(const torch::Tensor& x, const std::vector<double>& stds,
   return x + noise;
 }
 
+void check_pretrain_args(const torch::Tensor& x, const std::vector<PretrainViewParams>& params) {
+  GTGM_CHECK(x.dim() == 5 && x.size(1) == 1 && static_cast<size_t>(x.size(0)) == params.size(),
+             "augment_pretrain: expected views [B, 1, D, H, W] and B parameter sets, got {} and {}", x.sizes(),
+             params.size());
+}
+
+void check_seg_args(const torch::Tensor& image, const torch::Tensor& label,
+                    const std::vector<SegSampleParams>& params) {
+  GTGM_CHECK(
+      image.dim() == 5 && label.dim() == 5 && label.size(1) == 1 && image.size(0) == label.size(0) &&
+          static_cast<size_t>(image.size(0)) == params.size(),
+      "augment_seg: expected image [B, C, D, H, W], label [B, 1, D, H, W] and B parameter sets, got {}, {} and {}",
+      image.sizes(), label.sizes(), params.size());
+  for (int a = 2; a < 5; ++a) {
+    GTGM_CHECK(image.size(a) == label.size(a), "augment_seg: image {} and label {} differ in spatial size",
+               image.sizes(), label.sizes());
+  }
+}
+
 }  // namespace
 
 at::Generator make_generator(const torch::Device& device, uint64_t seed) {
@@ -170,9 +189,7 @@ torch::Tensor gaussian_blur(const torch::Tensor& x, const std::vector<std::array
 }
 
 torch::Tensor augment_pretrain_tensor_ops(const torch::Tensor& x, const std::vector<PretrainViewParams>& params) {
-  GTGM_CHECK(x.dim() == 5 && x.size(1) == 1 && static_cast<size_t>(x.size(0)) == params.size(),
-             "augment_pretrain: expected views [B, 1, D, H, W] and B parameter sets, got {} and {}", x.sizes(),
-             params.size());
+  check_pretrain_args(x, params);
   const size_t n = params.size();
   auto out = minmax(x.to(torch::kFloat));
   // Spatial flips / transposes per sample (views; one copy each).
@@ -262,15 +279,7 @@ SegSampleParams draw_seg_params(Rng& rng, const config::SegAugmentConfig& cfg, c
 
 std::pair<torch::Tensor, torch::Tensor> augment_seg_tensor_ops(const torch::Tensor& image, const torch::Tensor& label,
                                                                const std::vector<SegSampleParams>& params) {
-  GTGM_CHECK(
-      image.dim() == 5 && label.dim() == 5 && label.size(1) == 1 && image.size(0) == label.size(0) &&
-          static_cast<size_t>(image.size(0)) == params.size(),
-      "augment_seg: expected image [B, C, D, H, W], label [B, 1, D, H, W] and B parameter sets, got {}, {} and {}",
-      image.sizes(), label.sizes(), params.size());
-  for (int a = 2; a < 5; ++a) {
-    GTGM_CHECK(image.size(a) == label.size(a), "augment_seg: image {} and label {} differ in spatial size",
-               image.sizes(), label.sizes());
-  }
+  check_seg_args(image, label, params);
   const size_t n = params.size();
   auto img = image.to(torch::kFloat).clone();
   auto lab = label.to(torch::kLong).clone();
@@ -353,25 +362,6 @@ std::pair<torch::Tensor, torch::Tensor> augment_seg_tensor_ops(const torch::Tens
 // ---- CPU path: the same results through fused per-sample loops (augment_cpu.h) ----------------
 
 namespace {
-
-void check_pretrain_args(const torch::Tensor& x, const std::vector<PretrainViewParams>& params) {
-  GTGM_CHECK(x.dim() == 5 && x.size(1) == 1 && static_cast<size_t>(x.size(0)) == params.size(),
-             "augment_pretrain: expected views [B, 1, D, H, W] and B parameter sets, got {} and {}", x.sizes(),
-             params.size());
-}
-
-void check_seg_args(const torch::Tensor& image, const torch::Tensor& label,
-                    const std::vector<SegSampleParams>& params) {
-  GTGM_CHECK(
-      image.dim() == 5 && label.dim() == 5 && label.size(1) == 1 && image.size(0) == label.size(0) &&
-          static_cast<size_t>(image.size(0)) == params.size(),
-      "augment_seg: expected image [B, C, D, H, W], label [B, 1, D, H, W] and B parameter sets, got {}, {} and {}",
-      image.sizes(), label.sizes(), params.size());
-  for (int a = 2; a < 5; ++a) {
-    GTGM_CHECK(image.size(a) == label.size(a), "augment_seg: image {} and label {} differ in spatial size",
-               image.sizes(), label.sizes());
-  }
-}
 
 /// Runs the 1D passes `pass(a, in, out)` for the axes in `axes`, ping-ponging between `p` and
 /// `tmp`; the result ends in `p` (one copy at most).

@@ -238,26 +238,19 @@ FinetuneResult run_finetune(const config::Config& cfg_in, const FinetuneOptions&
                                    cfg.model.num_classes, static_cast<size_t>(cfg.finetune.validate_cases));
     };
   }
-  std::unique_ptr<train::Task> task;
-  std::function<train::EncoderInitReport(const fs::path&)> init;
-  if (em) {
-    auto t = std::make_unique<train::AffinityTask>(cfg, device, train_ds, train_slices, validate);
-    model = t->model();
-    init = [p = t.get()](const fs::path& path) { return p->init_encoder(path); };
-    task = std::move(t);
-  } else {
-    auto t = std::make_unique<train::SegmentationTask>(cfg, device, train_ds, validate);
-    model = t->model();
-    init = [p = t.get()](const fs::path& path) { return p->init_encoder(path); };
-    task = std::move(t);
-  }
+  std::unique_ptr<train::FinetuneTaskBase> task;
+  if (em)
+    task = std::make_unique<train::AffinityTask>(cfg, device, train_ds, train_slices, validate);
+  else
+    task = std::make_unique<train::SegmentationTask>(cfg, device, train_ds, validate);
+  model = task->model();
   if (!options.resume.empty()) {
     const fs::path saved = fs::path(cfg.run.dir) / kInitReportFile;
     result.init_report =
         fs::exists(saved) ? core::read_text_file(saved) : std::string("resumed (no init report saved)");
     GTGM_INFO("encoder init (from the resumed run): {}", result.init_report);
   } else {
-    result.init_report = cfg.train.init.empty() ? std::string("random") : init(cfg.train.init).text();
+    result.init_report = cfg.train.init.empty() ? std::string("random") : task->init_encoder(cfg.train.init).text();
     if (cfg.train.init.empty()) GTGM_INFO("encoder init: random (no --pretrained / train.init)");
     if (ctx.is_rank0()) core::atomic_write_text(run_dir / kInitReportFile, result.init_report);
   }

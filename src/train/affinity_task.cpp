@@ -36,17 +36,9 @@ SliceRange em_test_slices(int64_t depth, double train_z) { return {train_depth(d
 AffinityTask::AffinityTask(const config::Config& cfg, const torch::Device& device,
                            std::shared_ptr<const data::CacheDataset> volumes, std::vector<SliceRange> train_slices,
                            ValidateFn validate)
-    : cfg_(cfg),
-      device_(device),
+    : FinetuneTaskBase(cfg, device, std::move(validate), "affinity", "(3 nearest-neighbour affinities)"),
       volumes_(std::move(volumes)),
-      slices_(std::move(train_slices)),
-      validate_(std::move(validate)) {
-  if (cfg_.model.head != "affinity") {
-    throw ConfigError(
-        fmt::format("finetune.task is affinity but model.head is '{}': use model.head: affinity (3 "
-                    "nearest-neighbour affinities)",
-                    cfg_.model.head));
-  }
+      slices_(std::move(train_slices)) {
   GTGM_CHECK(volumes_ && volumes_->size() > 0, "affinity fine-tuning: no EM volumes");
   GTGM_CHECK(slices_.size() == volumes_->size(), "affinity fine-tuning: {} slice ranges for {} volumes", slices_.size(),
              volumes_->size());
@@ -58,15 +50,9 @@ AffinityTask::AffinityTask(const config::Config& cfg, const torch::Device& devic
                "affinity fine-tuning: case '{}': slice range [{}, {}) outside its {} slices", c.entry.id,
                slices_[i].z_begin, slices_[i].z_end, depth);
   }
-  model_ = models::build_segmentation_model(cfg_.model);
-  model_->to(device_);
 }
 
 AffinityTask::~AffinityTask() = default;
-
-EncoderInitReport AffinityTask::init_encoder(const std::filesystem::path& path) {
-  return init_model_encoder(*model_, path, device_);
-}
 
 AffinityBatch AffinityTask::make_batch(int64_t index) const {
   const int64_t bsz = cfg_.data.batch_size;

@@ -139,18 +139,26 @@ losses::DiceCeOptions dice_ce_options(const config::FinetuneConfig& cfg) {
   return o;
 }
 
-SegmentationTask::SegmentationTask(const config::Config& cfg, const torch::Device& device,
-                                   std::shared_ptr<const data::CacheDataset> train_cases, ValidateFn validate)
-    : cfg_(cfg), device_(device), validate_(std::move(validate)), loss_(dice_ce_options(cfg.finetune)) {
-  if (cfg_.model.head != "segmentation") {
-    throw ConfigError(
-        fmt::format("finetune.task is segmentation but model.head is '{}': use model.head: segmentation "
-                    "(or finetune.task: affinity for EM)",
-                    cfg_.model.head));
+FinetuneTaskBase::FinetuneTaskBase(const config::Config& cfg, const torch::Device& device, ValidateFn validate,
+                                   const std::string& task, const std::string& hint)
+    : cfg_(cfg), device_(device), validate_(std::move(validate)) {
+  if (cfg_.model.head != task) {
+    throw ConfigError(fmt::format("finetune.task is {} but model.head is '{}': use model.head: {} {}", task,
+                                  cfg_.model.head, task, hint));
   }
-  GTGM_CHECK(train_cases && train_cases->size() > 0, "segmentation fine-tuning: no training cases");
   model_ = models::build_segmentation_model(cfg_.model);
   model_->to(device_);
+}
+
+EncoderInitReport FinetuneTaskBase::init_encoder(const fs::path& path) {
+  return init_model_encoder(*model_, path, device_);
+}
+
+SegmentationTask::SegmentationTask(const config::Config& cfg, const torch::Device& device,
+                                   std::shared_ptr<const data::CacheDataset> train_cases, ValidateFn validate)
+    : FinetuneTaskBase(cfg, device, std::move(validate), "segmentation", "(or finetune.task: affinity for EM)"),
+      loss_(dice_ce_options(cfg.finetune)) {
+  GTGM_CHECK(train_cases && train_cases->size() > 0, "segmentation fine-tuning: no training cases");
   data::LoaderOptions o;
   o.seed = static_cast<uint64_t>(cfg_.run.seed);
   o.device = device_;
@@ -168,10 +176,6 @@ EncoderInitReport init_model_encoder(models::SegmentationModelImpl& model, const
   model.to(device);
   GTGM_INFO("encoder init: {}", r.text());
   return r;
-}
-
-EncoderInitReport SegmentationTask::init_encoder(const fs::path& path) {
-  return init_model_encoder(*model_, path, device_);
 }
 
 Batch SegmentationTask::next_batch() {

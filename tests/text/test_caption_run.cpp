@@ -18,9 +18,7 @@ namespace fs = std::filesystem;
 using test::FakeHttpServer;
 using test::FakeResponse;
 
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 TEST(CaptionRun, TemplateCaptionsEveryGridPositionAndResumes) {
   test::TempDir dir;

@@ -47,7 +47,7 @@ struct SliceRange {
 SliceRange em_train_slices(int64_t depth, double train_z, double label_fraction);
 SliceRange em_test_slices(int64_t depth, double train_z);
 
-class AffinityTask : public Task {
+class AffinityTask : public FinetuneTaskBase {
  public:
   /// `volumes`: the cached EM volumes (labels required); `train_slices[i]` the z range of volume i
   /// to sample crops from. Needs model.head: affinity.
@@ -57,26 +57,17 @@ class AffinityTask : public Task {
   ~AffinityTask() override;
 
   std::string name() const override { return "affinity"; }
-  torch::nn::Module& module() override { return *model_; }
   Batch next_batch() override;
   Losses compute(const Batch& batch, const StepContext& ctx) override;
-  bool has_validation() const override { return static_cast<bool>(validate_); }
-  Validation validate(int64_t step, const StepContext& ctx) override { return validate_(step, ctx); }
   nlohmann::json state() const override { return {{"affinity_batch", index_}}; }
   void restore(const nlohmann::json& state) override;
 
   /// Batch number `index` of the stream (what next_batch returns as the index-th batch).
   AffinityBatch make_batch(int64_t index) const;
-  EncoderInitReport init_encoder(const std::filesystem::path& path);
-  models::SegmentationModel& model() { return model_; }
 
  private:
-  config::Config cfg_;
-  torch::Device device_;
-  models::SegmentationModel model_{nullptr};
   std::shared_ptr<const data::CacheDataset> volumes_;
   std::vector<SliceRange> slices_;
-  ValidateFn validate_;
   int64_t index_ = 0;
 };
 

@@ -77,7 +77,32 @@ using ValidateFn = std::function<Validation(int64_t step, const StepContext& ctx
 /// The Dice+CE options of the `finetune:` section.
 losses::DiceCeOptions dice_ce_options(const config::FinetuneConfig& cfg);
 
-class SegmentationTask : public Task {
+/// What the segmentation and affinity tasks share: the config, the device, a SegmentationModel
+/// whose head the task names, the injected validation and the encoder initialisation.
+class FinetuneTaskBase : public Task {
+ public:
+  /// The SegmentationModel: "encoder.*", "decoder.*", "head.*".
+  torch::nn::Module& module() override { return *model_; }
+  bool has_validation() const override { return static_cast<bool>(validate_); }
+  Validation validate(int64_t step, const StepContext& ctx) override { return validate_(step, ctx); }
+
+  /// Initialises the encoder from `path` (init_model_encoder) and logs the report.
+  EncoderInitReport init_encoder(const std::filesystem::path& path);
+  models::SegmentationModel& model() { return model_; }
+
+ protected:
+  /// Throws ConfigError unless model.head is `task` (the finetune.task it serves; `hint` ends the
+  /// message), then builds the model on `device`.
+  FinetuneTaskBase(const config::Config& cfg, const torch::Device& device, ValidateFn validate, const std::string& task,
+                   const std::string& hint);
+
+  config::Config cfg_;
+  torch::Device device_;
+  models::SegmentationModel model_{nullptr};
+  ValidateFn validate_;
+};
+
+class SegmentationTask : public FinetuneTaskBase {
  public:
   /// Builds the segmentation model (model:, head must be "segmentation") on `device` and a
   /// SegLoader over `train_cases` (every case needs a label; seed run.seed). `validate` may be
@@ -87,25 +112,13 @@ class SegmentationTask : public Task {
   ~SegmentationTask() override;
 
   std::string name() const override { return "segmentation"; }
-  /// The SegmentationModel: "encoder.*", "decoder.*", "head.*".
-  torch::nn::Module& module() override { return *model_; }
   Batch next_batch() override;
   Losses compute(const Batch& batch, const StepContext& ctx) override;
-  bool has_validation() const override { return static_cast<bool>(validate_); }
-  Validation validate(int64_t step, const StepContext& ctx) override { return validate_(step, ctx); }
   nlohmann::json state() const override;
   void restore(const nlohmann::json& state) override;
 
-  /// Initialises the encoder from `path` (init_encoder_from) and logs the report.
-  EncoderInitReport init_encoder(const std::filesystem::path& path);
-  models::SegmentationModel& model() { return model_; }
-
  private:
-  config::Config cfg_;
-  torch::Device device_;
-  models::SegmentationModel model_{nullptr};
   std::unique_ptr<data::SegLoader> loader_;
-  ValidateFn validate_;
   losses::DiceCeOptions loss_;
 };
 
