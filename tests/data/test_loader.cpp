@@ -23,6 +23,14 @@ TEST(Prefetcher, DeliversInOrderWithAnyWorkerCount) {
   }
 }
 
+// Waits (up to a minute, for a loaded machine) until `n` reaches `want`; returns whether it did.
+bool wait_until_count(const std::atomic<int64_t>& n, int64_t want) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (n < want && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  return n >= want;
+}
+
 TEST(Prefetcher, QueueIsBounded) {
   std::atomic<int64_t> built{0};
   data::Prefetcher<int64_t> q(
@@ -31,9 +39,14 @@ TEST(Prefetcher, QueueIsBounded) {
         return i;
       },
       3, 4);
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // a slow consumer
+  // A slow consumer: the workers fill the queue (however long that takes here) and then stop at 4.
+  // The waits after each fill only give an overshoot time to show; the bound itself is checked
+  // by the prefetcher's own count of outstanding items.
+  ASSERT_TRUE(wait_until_count(built, 4));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_EQ(built.load(), 4);
   EXPECT_EQ(q.next(), 0);
+  ASSERT_TRUE(wait_until_count(built, 5));
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_EQ(built.load(), 5);
   EXPECT_LE(q.max_outstanding(), 4);

@@ -1,6 +1,7 @@
 // Multi-process Gloo tests on CPU: this binary is started as 2 ranks (tests/dist/spawn.h) that
 // run a scenario of tests/dist/dist_worker.cpp and compare themselves to a single-process
 // reference on the global batch.
+#include <iostream>
 #include <regex>
 
 #include "dist/spawn.h"
@@ -97,6 +98,8 @@ void run_failure(const FailureCase& c) {
   std::smatch m;
   ASSERT_TRUE(std::regex_search(log, m, std::regex("FAILURE DETECTED after ([0-9.e+-]+) s"))) << logs;
   EXPECT_LE(std::stod(m[1]), timeout_s) << "detected later than dist.timeout_s\n" << logs;
+  std::cout << c.how << " rank " << c.victim << ": detected after " << m[1] << " s (dist.timeout_s " << timeout_s
+            << ")\n";
 }
 
 TEST(DistMultiProcess, KilledRankIsNamedWithinTimeout) {

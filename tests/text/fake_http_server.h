@@ -24,7 +24,7 @@ struct FakeRequest {
 struct FakeResponse {
   int status = 200;
   std::string body;
-  int delay_ms = 0;      ///< wait before replying (timeouts)
+  int delay_ms = 0;      ///< wait before replying (timeouts); cut short when the server stops
   bool hang_up = false;  ///< close without replying
   std::map<std::string, std::string> headers;
 };
@@ -113,6 +113,12 @@ class FakeHttpServer {
     const FakeResponse r = script_(index, req);
     for (int waited = 0; waited < r.delay_ms && !stop_; waited += 10)
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    // A request stops counting as in flight before its reply goes out: once the bytes are sent the
+    // client may read them and open its next connection before this thread runs again, so counting
+    // until after close() would see limit + 1 requests that never overlapped at the client. The
+    // interval counted here (accept .. reply) lies inside the client's own (connect .. reply read), so
+    // max_in_flight() can never exceed the client's true concurrency.
+    --in_flight_;
     if (!r.hang_up) {
       std::string out = "HTTP/1.1 " + std::to_string(r.status) + " X\r\nContent-Type: application/json\r\n";
       for (const auto& [k, v] : r.headers) out += k + ": " + v + "\r\n";
@@ -121,7 +127,6 @@ class FakeHttpServer {
     }
     ::shutdown(c, SHUT_RDWR);
     ::close(c);
-    --in_flight_;
   }
 
   Script script_;

@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <atomic>
+#include <chrono>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "fake_http_server.h"
 #include "gtgm/io/nifti.h"
@@ -18,7 +21,34 @@ namespace fs = std::filesystem;
 using test::FakeHttpServer;
 using test::FakeResponse;
 
-namespace {}  // namespace
+namespace {
+
+// Wraps a captioner and counts its caption() calls in flight: the client's own concurrency.
+class ConcurrencyProbe : public text::Captioner {
+ public:
+  explicit ConcurrencyProbe(std::unique_ptr<text::Captioner> inner) : inner_(std::move(inner)) {}
+  std::string caption(const text::SliceView& view) override {
+    const int now = ++in_flight_;
+    int prev = max_in_flight_;
+    while (now > prev && !max_in_flight_.compare_exchange_weak(prev, now)) {
+    }
+    struct Leave {
+      std::atomic<int>& n;
+      ~Leave() { --n; }
+    } leave{in_flight_};
+    return inner_->caption(view);
+  }
+  std::string generator() const override { return inner_->generator(); }
+  std::string prompt_hash() const override { return inner_->prompt_hash(); }
+  int concurrency() const override { return inner_->concurrency(); }
+  int max_in_flight() const { return max_in_flight_; }
+
+ private:
+  std::unique_ptr<text::Captioner> inner_;
+  std::atomic<int> in_flight_{0}, max_in_flight_{0};
+};
+
+}  // namespace
 
 TEST(CaptionRun, TemplateCaptionsEveryGridPositionAndResumes) {
   test::TempDir dir;
@@ -94,20 +124,32 @@ TEST(CaptionRun, OpenAIConcurrentAndResumesAfterFailures) {
   opt.inputs = {dir / "mr_1.nii.gz"};
   opt.out = dir / "c.jsonl";
 
-  // First run: the server dies after 6 requests (a crashed VLM server / interrupted run).
+  // First run: the server dies after 6 requests (a crashed VLM server / interrupted run). The first
+  // reply is held until a second request has arrived, so overlap is certain however the threads are
+  // scheduled; concurrency is measured at the client (calls in flight) and at the server (accept ..
+  // reply sent, an interval inside the client's), and neither may exceed the limit.
   {
-    FakeHttpServer flaky([](int i, const test::FakeRequest&) {
-      return i < 6 ? FakeResponse{200, test::chat_reply("caption " + std::to_string(i)), 100}
+    std::atomic<int> arrived{0};
+    FakeHttpServer flaky([&arrived](int i, const test::FakeRequest&) {
+      ++arrived;
+      if (i == 0) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        while (arrived < 2 && std::chrono::steady_clock::now() < deadline)
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      return i < 6 ? FakeResponse{200, test::chat_reply("caption " + std::to_string(i)), 20}
                    : FakeResponse{500, "{\"error\":\"down\"}"};
     });
     cfg.endpoint = flaky.url();
-    auto cap = text::make_captioner(cfg);
-    const auto r = text::run_caption(cfg, *cap, opt);
+    ConcurrencyProbe cap(text::make_captioner(cfg));
+    const auto r = text::run_caption(cfg, cap, opt);
     EXPECT_EQ(r.written, 6);
     EXPECT_EQ(r.failed, 10);
     EXPECT_NE(r.first_error.find("HTTP 500"), std::string::npos) << r.first_error;
-    EXPECT_GE(flaky.max_in_flight(), 2);  // requests overlapped
-    EXPECT_LE(flaky.max_in_flight(), 4);  // and never more than the limit
+    EXPECT_GE(cap.max_in_flight(), 2);    // the client overlapped requests
+    EXPECT_LE(cap.max_in_flight(), 4);    // and never had more than the limit in flight
+    EXPECT_GE(flaky.max_in_flight(), 2);  // the server saw the overlap
+    EXPECT_LE(flaky.max_in_flight(), 4);
   }
   EXPECT_EQ(text::CaptionCache::load(opt.out).size(), 6);
   // Second run against a healthy server asks only for the 10 missing positions.

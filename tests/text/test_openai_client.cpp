@@ -23,7 +23,7 @@ text::ChatClientOptions options_for(const FakeHttpServer& s) {
   o.endpoint = s.url();
   o.model = "tiny-vlm";
   o.prompt = "Describe the slice.";
-  o.timeout_s = 2.0;
+  o.timeout_s = 60.0;  // no test but the timeout ones depends on how fast the machine is
   o.retries = 2;
   o.backoff_s = 0.01;
   return o;
@@ -82,21 +82,27 @@ TEST(OpenAIClient, GivesUpAfterRetriesNamingTheLastError) {
   EXPECT_EQ(server.count(), 3);
 }
 
+// A slow reply never answers within the test (the server holds it until it stops), so the
+// timeout fires whatever the load; the retried request is answered at once and has seconds to
+// spare.
+constexpr int kNeverMs = 10 * 60 * 1000;
+
 TEST(OpenAIClient, TimeoutIsRetriedAndReported) {
   GTGM_REQUIRE_CURL();
   FakeHttpServer slow_once([](int i, const test::FakeRequest&) {
-    return FakeResponse{200, test::chat_reply("late but fine"), i == 0 ? 1500 : 0};
+    return FakeResponse{200, test::chat_reply("late but fine"), i == 0 ? kNeverMs : 0};
   });
   auto o = options_for(slow_once);
-  o.timeout_s = 0.3;
+  o.timeout_s = 3.0;
   EXPECT_EQ(text::ChatClient(o).describe_png(kPng), "late but fine");
   EXPECT_EQ(slow_once.count(), 2);
 
-  FakeHttpServer always_slow([](int, const test::FakeRequest&) { return FakeResponse{200, "{}", 1500}; });
+  FakeHttpServer always_slow([](int, const test::FakeRequest&) { return FakeResponse{200, "{}", kNeverMs}; });
   auto o2 = options_for(always_slow);
   o2.timeout_s = 0.2;
   o2.retries = 1;
   EXPECT_THROW_MSG(text::ChatClient(o2).describe_png(kPng), "giving up after 2 attempts: timed out after 0.2 s");
+  EXPECT_EQ(always_slow.count(), 2);
 }
 
 TEST(OpenAIClient, MalformedRepliesAndHangUps) {
