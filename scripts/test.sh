@@ -5,6 +5,8 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BUILD="${GTGM_BUILD_DIR:-$ROOT/build}"
 "$ROOT/scripts/setup.sh"
 "$ROOT/scripts/fetch_test_data.sh"
+# Layering: an include that goes up or sideways between areas fails here, before the build.
+python3 "$ROOT/scripts/check_layers.py"
 export CCACHE_DIR="${CCACHE_DIR:-$ROOT/.cache/ccache}"
 start=$(date +%s)
 # Unity build by default: a cold build parses LibTorch's headers once per batch of 8 sources

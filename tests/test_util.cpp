@@ -11,8 +11,8 @@ namespace gtgm::test {
 
 TempDir::TempDir() {
   std::random_device rd;
-  path_ = std::filesystem::temp_directory_path() /
-          ("gtgm_test_" + std::to_string(::getpid()) + "_" + std::to_string(rd()));
+  path_ =
+      std::filesystem::temp_directory_path() / ("gtgm_test_" + std::to_string(::getpid()) + "_" + std::to_string(rd()));
   std::filesystem::create_directories(path_);
 }
 
@@ -26,9 +26,11 @@ void write_file(const std::filesystem::path& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
 }
 
-CommandResult run_gtgm(const std::string& args) {
+CommandResult run_gtgm(const std::string& args) { return run_command(std::string(GTGM_BINARY) + " " + args); }
+
+CommandResult run_command(const std::string& command_line) {
   CommandResult r;
-  const std::string cmd = std::string(GTGM_BINARY) + " " + args + " 2>&1";
+  const std::string cmd = command_line + " 2>&1";
   FILE* pipe = ::popen(cmd.c_str(), "r");
   if (pipe == nullptr) return r;
   std::array<char, 4096> buf{};

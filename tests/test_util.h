@@ -33,6 +33,8 @@ struct CommandResult {
   int exit_code = -1;
   std::string output;  // stdout + stderr
 };
+/// Runs a shell command line (quoted by the caller) and captures its output.
+CommandResult run_command(const std::string& command_line);
 /// Runs the built gtgm binary with `args` (shell-quoted by the caller) and captures its output.
 CommandResult run_gtgm(const std::string& args);
 

@@ -12,7 +12,7 @@
 #include "gtgm/core/device.h"
 #include "gtgm/core/error.h"
 #include "gtgm/core/torch_compat.h"
-#include "gtgm/eval/sliding_window.h"
+#include "gtgm/infer/sliding_window.h"
 
 namespace gtgm::bench {
 
@@ -77,16 +77,16 @@ InferBenchResult run_infer_bench(const InferBenchOptions& o) {
   torch::nn::Sequential net = conv_stack(o.channels, o.classes);
   net->to(device);
   torch::Tensor image = test_image(o.size);
-  eval::SlidingWindowOptions sw;
+  infer::SlidingWindowOptions sw;
   sw.patch_size = o.patch;
   sw.overlap = o.overlap;
   sw.batch_size = o.batch;
   sw.device = device;
   sw.accumulate_dtype = o.accumulate_dtype == "float16" ? torch::kHalf : torch::kFloat;
-  eval::Predictor predictor = [&net](const torch::Tensor& x) { return net->forward(x); };
+  infer::ForwardFn predictor = [&net](const torch::Tensor& x) { return net->forward(x); };
 
   torch::NoGradGuard no_grad;
-  eval::sliding_window_segment(image, predictor, sw);  // warm-up (argmax_labels returns on the host: synced)
+  infer::sliding_window_segment(image, predictor, sw);  // warm-up (argmax_labels returns on the host: synced)
   const double base_mb = proc_status_mb("VmRSS");
   reset_peak_rss();
   if (device.is_cuda()) core::compat::cuda_reset_peak_allocated(device.has_index() ? device.index() : 0);
@@ -96,13 +96,16 @@ InferBenchResult run_infer_bench(const InferBenchOptions& o) {
   torch::Tensor logits, labels;
   for (int i = 0; i < o.repeats; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
-    logits = eval::sliding_window_inference(image, predictor, sw);
-    labels = eval::argmax_labels(logits);  // copies to the host: the device work is done
+    logits = infer::sliding_window_inference(image, predictor, sw);
+    labels = infer::argmax_labels(logits);  // copies to the host: the device work is done
     synchronize(logits);
     r.seconds = std::min(r.seconds, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   r.host_peak_delta_mb = proc_status_mb("VmHWM") - base_mb;
-  if (device.is_cuda()) r.device_peak_mb = static_cast<double>(core::compat::cuda_peak_allocated_bytes(device.has_index() ? device.index() : 0)) / (1 << 20);
+  if (device.is_cuda())
+    r.device_peak_mb =
+        static_cast<double>(core::compat::cuda_peak_allocated_bytes(device.has_index() ? device.index() : 0)) /
+        (1 << 20);
   r.voxels_per_s = static_cast<double>(o.size[0] * o.size[1] * o.size[2]) / r.seconds;
   r.checksum = logits.to(torch::kFloat64).mean().item<double>();
   r.label_sum = labels.to(torch::kInt64).sum().item<int64_t>();
@@ -155,9 +158,10 @@ std::string format_infer_bench(const InferBenchOptions& o, const InferBenchResul
                      mb(r->host_peak_delta_mb), mb(r->device_peak_mb), r->checksum);
   }
   if (ref) {
-    s += fmt::format("ratio gtgm / reference: throughput {:.2f}x, host peak {}\n", ours.voxels_per_s / ref->voxels_per_s,
-                     ref->host_peak_delta_mb > 0 ? fmt::format("{:.2f}x", ours.host_peak_delta_mb / ref->host_peak_delta_mb)
-                                                 : std::string("-"));
+    s += fmt::format(
+        "ratio gtgm / reference: throughput {:.2f}x, host peak {}\n", ours.voxels_per_s / ref->voxels_per_s,
+        ref->host_peak_delta_mb > 0 ? fmt::format("{:.2f}x", ours.host_peak_delta_mb / ref->host_peak_delta_mb)
+                                    : std::string("-"));
     if (ours.device_peak_mb > 0 && ref->device_peak_mb > 0)
       s += fmt::format("device peak ratio: {:.2f}x\n", ours.device_peak_mb / ref->device_peak_mb);
     s += fmt::format("checksum difference: {:.2e} (same model, input and windows on both sides)\n",
@@ -180,21 +184,16 @@ nlohmann::json result_json(const InferBenchResult& r) {
 }  // namespace
 
 std::string infer_bench_json(const InferBenchOptions& o, const InferBenchResult& ours, const InferBenchResult* ref) {
-  nlohmann::json j = {{"bench", "infer"},
-                      {"size", o.size},
-                      {"patch", o.patch},
-                      {"overlap", o.overlap},
-                      {"batch", o.batch},
-                      {"channels", o.channels},
-                      {"classes", o.classes},
-                      {"device", o.device},
-                      {"accumulate_dtype", o.accumulate_dtype},
+  nlohmann::json j = {{"bench", "infer"},         {"size", o.size},     {"patch", o.patch},
+                      {"overlap", o.overlap},     {"batch", o.batch},   {"channels", o.channels},
+                      {"classes", o.classes},     {"device", o.device}, {"accumulate_dtype", o.accumulate_dtype},
                       {"gtgm", result_json(ours)}};
   if (ref) {
     j["reference"] = result_json(*ref);
     j["throughput_ratio"] = ours.voxels_per_s / ref->voxels_per_s;
     if (ref->host_peak_delta_mb > 0) j["host_peak_ratio"] = ours.host_peak_delta_mb / ref->host_peak_delta_mb;
-    if (ours.device_peak_mb > 0 && ref->device_peak_mb > 0) j["device_peak_ratio"] = ours.device_peak_mb / ref->device_peak_mb;
+    if (ours.device_peak_mb > 0 && ref->device_peak_mb > 0)
+      j["device_peak_ratio"] = ours.device_peak_mb / ref->device_peak_mb;
   }
   return j.dump(2);
 }

@@ -2,8 +2,8 @@
 #include <fmt/format.h>
 
 #include "bench_registry.h"
+#include "commands.h"
 #include "gtgm/core/error.h"
-#include "registry.h"
 
 namespace gtgm::cli {
 
@@ -11,8 +11,6 @@ std::map<std::string, BenchCase>& bench_registry() {
   static std::map<std::string, BenchCase> r;
   return r;
 }
-
-namespace {
 
 void register_bench(CLI::App& app) {
   std::string names, help;
@@ -40,9 +38,5 @@ void register_bench(CLI::App& app) {
     it->second.run(*common);
   });
 }
-
-}  // namespace
-
-GTGM_REGISTER_COMMAND("bench", register_bench);
 
 }  // namespace gtgm::cli

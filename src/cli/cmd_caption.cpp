@@ -4,17 +4,15 @@
 
 #include <iostream>
 
+#include "commands.h"
 #include "common.h"
 #include "gtgm/core/error.h"
 #include "gtgm/core/logging.h"
 #include "gtgm/text/caption_cache.h"
 #include "gtgm/text/caption_run.h"
 #include "gtgm/text/captioner.h"
-#include "registry.h"
 
 namespace gtgm::cli {
-namespace {
-
 void register_caption(CLI::App& app) {
   auto* cmd = app.add_subcommand("caption", "Generate the caption cache from volumes");
   struct Args {
@@ -56,9 +54,5 @@ void register_caption(CLI::App& app) {
                   "");
   });
 }
-
-}  // namespace
-
-GTGM_REGISTER_COMMAND("caption", register_caption);
 
 }  // namespace gtgm::cli

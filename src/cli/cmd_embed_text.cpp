@@ -3,17 +3,15 @@
 
 #include <iostream>
 
+#include "commands.h"
 #include "common.h"
 #include "gtgm/core/device.h"
 #include "gtgm/core/error.h"
 #include "gtgm/text/caption_cache.h"
 #include "gtgm/text/embedding_cache.h"
 #include "gtgm/text/text_encoder.h"
-#include "registry.h"
 
 namespace gtgm::cli {
-namespace {
-
 void register_embed_text(CLI::App& app) {
   auto* cmd = app.add_subcommand("embed-text", "Fill the text-embedding cache with a frozen text encoder");
   struct Args {
@@ -46,9 +44,5 @@ void register_embed_text(CLI::App& app) {
                              encoder->dim(), out);
   });
 }
-
-}  // namespace
-
-GTGM_REGISTER_COMMAND("embed-text", register_embed_text);
 
 }  // namespace gtgm::cli

@@ -4,17 +4,15 @@
 
 #include <iostream>
 
+#include "commands.h"
 #include "common.h"
+#include "gtgm/app/finetune.h"
+#include "gtgm/app/suite.h"
 #include "gtgm/config/suite_config.h"
 #include "gtgm/core/error.h"
 #include "gtgm/core/logging.h"
-#include "gtgm/eval/finetune.h"
-#include "gtgm/eval/suite.h"
-#include "registry.h"
 
 namespace gtgm::cli {
-
-namespace {
 
 void register_eval(CLI::App& app) {
   auto* cmd = app.add_subcommand(
@@ -45,12 +43,12 @@ void register_eval(CLI::App& app) {
     if (!a->log_level.empty()) core::set_log_level(a->log_level);
     config::SuiteConfig suite = config::load_suite_config(a->config, a->sets, a->data_root);
     suite.sets.insert(suite.sets.end(), a->finetune_sets.begin(), a->finetune_sets.end());
-    eval::SuiteRunOptions o;
-    o.runner = [](const config::Config& cfg, const eval::FinetuneOptions& fo) { return eval::run_finetune(cfg, fo); };
+    app::SuiteRunOptions o;
+    o.runner = [](const config::Config& cfg, const app::FinetuneOptions& fo) { return app::run_finetune(cfg, fo); };
     o.only = a->only;
     o.dry_run = a->dry_run;
     o.overlays = !a->no_overlays;
-    const auto result = eval::run_suite(suite, o);
+    const auto result = app::run_suite(suite, o);
     if (a->dry_run) {
       std::cout << fmt::format("gtgm eval --dry-run: {} (data root {} from {}; output {})\n", suite.name,
                                suite.data_root, suite.data_root_source, suite.output_dir);
@@ -83,9 +81,5 @@ void register_eval(CLI::App& app) {
                   "");
   });
 }
-
-}  // namespace
-
-GTGM_REGISTER_COMMAND("eval", register_eval);
 
 }  // namespace gtgm::cli

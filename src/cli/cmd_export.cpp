@@ -1,20 +1,18 @@
 // `gtgm export`: a pretrained encoder as safetensors + a torch.load-able dict + architecture JSON.
 #include <iostream>
 
+#include "commands.h"
 #include "common.h"
+#include "gtgm/app/export.h"
 #include "gtgm/core/error.h"
-#include "gtgm/train/run_pretrain.h"
-#include "registry.h"
 
 namespace gtgm::cli {
-
-namespace {
 
 void register_export(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "export",
       "Export a pretrained encoder for Python: encoder.safetensors, encoder.pt (torch.load) and architecture.json");
-  auto o = std::make_shared<train::ExportOptions>();
+  auto o = std::make_shared<app::ExportOptions>();
   auto source = std::make_shared<std::string>();
   auto out = std::make_shared<std::string>();
   cmd->add_option("source", *source, "Run directory (newest valid checkpoint) or checkpoint directory")->required();
@@ -26,14 +24,10 @@ void register_export(CLI::App& app) {
   cmd->callback([o, source, out] {
     o->source = *source;
     o->out = *out;
-    const auto r = train::export_encoder(*o);
+    const auto r = app::export_encoder(*o);
     std::cout << fmt::format("gtgm export: {} tensors of step {} from {}\n", r.tensors, r.step, r.checkpoint.string());
     for (const auto& f : r.files) std::cout << "  " << f.string() << "\n";
   });
 }
-
-}  // namespace
-
-GTGM_REGISTER_COMMAND("export", register_export);
 
 }  // namespace gtgm::cli

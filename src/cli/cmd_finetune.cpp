@@ -3,19 +3,19 @@
 #include <filesystem>
 #include <iostream>
 
+#include "commands.h"
 #include "common.h"
+#include "gtgm/app/finetune.h"
+#include "gtgm/app/run_pretrain.h"
 #include "gtgm/core/error.h"
 #include "gtgm/core/logging.h"
-#include "gtgm/eval/finetune.h"
-#include "gtgm/train/run_pretrain.h"
-#include "registry.h"
 
 namespace gtgm::cli {
 
 namespace {
 
 struct FinetuneCliOptions {
-  eval::FinetuneOptions run;
+  app::FinetuneOptions run;
   double label_fraction = -1;
   bool no_predict = false;
 };
@@ -25,6 +25,8 @@ std::string metrics_text(const std::map<std::string, double>& m) {
   for (const auto& [k, v] : m) s += fmt::format("{}{} {:.4f}", s.empty() ? "" : ", ", k, v);
   return s.empty() ? "no metrics" : s;
 }
+
+}  // namespace
 
 void register_finetune(CLI::App& app) {
   auto* cmd = app.add_subcommand("finetune",
@@ -49,7 +51,7 @@ void register_finetune(CLI::App& app) {
     config::Config cfg;
     if (!fo->run.resume.empty()) {
       if (!opts->log_level.empty()) sets.push_back("run.log_level=" + opts->log_level);
-      cfg = train::resume_config(fo->run.resume, opts->config, sets);
+      cfg = app::resume_config(fo->run.resume, opts->config, sets);
     } else {
       if (opts->config.empty()) {
         throw ConfigError(
@@ -67,7 +69,7 @@ void register_finetune(CLI::App& app) {
                       fo->run.pretrained));
     }
     fo->run.predict = !fo->no_predict;
-    const eval::FinetuneResult r = eval::run_finetune(cfg, fo->run);
+    const app::FinetuneResult r = app::run_finetune(cfg, fo->run);
     if (r.train.interrupted) {
       std::cout << fmt::format("gtgm finetune: stopped ({}) at step {} of {}; continue with --resume {}\n",
                                r.train.stop_reason, r.train.step, cfg.train.steps, r.run_dir.string());
@@ -80,9 +82,5 @@ void register_finetune(CLI::App& app) {
                              r.best_checkpoint.string());
   });
 }
-
-}  // namespace
-
-GTGM_REGISTER_COMMAND("finetune", register_finetune);
 
 }  // namespace gtgm::cli

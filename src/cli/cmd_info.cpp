@@ -3,15 +3,13 @@
 
 #include <iostream>
 
+#include "commands.h"
 #include "common.h"
 #include "gtgm/core/build_info.h"
 #include "gtgm/io/io_info.h"
 #include "gtgm/models/registry.h"
-#include "registry.h"
 
 namespace gtgm::cli {
-
-namespace {
 
 void register_info(CLI::App& app) {
   auto* cmd = app.add_subcommand("info", "Print gtgm/LibTorch/CUDA/NCCL/ITK versions, threads and bf16 support");
@@ -56,9 +54,5 @@ void register_info(CLI::App& app) {
     for (const auto& [k, v] : rows) std::cout << fmt::format("{:<{}}  {}\n", k, width, v);
   });
 }
-
-}  // namespace
-
-GTGM_REGISTER_COMMAND("info", register_info);
 
 }  // namespace gtgm::cli

@@ -1,14 +1,12 @@
 // `gtgm plan`: fingerprint + plan into the cache dir; `--check` validates every case instead.
 #include <iostream>
 
+#include "commands.h"
 #include "common.h"
 #include "gtgm/core/error.h"
 #include "gtgm/data/preprocess_dataset.h"
-#include "registry.h"
 
 namespace gtgm::cli {
-
-namespace {
 
 void register_plan(CLI::App& app) {
   auto* cmd = app.add_subcommand(
@@ -34,9 +32,5 @@ void register_plan(CLI::App& app) {
     std::cout << r.plan.to_json() << "\n";
   });
 }
-
-}  // namespace
-
-GTGM_REGISTER_COMMAND("plan", register_plan);
 
 }  // namespace gtgm::cli

@@ -3,13 +3,11 @@
 
 #include <iostream>
 
+#include "commands.h"
 #include "common.h"
 #include "gtgm/data/preprocess_dataset.h"
-#include "registry.h"
 
 namespace gtgm::cli {
-
-namespace {
 
 void register_preprocess(CLI::App& app) {
   auto* cmd = app.add_subcommand("preprocess", "Reorient, crop, normalise and resample a dataset into the cache");
@@ -24,9 +22,5 @@ void register_preprocess(CLI::App& app) {
                              r.cache_dir.string());
   });
 }
-
-}  // namespace
-
-GTGM_REGISTER_COMMAND("preprocess", register_preprocess);
 
 }  // namespace gtgm::cli

@@ -1,22 +1,20 @@
 // `gtgm score --pred PATH --ref PATH [--labels 1,2] [--metrics dice,hd95,nsd,voi,arand]`: scores
 // predictions against references (files, or folders matched by case id); prints a table and writes
-// summary.json. The work is eval::run_score.
+// summary.json. The work is infer::run_score.
 #include <iostream>
 #include <memory>
 
+#include "commands.h"
 #include "common.h"
 #include "gtgm/core/logging.h"
-#include "gtgm/eval/score.h"
-#include "registry.h"
+#include "gtgm/infer/score.h"
 
 namespace gtgm::cli {
-
-namespace {
 
 void register_score(CLI::App& app) {
   auto* cmd =
       app.add_subcommand("score", "Score prediction files/folders against references (Dice, HD95, NSD, VOI, ARAND)");
-  auto opt = std::make_shared<eval::ScoreOptions>();
+  auto opt = std::make_shared<infer::ScoreOptions>();
   auto pred = std::make_shared<std::string>();
   auto ref = std::make_shared<std::string>();
   auto output = std::make_shared<std::string>();
@@ -41,13 +39,9 @@ void register_score(CLI::App& app) {
     opt->pred = *pred;
     opt->ref = *ref;
     opt->output = *output;
-    const eval::ScoreSummary summary = eval::run_score(*opt);
-    std::cout << eval::format_score_table(summary);
+    const infer::ScoreSummary summary = infer::run_score(*opt);
+    std::cout << infer::format_score_table(summary);
   });
 }
-
-}  // namespace
-
-GTGM_REGISTER_COMMAND("score", register_score);
 
 }  // namespace gtgm::cli

@@ -3,11 +3,11 @@
 
 #include <iostream>
 
+#include "commands.h"
 #include "common.h"
 #include "gtgm/core/error.h"
 #include "gtgm/core/timer.h"
 #include "gtgm/data/synth.h"
-#include "registry.h"
 
 namespace gtgm::cli {
 
@@ -19,6 +19,8 @@ std::array<int64_t, 3> to_shape(const std::vector<int64_t>& v, const char* optio
     if (s < 1) throw gtgm::ConfigError(fmt::format("{}: sizes must be >= 1 (found {})", option, s));
   return {v[0], v[1], v[2]};
 }
+
+}  // namespace
 
 void register_synth(CLI::App& app) {
   auto* cmd = app.add_subcommand("synth", "Write synthetic CT/MRI/EM datasets in their real formats");
@@ -96,9 +98,5 @@ void register_synth(CLI::App& app) {
     std::cout << fmt::format("synth: done in {:.1f} s (seed {})\n", watch.seconds(), a->seed);
   });
 }
-
-}  // namespace
-
-GTGM_REGISTER_COMMAND("synth", register_synth);
 
 }  // namespace gtgm::cli

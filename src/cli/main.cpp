@@ -2,19 +2,30 @@
 // 0 ok, 1 runtime error, 2 usage or config error. Errors are one clear line, no stack dump.
 #include <iostream>
 
+#include "commands.h"
 #include "common.h"
-#include "registry.h"
 #include "gtgm/core/build_info.h"
 #include "gtgm/core/error.h"
 #include "gtgm/core/logging.h"
+
+namespace {
+
+// Every command, in the order `gtgm --help` lists them.
+constexpr void (*kCommands[])(CLI::App&) = {
+    gtgm::cli::register_synth,   gtgm::cli::register_plan,       gtgm::cli::register_preprocess,
+    gtgm::cli::register_caption, gtgm::cli::register_embed_text, gtgm::cli::register_pretrain,
+    gtgm::cli::register_export,  gtgm::cli::register_finetune,   gtgm::cli::register_score,
+    gtgm::cli::register_eval,    gtgm::cli::register_bench,      gtgm::cli::register_info,
+};
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace gtgm;
   CLI::App app{"gtgm: 3D medical vision-language pretraining (GTGM) and segmentation on LibTorch", "gtgm"};
   app.set_version_flag("--version", core::gtgm_version() + " (" + core::gtgm_git_hash() + ")");
   app.require_subcommand(1);
-  for (const auto& [name, add] : cli::command_registry()) add(app);
-  cli::register_pending(app);
+  for (auto add : kCommands) add(app);
   try {
     app.parse(argc, argv);
     return 0;

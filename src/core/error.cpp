@@ -1,6 +1,10 @@
 #include "gtgm/core/error.h"
 
-#include <cstring>
+#include <string>
+
+#ifndef GTGM_SOURCE_ROOT
+#define GTGM_SOURCE_ROOT ""
+#endif
 
 namespace gtgm {
 
@@ -13,15 +17,11 @@ Error::Error(std::string message, std::string location, ErrorKind kind)
 namespace core::detail {
 
 std::string source_location(const char* file, int line) {
+  // Paths in messages are relative to the repository root, wherever the checkout lies (the build
+  // maps the root away with -fmacro-prefix-map; this covers a compiler that does not).
   std::string path(file);
-  // Keep the part from the last top-level folder of the tree so messages do not leak build paths.
-  for (const char* root : {"/src/", "/include/", "/tests/"}) {
-    const auto pos = path.rfind(root);
-    if (pos != std::string::npos) {
-      path = path.substr(pos + 1);
-      break;
-    }
-  }
+  const std::string root = GTGM_SOURCE_ROOT "/";
+  if (root.size() > 1 && path.rfind(root, 0) == 0) path = path.substr(root.size());
   return path + ":" + std::to_string(line);
 }
 

@@ -9,8 +9,8 @@
 #include "gtgm/core/error.h"
 #include "gtgm/core/logging.h"
 #include "gtgm/core/progress.h"
+#include "gtgm/io/slice_render.h"
 #include "gtgm/io/volume_io.h"
-#include "gtgm/text/slice_render.h"
 
 namespace fs = std::filesystem;
 
@@ -89,7 +89,7 @@ CaptionRunResult run_caption(const config::CaptionerConfig& cfg, Captioner& capt
   const auto files = list_volume_inputs(opt.inputs);
   CaptionWriter writer(opt.out);
   CaptionRunResult res;
-  RenderOptions ro;
+  io::RenderOptions ro;
   ro.size = cfg.slice_size;
   ro.patch = cfg.patch;
   ro.window = cfg.window;
@@ -103,7 +103,7 @@ CaptionRunResult run_caption(const config::CaptionerConfig& cfg, Captioner& capt
     const std::string id = volume_id_from_path(file);
     const io::Volume vol = io::read_volume(file);
     const torch::Tensor data = vol.data.select(0, 0);  // [D, H, W], channel 0
-    auto positions = grid_positions(vol.shape(), step);
+    auto positions = io::grid_positions(vol.shape(), step);
     if (opt.max_positions >= 0 && static_cast<int64_t>(positions.size()) > opt.max_positions)
       positions.resize(opt.max_positions);
     ++res.volumes;
@@ -118,7 +118,7 @@ CaptionRunResult run_caption(const config::CaptionerConfig& cfg, Captioner& capt
     }
     const torch::Tensor values = data.to(torch::kFloat);
     const VolumeInfo info = describe_volume(data, vol.geometry, cfg.modality);
-    const auto window = window_range(values, ro);
+    const auto window = io::window_range(values, ro);
     GTGM_INFO("caption: {} ({} {}x{}x{}), {} of {} positions to do", id, info.modality, info.shape[0], info.shape[1],
               info.shape[2], pending.size(), positions.size());
     core::Progress progress("caption " + id, static_cast<int64_t>(pending.size()), "view");
@@ -132,8 +132,8 @@ CaptionRunResult run_caption(const config::CaptionerConfig& cfg, Captioner& capt
           view.position = pending[i];
           view.volume = &values;
           view.info = &info;
-          view.patch = patch_bounds(info.shape[1], info.shape[2], pending[i][1], pending[i][2], cfg.patch);
-          view.image = render_slice(values, pending[i], ro, window);
+          view.patch = io::patch_bounds(info.shape[1], info.shape[2], pending[i][1], pending[i][2], cfg.patch);
+          view.image = io::render_slice(values, pending[i], ro, window);
           const std::string text = captioner.caption(view);
           GTGM_CHECK(!text.empty(), "empty caption");
           writer.append({id, pending[i], text, generator, prompt_hash});

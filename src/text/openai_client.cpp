@@ -10,7 +10,7 @@
 
 #include "gtgm/core/error.h"
 #include "gtgm/core/logging.h"
-#include "gtgm/text/png.h"
+#include "gtgm/io/png.h"
 
 #ifdef GTGM_HAVE_CURL
 #include <curl/curl.h>
@@ -135,7 +135,8 @@ ChatClient::ChatClient(ChatClientOptions options) : options_(std::move(options))
 std::string ChatClient::request_body(const std::string& png) const {
   json content = json::array();
   content.push_back({{"type", "text"}, {"text", options_.prompt}});
-  content.push_back({{"type", "image_url"}, {"image_url", {{"url", "data:image/png;base64," + base64_encode(png)}}}});
+  content.push_back(
+      {{"type", "image_url"}, {"image_url", {{"url", "data:image/png;base64," + io::base64_encode(png)}}}});
   json body = {{"model", options_.model},
                {"messages", json::array({{{"role", "user"}, {"content", content}}})},
                {"max_tokens", options_.max_tokens},
@@ -211,7 +212,7 @@ OpenAICaptioner::OpenAICaptioner(ChatClientOptions options, int concurrency)
 
 std::string OpenAICaptioner::caption(const SliceView& view) {
   GTGM_CHECK(view.image.defined(), "openai captioner: view of '{}' has no rendered image", view.volume_id);
-  return client_.describe_png(encode_png(view.image));
+  return client_.describe_png(io::encode_png(view.image));
 }
 
 std::string OpenAICaptioner::generator() const { return "openai:" + client_.options().model; }

@@ -6,8 +6,8 @@
 #include "gtgm/core/logging.h"
 #include "gtgm/data/rng.h"
 #include "gtgm/data/samplers.h"
+#include "gtgm/infer/affinities.h"
 #include "gtgm/io/safetensors.h"
-#include "gtgm/losses/affinity_targets.h"
 
 using nlohmann::json;
 
@@ -78,7 +78,7 @@ AffinityBatch AffinityTask::make_batch(int64_t index) const {
     torch::Tensor y = torch::empty({1, size[0], size[1], size[2]}, torch::kLong);
     data::copy_crop(img, start, size, c.entry.background, x);
     data::copy_crop(lab, start, size, 0.0, y);
-    torch::Tensor mask = losses::affinity_valid_mask({size[0], size[1], size[2]});
+    torch::Tensor mask = infer::affinity_valid_mask({size[0], size[1], size[2]});
     // Slices past the training range (a crop deeper than the range) are test data: blanked and
     // masked, as is every voxel outside the volume.
     const int64_t inside_z = std::min<int64_t>(size[0], std::min<int64_t>(r.z_end, img.size(1)) - start[0]);
@@ -88,7 +88,7 @@ AffinityBatch AffinityTask::make_batch(int64_t index) const {
     outside.narrow(0, 0, inside_z).narrow(1, 0, inside_y).narrow(2, 0, inside_x).fill_(false);
     if (inside_z < size[0]) x.narrow(1, inside_z, size[0] - inside_z).fill_(c.entry.background);
     y.masked_fill_(outside.unsqueeze(0), 0);
-    torch::Tensor aff = losses::affinities_from_labels(y[0]);  // [3, d, h, w]
+    torch::Tensor aff = infer::affinities_from_labels(y[0]);  // [3, d, h, w]
     // An edge is defined when both of its voxels are inside the (training part of the) volume.
     for (int64_t a = 0; a < 3; ++a) {
       const int64_t n = outside.size(a);
@@ -103,7 +103,7 @@ AffinityBatch AffinityTask::make_batch(int64_t index) const {
         x = x.flip({a + 1});
         y = y.flip({a + 1});
         torch::Tensor keep = mask.clone();
-        aff = losses::affinities_from_labels(y[0]);
+        aff = infer::affinities_from_labels(y[0]);
         torch::Tensor flipped = keep.flip({a + 1});
         torch::Tensor m = torch::zeros_like(keep);
         const int64_t n = size[static_cast<size_t>(a)];
@@ -120,7 +120,7 @@ AffinityBatch AffinityTask::make_batch(int64_t index) const {
     if (square && rng.bernoulli(0.5)) {
       x = x.transpose(2, 3);
       y = y.transpose(2, 3);
-      aff = losses::affinities_from_labels(y[0].contiguous());
+      aff = infer::affinities_from_labels(y[0].contiguous());
       mask = torch::stack({mask[0].transpose(1, 2), mask[2].transpose(1, 2), mask[1].transpose(1, 2)});
     }
     b.image[i].copy_(x);

@@ -1,6 +1,9 @@
 // End-to-end: the real gtgm binary's exit codes and one-line errors.
 #include <gtest/gtest.h>
 
+#include <set>
+#include <sstream>
+
 #include "test_util.h"
 
 namespace gtgm {
@@ -13,13 +16,31 @@ TEST(Cli, InfoPrintsVersions) {
   }
 }
 
+// The commands users have: each must answer --help, and `gtgm --help` must list exactly these (a
+// dropped or an undocumented new command fails here).
 TEST(Cli, EveryCommandHasHelp) {
-  for (const char* cmd : {"pretrain", "finetune", "eval", "score", "caption", "embed-text", "synth", "plan",
-                          "preprocess", "export", "bench", "info"}) {
-    const auto r = test::run_gtgm(std::string(cmd) + " --help");
+  const std::set<std::string> commands = {"pretrain", "finetune", "eval",       "score",  "caption", "embed-text",
+                                          "synth",    "plan",     "preprocess", "export", "bench",   "info"};
+  for (const auto& cmd : commands) {
+    const auto r = test::run_gtgm(cmd + " --help");
     EXPECT_EQ(r.exit_code, 0) << cmd << ": " << r.output;
     EXPECT_NE(r.output.find("Usage"), std::string::npos) << cmd << ": " << r.output;
   }
+  const auto top = test::run_gtgm("--help");
+  ASSERT_EQ(top.exit_code, 0) << top.output;
+  auto at = top.output.find("Subcommands:");  // CLI11 2.x; 1.x writes SUBCOMMANDS:
+  if (at == std::string::npos) at = top.output.find("SUBCOMMANDS:");
+  ASSERT_NE(at, std::string::npos) << top.output;
+  std::set<std::string> listed;
+  std::istringstream lines(top.output.substr(at));
+  std::string line;
+  std::getline(lines, line);
+  while (std::getline(lines, line)) {
+    std::istringstream words(line);
+    std::string first;
+    if (line.rfind("  ", 0) == 0 && line.size() > 2 && line[2] != ' ' && (words >> first)) listed.insert(first);
+  }
+  EXPECT_EQ(listed, commands) << top.output;
 }
 
 TEST(Cli, UsageErrorsExitTwo) {
@@ -36,7 +57,8 @@ TEST(Cli, ConfigErrorIsOneLineAndExitTwo) {
                           ":2: unknown key 'optim.lrr' (did you mean 'optim.lr'?)\n");
   const auto s = test::run_gtgm("info --print-config --set optim.lr=-3");
   EXPECT_EQ(s.exit_code, 2) << s.output;
-  EXPECT_NE(s.output.find("--set optim.lr=-3: optim.lr: -3 is out of range; expected > 0"), std::string::npos) << s.output;
+  EXPECT_NE(s.output.find("--set optim.lr=-3: optim.lr: -3 is out of range; expected > 0"), std::string::npos)
+      << s.output;
 }
 
 TEST(Cli, PrintConfigAppliesOverrides) {

@@ -19,6 +19,16 @@ TEST(Check, MessageHasFormattedTextAndSourceLocation) {
   }
 }
 
+// Locations are relative to the repository root wherever the checkout lies, also below folders
+// named src/, include/ or tests/ (the old rule cut at the first such folder).
+TEST(Check, SourceLocationIsRelativeToTheRepositoryRoot) {
+  const std::string root = GTGM_SOURCE_ROOT;
+  EXPECT_EQ(core::detail::source_location((root + "/tests/core/x.cpp").c_str(), 7), "tests/core/x.cpp:7");
+  EXPECT_EQ(core::detail::source_location((root + "/src/core/x.cpp").c_str(), 1), "src/core/x.cpp:1");
+  EXPECT_EQ(core::detail::source_location("src/io/y.cpp", 3), "src/io/y.cpp:3");  // already relative
+  EXPECT_EQ(core::detail::source_location("/elsewhere/src/a/tests/z.h", 2), "/elsewhere/src/a/tests/z.h:2");
+}
+
 TEST(Check, PassingConditionDoesNotThrowOrEvaluateMessage) {
   int evaluated = 0;
   auto count = [&] { return ++evaluated; };

@@ -6,9 +6,9 @@
 #include <fstream>
 
 #include "gtgm/core/atomic_file.h"
+#include "gtgm/io/png.h"
+#include "gtgm/io/slice_render.h"
 #include "gtgm/text/captioner.h"
-#include "gtgm/text/png.h"
-#include "gtgm/text/slice_render.h"
 #include "phantom.h"
 #include "test_util.h"
 
@@ -40,73 +40,73 @@ TEST(CaptionViews, GridPositionsOverShapes) {
                                          {{31, 161, 100}, {10, 80, 80}, 6, {5, 40, 40}, {25, 120, 40}},
                                          {{4, 50, 50}, {10, 80, 80}, 1, {2, 25, 25}, {2, 25, 25}},
                                          {{10, 10, 10}, {1, 5, 10}, 20, {0, 2, 5}, {9, 7, 5}}}) {
-    const auto g = text::grid_positions(c.shape, c.step);
+    const auto g = io::grid_positions(c.shape, c.step);
     ASSERT_EQ(g.size(), c.count) << c.shape[0];
     EXPECT_EQ(g.front(), c.first);
     EXPECT_EQ(g.back(), c.last);
     for (const auto& p : g)
       for (int a = 0; a < 3; ++a) EXPECT_TRUE(p[a] >= 0 && p[a] < c.shape[a]);
   }
-  EXPECT_EQ(text::patch_bounds(100, 200, 10, 190, 40), (std::array<int64_t, 4>{0, 40, 160, 200}));
-  EXPECT_EQ(text::patch_bounds(100, 200, 50, 100, 40), (std::array<int64_t, 4>{30, 70, 80, 120}));
-  EXPECT_EQ(text::patch_bounds(30, 200, 15, 100, 40), (std::array<int64_t, 4>{0, 30, 80, 120}));
-  EXPECT_EQ(text::patch_bounds(30, 200, 15, 100, 0), (std::array<int64_t, 4>{0, 30, 0, 200}));
+  EXPECT_EQ(io::patch_bounds(100, 200, 10, 190, 40), (std::array<int64_t, 4>{0, 40, 160, 200}));
+  EXPECT_EQ(io::patch_bounds(100, 200, 50, 100, 40), (std::array<int64_t, 4>{30, 70, 80, 120}));
+  EXPECT_EQ(io::patch_bounds(30, 200, 15, 100, 40), (std::array<int64_t, 4>{0, 30, 80, 120}));
+  EXPECT_EQ(io::patch_bounds(30, 200, 15, 100, 0), (std::array<int64_t, 4>{0, 30, 0, 200}));
 }
 
 TEST(CaptionViews, WindowAndRenderExactValues) {
   // One slice with a horizontal ramp -200..300 HU (plus air) so auto picks the CT window.
   auto vol = torch::linspace(-200, 300, 6).view({1, 1, 6}).expand({2, 6, 6}).clone();
   vol[1][0][0] = -1000;
-  text::RenderOptions o;
+  io::RenderOptions o;
   o.size = 6;
   o.patch = 0;
   o.low = -100;
   o.high = 200;
-  const auto w = text::window_range(vol, o);
+  const auto w = io::window_range(vol, o);
   EXPECT_EQ(w, (std::pair<double, double>{-100, 200}));
-  const auto img = text::render_slice(vol, {0, 3, 3}, o, w);  // size == patch: no resampling
+  const auto img = io::render_slice(vol, {0, 3, 3}, o, w);  // size == patch: no resampling
   ASSERT_EQ(img.sizes().vec(), (std::vector<int64_t>{6, 6}));
   const std::vector<int> expected = {0, 0, 85, 170, 255, 255};  // (-200..300 step 100 - -100) / 300 * 255
   for (int x = 0; x < 6; ++x) EXPECT_EQ(img[2][x].item<int>(), expected[x]) << x;
   o.window = "minmax";
-  EXPECT_EQ(text::window_range(vol, o), (std::pair<double, double>{-1000, 300}));
+  EXPECT_EQ(io::window_range(vol, o), (std::pair<double, double>{-1000, 300}));
   // MRI-like values: percentiles.
   auto mri = torch::arange(1000).to(torch::kFloat).view({10, 10, 10});
   o.window = "auto";
-  const auto wm = text::window_range(mri, o);
+  const auto wm = io::window_range(mri, o);
   EXPECT_NEAR(wm.first, 4.995, 1e-3);
   EXPECT_NEAR(wm.second, 994.005, 1e-3);
   // A non-square patch is padded and resized to the requested square.
   o.size = 32;
   o.patch = 8;
-  EXPECT_EQ(text::render_slice(torch::zeros({2, 4, 20}), {1, 2, 10}, o, {0, 1}).sizes().vec(),
+  EXPECT_EQ(io::render_slice(torch::zeros({2, 4, 20}), {1, 2, 10}, o, {0, 1}).sizes().vec(),
             (std::vector<int64_t>{32, 32}));
-  EXPECT_THROW_MSG(text::render_slice(vol, {5, 0, 0}, o, w), "position (5, 0, 0) is outside the volume [2, 6, 6]");
+  EXPECT_THROW_MSG(io::render_slice(vol, {5, 0, 0}, o, w), "position (5, 0, 0) is outside the volume [2, 6, 6]");
 }
 
 TEST(CaptionViews, PngAndBase64) {
-  EXPECT_EQ(text::base64_encode(""), "");
-  EXPECT_EQ(text::base64_encode("f"), "Zg==");
-  EXPECT_EQ(text::base64_encode("fo"), "Zm8=");
-  EXPECT_EQ(text::base64_encode("foo"), "Zm9v");
-  EXPECT_EQ(text::base64_encode("foobar"), "Zm9vYmFy");
-  EXPECT_EQ(text::base64_encode(std::string("\xff\x00\x10", 3)), "/wAQ");
+  EXPECT_EQ(io::base64_encode(""), "");
+  EXPECT_EQ(io::base64_encode("f"), "Zg==");
+  EXPECT_EQ(io::base64_encode("fo"), "Zm8=");
+  EXPECT_EQ(io::base64_encode("foo"), "Zm9v");
+  EXPECT_EQ(io::base64_encode("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(io::base64_encode(std::string("\xff\x00\x10", 3)), "/wAQ");
 
   const auto gray = torch::arange(7 * 5).to(torch::kUInt8).view({5, 7}).mul(7);
   const auto rgb = torch::stack({gray, 255 - gray, (gray / 2).to(torch::kUInt8)}, -1).contiguous();
-  const std::string png = text::encode_png(gray);
+  const std::string png = io::encode_png(gray);
   EXPECT_EQ(png.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
   EXPECT_EQ(png.substr(12, 4), "IHDR");
   EXPECT_EQ(static_cast<unsigned char>(png[19]), 7u);  // width (big-endian, low byte)
   EXPECT_EQ(static_cast<unsigned char>(png[23]), 5u);  // height
-  EXPECT_THROW_MSG(text::encode_png(torch::zeros({4, 4})), "needs a uint8 image");
-  EXPECT_THROW_MSG(text::encode_png(torch::zeros({4, 4, 2}, torch::kUInt8)), "needs [H, W] or [H, W, 3]");
+  EXPECT_THROW_MSG(io::encode_png(torch::zeros({4, 4})), "needs a uint8 image");
+  EXPECT_THROW_MSG(io::encode_png(torch::zeros({4, 4, 2}, torch::kUInt8)), "needs [H, W] or [H, W, 3]");
 
   // An independent decoder (Pillow) reads back the same pixels.
   if (shell("/usr/bin/python3 -c 'import PIL, numpy'").first != 0) GTEST_SKIP() << "Pillow not available";
   test::TempDir dir;
   for (const auto& [name, img] : std::vector<std::pair<std::string, torch::Tensor>>{{"gray", gray}, {"rgb", rgb}}) {
-    test::write_file(dir / (name + ".png"), text::encode_png(img));
+    test::write_file(dir / (name + ".png"), io::encode_png(img));
     test::write_file(dir / (name + ".raw"),
                      std::string(static_cast<const char*>(img.data_ptr()), static_cast<size_t>(img.numel())));
     const auto [rc, out] = shell(
@@ -136,7 +136,7 @@ TEST(TemplateCaptioner, DescribesModalityLocationAndContent) {
     view.position = p;
     view.volume = &v;
     view.info = &inf;
-    view.patch = text::patch_bounds(inf.shape[1], inf.shape[2], p[1], p[2], patch);
+    view.patch = io::patch_bounds(inf.shape[1], inf.shape[2], p[1], p[2], patch);
     return cap.caption(view);
   };
   const auto centre = caption_at({25, 32, 32}, info, vol, 16);

@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "fake_http_server.h"
+#include "gtgm/io/png.h"
 #include "gtgm/text/openai_client.h"
-#include "gtgm/text/png.h"
 #include "test_util.h"
 
 namespace gtgm {
@@ -29,7 +29,7 @@ text::ChatClientOptions options_for(const FakeHttpServer& s) {
   return o;
 }
 
-const std::string kPng = text::encode_png(torch::full({4, 4}, 128, torch::kUInt8));
+const std::string kPng = io::encode_png(torch::full({4, 4}, 128, torch::kUInt8));
 
 }  // namespace
 
@@ -53,8 +53,7 @@ TEST(OpenAIClient, SendsPromptImageAndKeyAndReadsReply) {
   const auto body = nlohmann::json::parse(req.body);
   EXPECT_EQ(body["model"], "tiny-vlm");
   EXPECT_EQ(body["messages"][0]["content"][0]["text"], "Describe the slice.");
-  EXPECT_EQ(body["messages"][0]["content"][1]["image_url"]["url"],
-            "data:image/png;base64," + text::base64_encode(kPng));
+  EXPECT_EQ(body["messages"][0]["content"][1]["image_url"]["url"], "data:image/png;base64," + io::base64_encode(kPng));
   EXPECT_EQ(body["max_tokens"], 96);
   // Content given as parts is joined.
   EXPECT_EQ(

@@ -7,8 +7,8 @@
 #include "gtgm/data/cache_dataset.h"
 #include "gtgm/data/preprocess_dataset.h"
 #include "gtgm/data/synth.h"
+#include "gtgm/infer/affinities.h"
 #include "gtgm/io/safetensors.h"
-#include "gtgm/losses/affinity_targets.h"
 #include "gtgm/train/affinity_task.h"
 #include "gtgm/train/segmentation_task.h"
 #include "test_util.h"
@@ -240,7 +240,7 @@ TEST(AffinityTaskSplit, BatchesHoldTheAffinitiesOfTheirLabelsAndStayInTheTrainSl
   }
   // Targets are the nearest-neighbour affinities of the (augmented) label crops, with both classes present.
   for (int64_t i = 0; i < 3; ++i) {
-    EXPECT_TRUE(torch::equal(b.target[i], losses::affinities_from_labels(b.label[i][0]))) << "sample " << i;
+    EXPECT_TRUE(torch::equal(b.target[i], infer::affinities_from_labels(b.label[i][0]))) << "sample " << i;
   }
   EXPECT_GT(b.target.mul(b.mask).sum().item<double>(), 0.0);
   EXPECT_GT((1 - b.target).mul(b.mask).sum().item<double>(), 0.0);

@@ -1,6 +1,6 @@
 #pragma once
 /// `gtgm bench infer`: sliding-window inference throughput (voxels/s) and peak memory of
-/// eval::sliding_window_segment, beside the MONAI-style Python reference
+/// infer::sliding_window_segment, beside the MONAI-style Python reference
 /// scripts/bench/infer_reference.py run on the same deterministic model and input.
 #include <array>
 #include <cstdint>
@@ -12,13 +12,13 @@ struct InferBenchOptions {
   std::array<int64_t, 3> size{48, 96, 96};   ///< volume [D, H, W]
   std::array<int64_t, 3> patch{32, 64, 64};  ///< window [pd, ph, pw]
   double overlap = 0.5;
-  int64_t batch = 2;         ///< windows per forward
-  int64_t channels = 16;     ///< width of the conv stack
-  int64_t classes = 3;       ///< output channels
+  int64_t batch = 2;      ///< windows per forward
+  int64_t channels = 16;  ///< width of the conv stack
+  int64_t classes = 3;    ///< output channels
   std::string device = "cpu";
   std::string accumulate_dtype = "float32";  ///< "float32" or "float16"
-  int repeats = 2;           ///< timed runs after one warm-up; the best is reported
-  int threads = 0;           ///< intra-op threads (0 = LibTorch default)
+  int repeats = 2;                           ///< timed runs after one warm-up; the best is reported
+  int threads = 0;                           ///< intra-op threads (0 = LibTorch default)
   /// Python reference to run for the comparison ("" = skip); its interpreter.
   std::string reference_script = "scripts/bench/infer_reference.py";
   std::string python = "/usr/bin/python3";
@@ -27,12 +27,12 @@ struct InferBenchOptions {
 /// One implementation's figures.
 struct InferBenchResult {
   std::string impl;
-  double seconds = 0;              ///< best of the timed runs
-  double voxels_per_s = 0;         ///< D*H*W / seconds
-  double host_peak_delta_mb = 0;   ///< peak RSS during the timed runs minus RSS before them
-  double device_peak_mb = -1;      ///< CUDA peak allocated (-1 on CPU)
-  double checksum = 0;             ///< mean of the blended logits (the same on both sides)
-  int64_t label_sum = 0;           ///< sum of the argmax labels
+  double seconds = 0;             ///< best of the timed runs
+  double voxels_per_s = 0;        ///< D*H*W / seconds
+  double host_peak_delta_mb = 0;  ///< peak RSS during the timed runs minus RSS before them
+  double device_peak_mb = -1;     ///< CUDA peak allocated (-1 on CPU)
+  double checksum = 0;            ///< mean of the blended logits (the same on both sides)
+  int64_t label_sum = 0;          ///< sum of the argmax labels
 };
 
 /// Runs gtgm's sliding window on a fixed conv stack (conv3x3x3(1->ch), ReLU, conv3x3x3(ch->ch),

@@ -24,10 +24,10 @@
 namespace gtgm::text {
 
 /// Position (z, y, x) in voxels of the source volume.
-using VoxelPosition = std::array<int64_t, 3>;
+using VoxelPosition = std::array<int64_t, 3>;  // the same type as io::VoxelPosition
 
 struct CaptionRecord {
-  std::string volume;       ///< volume (case) id, e.g. the image file name without extension
+  std::string volume;        ///< volume (case) id, e.g. the image file name without extension
   VoxelPosition position{};  ///< (z, y, x) voxels of the source volume
   std::string text;
   std::string generator;    ///< "template", "openai:<model>", "import:gtgm-csv"
@@ -36,17 +36,17 @@ struct CaptionRecord {
 
 /// What loading found beyond the records kept.
 struct CaptionLoadStats {
-  int64_t lines = 0;               ///< record lines read
-  int64_t empty_text = 0;          ///< records dropped: empty or whitespace-only text
-  int64_t duplicate_positions = 0; ///< records replaced by a later record at the same (volume, position)
+  int64_t lines = 0;                ///< record lines read
+  int64_t empty_text = 0;           ///< records dropped: empty or whitespace-only text
+  int64_t duplicate_positions = 0;  ///< records replaced by a later record at the same (volume, position)
   bool truncated_last_line = false;
 };
 
 /// Cross-check of a cache against the dataset's volume ids.
 struct CaptionCoverage {
-  std::vector<std::string> unknown_volumes;   ///< in the cache, not in the dataset
-  std::vector<std::string> uncaptioned;       ///< in the dataset, no caption
-  int64_t unknown_records = 0;                ///< records of unknown volumes
+  std::vector<std::string> unknown_volumes;  ///< in the cache, not in the dataset
+  std::vector<std::string> uncaptioned;      ///< in the dataset, no caption
+  int64_t unknown_records = 0;               ///< records of unknown volumes
 };
 
 class CaptionCache {

@@ -2,7 +2,7 @@
 /// EM (CREMI) fine-tuning as a train::Task: crops of the training slices of each cached volume ->
 /// SegmentationModel with `model.head: affinity` (3 logits per voxel: z, y, x) -> class-balanced
 /// affinity BCE (losses::affinity_loss) against the nearest-neighbour affinities of the neuron ids
-/// (losses::affinities_from_labels; edges touching label 0 are "not affine", edges leaving the crop
+/// (infer::affinities_from_labels; edges touching label 0 are "not affine", edges leaving the crop
 /// are masked). CREMI splits each volume along z (first slices train, last slices test), so this
 /// task samples its own crops from a z range per volume instead of using data::SegLoader, which
 /// splits by case.

@@ -71,7 +71,7 @@ EncoderInitReport init_model_encoder(models::SegmentationModelImpl& model, const
 /// gives the response the 1-channel model gave.
 torch::Tensor adapt_input_conv(const torch::Tensor& weight, int64_t new_channels);
 
-/// Periodic validation, supplied by the caller (eval::run_finetune: sliding-window Dice).
+/// Periodic validation, supplied by the caller (app::run_finetune: sliding-window Dice).
 using ValidateFn = std::function<Validation(int64_t step, const StepContext& ctx)>;
 
 /// The Dice+CE options of the `finetune:` section.

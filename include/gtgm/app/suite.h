@@ -1,0 +1,115 @@
+#pragma once
+/// `gtgm eval`: the evaluation suite. For every (dataset, label fraction, init) of a suite config
+/// (gtgm/config/suite_config.h) it fine-tunes, predicts and scores through a FinetuneRunner
+/// (app::run_finetune in production), then writes report.md, report.csv and report.json with our
+/// numbers beside the paper's, and overlay PNGs of held-out cases (see docs/eval.md).
+///
+/// Runs live in OUTPUT_DIR/runs/<dataset>/<init>-f<fraction>/. Before starting one the suite writes
+/// suite_request.yaml there (the resolved fine-tuning config + options); after it finishes,
+/// suite_result.json. A later `gtgm eval`:
+///  - reuses a run whose suite_result.json and summary.json exist and whose request equals the
+///    current one (the runner is not called);
+///  - resumes a run with the same request and checkpoints but no result (interrupted);
+///  - refuses (a failed row naming the differing keys) a run dir holding another request.
+/// A dataset whose data folder is missing gives rows "data missing: <path>"; a run that throws
+/// gives a row with the error; the suite continues and always writes the report. A run stopped by
+/// a signal (Ctrl-C, Slurm's SIGTERM; it leaves a checkpoint) stops the suite: its row says
+/// "interrupted", the runs after it "not run", and the next invocation resumes it.
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gtgm/app/finetune.h"
+#include "gtgm/config/suite_config.h"
+
+namespace gtgm::app {
+
+/// Fine-tunes + predicts + scores one run (app::run_finetune, or a test double).
+using FinetuneRunner = std::function<FinetuneResult(const config::Config&, const FinetuneOptions&)>;
+
+struct SuiteRunOptions {
+  FinetuneRunner runner;          ///< required (cli passes app::run_finetune)
+  std::vector<std::string> only;  ///< dataset names to run; empty = all (unknown names are an error)
+  bool dry_run = false;           ///< list what would run / be reused / is missing; run nothing, write nothing
+  bool overlays = true;           ///< render overlay PNGs
+};
+
+/// One cell group of the table: a (dataset, fraction, init) run.
+struct SuiteRow {
+  std::string dataset;
+  std::string metric;
+  double fraction = 1.0;
+  std::string fraction_label;  ///< "10%": the dataset's fraction_labels entry, else the percentage
+  std::string init;
+  /// "done" (run now), "reused", "resumed", "data missing", "failed", "interrupted", "not run" (after
+  /// an interruption), and for dry runs "would run", "would reuse", "would resume".
+  std::string status;
+  std::string message;                    ///< "data missing: <path>", the error, or "" when fine
+  std::optional<double> ours;             ///< in report units (Dice in %, others as scored)
+  std::optional<double> paper;            ///< published number, same units
+  std::map<std::string, double> metrics;  ///< every mean metric of the run, as scored
+  std::string run_dir;
+  std::string summary_json;
+  std::string init_report;
+  int64_t train_cases = 0;
+  int64_t test_cases = 0;
+  double seconds = 0;  ///< wall time of the run when it ran (recorded in suite_result.json)
+};
+
+struct SuiteResult {
+  std::vector<SuiteRow> rows;
+  /// Overlay PNGs per dataset (paths relative to the output dir).
+  std::map<std::string, std::vector<std::string>> overlays;
+  std::filesystem::path report_md, report_csv, report_json;
+  std::string table;  ///< the Markdown table printed at the end
+};
+
+/// Runs the suite (see the file comment). Throws only for a bad --only name or a missing runner.
+SuiteResult run_suite(const config::SuiteConfig& suite, const SuiteRunOptions& options);
+
+/// Report value of a scored metric: Dice and NSD as percentages (as the paper prints them), the
+/// others unchanged.
+double report_value(const std::string& metric, double scored);
+
+/// The resolved fine-tuning config of one run (the dataset's config + suite/dataset --set + data
+/// root, label fraction, run dir, name and train.init of the init).
+config::Config run_config(const config::SuiteConfig& suite, const config::SuiteDataset& dataset, double fraction,
+                          const config::SuiteInit& init);
+/// OUTPUT_DIR/runs/<dataset>/<init>-f<fraction>.
+std::filesystem::path run_dir(const config::SuiteConfig& suite, const std::string& dataset, const std::string& init,
+                              double fraction);
+
+/// Report texts (also used by tests). `overlays` maps dataset -> PNG paths relative to the output dir.
+std::string format_report_table(const config::SuiteConfig& suite, const std::vector<SuiteRow>& rows);
+std::string format_report_markdown(const config::SuiteConfig& suite, const std::vector<SuiteRow>& rows,
+                                   const std::map<std::string, std::vector<std::string>>& overlays);
+std::string format_report_csv(const std::vector<SuiteRow>& rows);
+std::string format_report_json(const config::SuiteConfig& suite, const std::vector<SuiteRow>& rows,
+                               const std::map<std::string, std::vector<std::string>>& overlays);
+
+struct OverlayOptions {
+  int size = 256;     ///< side of each panel in pixels
+  int max_cases = 3;  ///< cases rendered (first ones of summary.json)
+};
+
+/// Renders, for the first cases of a `gtgm score` summary.json, a mid axial slice of the image
+/// (channel 0, windowed) as three panels side by side: image | image + prediction | image +
+/// reference (class colours, contours drawn solid). Images are found through the dataset
+/// manifest of `cfg` (data.format, data.root) by case id. Writes `out_dir`/<prefix><case>.png and
+/// returns the paths written. A case whose image cannot be found is skipped with a warning.
+std::vector<std::filesystem::path> write_overlays(const config::Config& cfg, const std::filesystem::path& summary_json,
+                                                  const std::filesystem::path& out_dir, const std::string& prefix,
+                                                  const OverlayOptions& options = {});
+
+/// One overlay panel strip: uint8 [size, 3 * size + 2 * gap, 3] from image [D, H, W] (any dtype),
+/// prediction and reference [D, H, W] (integer labels) at depth `z`.
+torch::Tensor render_overlay(const torch::Tensor& image, const torch::Tensor& pred, const torch::Tensor& ref, int64_t z,
+                             int size);
+
+}  // namespace gtgm::app

@@ -1,0 +1,351 @@
+#include "gtgm/app/finetune.h"
+
+#include <nlohmann/json.hpp>
+
+#include "gtgm/app/run_session.h"
+#include "gtgm/config/load.h"
+#include "gtgm/core/atomic_file.h"
+#include "gtgm/core/build_info.h"
+#include "gtgm/core/device.h"
+#include "gtgm/core/error.h"
+#include "gtgm/core/logging.h"
+#include "gtgm/core/seed.h"
+#include "gtgm/data/manifest.h"
+#include "gtgm/data/preprocess_dataset.h"
+#include "gtgm/data/spatial.h"
+#include "gtgm/data/split.h"
+#include "gtgm/dist/collectives.h"
+#include "gtgm/dist/context.h"
+#include "gtgm/infer/instance_metrics.h"
+#include "gtgm/infer/metrics.h"
+#include "gtgm/infer/predict.h"
+#include "gtgm/infer/predict_cached.h"
+#include "gtgm/infer/score.h"
+#include "gtgm/infer/sliding_window.h"
+#include "gtgm/infer/watershed.h"
+#include "gtgm/io/safetensors.h"
+#include "gtgm/io/volume_io.h"
+#include "gtgm/train/affinity_task.h"
+#include "gtgm/train/checkpoint.h"
+#include "gtgm/train/segmentation_task.h"
+
+namespace fs = std::filesystem;
+using ordered_json = nlohmann::ordered_json;
+
+namespace gtgm::app {
+namespace {
+
+constexpr const char* kInitReportFile = "init_report.txt";
+
+fs::path ensure_cache(const config::Config& cfg, const dist::Context& ctx) {
+  const fs::path cache = data::resolve_cache_dir(cfg.data);
+  if (!fs::exists(cache / "cache.json")) {
+    if (ctx.is_rank0()) {
+      GTGM_INFO("finetune: no preprocessing cache in {} (cache.json missing): preprocessing {} now", cache.string(),
+                cfg.data.root);
+      const data::PreprocessResult r = data::run_preprocess(cfg);
+      GTGM_INFO("finetune: preprocessed {} case(s) ({} reused) into {}", r.written, r.reused, r.cache_dir.string());
+    }
+    if (ctx.distributed()) dist::barrier(ctx);
+  }
+  return cache;
+}
+
+std::array<int64_t, 3> patch_of(const config::Config& cfg) {
+  return {cfg.data.crop_size[0], cfg.data.crop_size[1], cfg.data.crop_size[2]};
+}
+
+infer::ForwardFn make_predictor(models::SegmentationModel model, const train::StepContext& ctx) {
+  return [model, ctx](const torch::Tensor& x) mutable {
+    auto autocast = ctx.autocast();
+    return model->forward(ctx.to_device(x)).to(torch::kFloat);
+  };
+}
+
+// The z slab [z0, z1) of a cached array [C, D, H, W] as a contiguous float tensor.
+torch::Tensor slab_of(const torch::Tensor& t, const train::SliceRange& r) {
+  return t.narrow(1, r.z_begin, r.z_end - r.z_begin).to(torch::kFloat).contiguous();
+}
+
+infer::WatershedOptions watershed_options(double threshold, const data::CacheHeader& header) {
+  infer::WatershedOptions w;
+  w.seed_threshold = threshold;
+  w.merge_threshold = threshold;
+  w.spacing_dhw = header.geometry.spacing_dhw();
+  return w;
+}
+
+// Instance labels [d, H, W] of the test slab of an EM volume.
+torch::Tensor segment_em_slab(const data::CacheCase& c, const train::SliceRange& r, const infer::ForwardFn& predictor,
+                              const infer::SlidingWindowOptions& o, double threshold) {
+  torch::Tensor aff = infer::sliding_window_inference(slab_of(c.image.tensor(), r), predictor, o);  // [3, d, H, W]
+  aff.sigmoid_();
+  return infer::segment_affinities(aff, watershed_options(threshold, c.image.header()));
+}
+
+// Sliding-window options of the periodic validation: no TTA (it ranks checkpoints; TTA is for the
+// final prediction).
+infer::SlidingWindowOptions validation_window(const config::Config& cfg, const torch::Device& device) {
+  infer::SlidingWindowOptions o = infer::sliding_window_options(cfg.eval, patch_of(cfg), device);
+  o.mirror_tta = false;
+  return o;
+}
+
+// The metrics of eval.metrics that apply to the task (at least dice / voi + arand).
+std::vector<std::string> score_metrics(const config::Config& cfg, bool em) {
+  std::vector<std::string> out;
+  for (const auto& m : cfg.eval.metrics) {
+    const bool instance = m == "voi" || m == "arand";
+    if (instance == em) out.push_back(m);
+  }
+  if (out.empty()) out = em ? std::vector<std::string>{"voi", "arand"} : std::vector<std::string>{"dice"};
+  return out;
+}
+
+}  // namespace
+
+train::Validation validate_segmentation(const data::CacheDataset& test, const infer::ForwardFn& predictor,
+                                        const infer::SlidingWindowOptions& options, int64_t num_classes,
+                                        size_t max_cases) {
+  GTGM_CHECK(num_classes >= 2, "validation: need at least 2 classes, got {}", num_classes);
+  std::vector<std::vector<double>> per_class(static_cast<size_t>(num_classes - 1));
+  const size_t n = max_cases > 0 ? std::min(max_cases, test.size()) : test.size();
+  for (size_t i = 0; i < n; ++i) {
+    const auto& c = test.at(i);
+    GTGM_CHECK(c.label.valid(), "validation: case '{}' has no label in the cache", c.entry.id);
+    const torch::Tensor pred = infer::sliding_window_segment(c.image.tensor().to(torch::kFloat), predictor, options);
+    const torch::Tensor ref = c.label.tensor()[0];  // [D, H, W]
+    for (int64_t k = 1; k < num_classes; ++k) {
+      per_class[static_cast<size_t>(k - 1)].push_back(infer::dice(pred.eq(k), ref.eq(k)));  // NaN when both empty
+    }
+  }
+  train::Validation v;
+  std::vector<double> means;
+  for (int64_t k = 1; k < num_classes; ++k) {
+    means.push_back(infer::nan_mean(per_class[static_cast<size_t>(k - 1)]));
+    v.metrics.emplace_back(fmt::format("dice_{}", k), means.back());
+  }
+  v.score = infer::nan_mean(means);
+  v.metrics.insert(v.metrics.begin(), {"dice", v.score});
+  v.higher_is_better = true;
+  return v;
+}
+
+train::Validation validate_affinity(const data::CacheDataset& volumes, const std::vector<train::SliceRange>& test,
+                                    const infer::ForwardFn& predictor, const infer::SlidingWindowOptions& options,
+                                    double threshold, size_t max_cases) {
+  GTGM_CHECK(test.size() == volumes.size(), "validation: {} slice ranges for {} volumes", test.size(), volumes.size());
+  std::vector<double> voi, split, merge, arand;
+  const size_t n = max_cases > 0 ? std::min(max_cases, volumes.size()) : volumes.size();
+  for (size_t i = 0; i < n; ++i) {
+    const auto& c = volumes.at(i);
+    const torch::Tensor seg = segment_em_slab(c, test[i], predictor, options, threshold);
+    const torch::Tensor ref = slab_of(c.label.tensor(), test[i])[0].to(torch::kLong);
+    const infer::VoiResult r = infer::variation_of_information(seg, ref, {0});
+    voi.push_back(r.total());
+    split.push_back(r.split);
+    merge.push_back(r.merge);
+    arand.push_back(infer::adapted_rand_error(seg, ref, {0}).error);
+  }
+  train::Validation v;
+  v.score = infer::nan_mean(voi);
+  v.higher_is_better = false;
+  v.metrics = {{"voi", v.score},
+               {"voi_split", infer::nan_mean(split)},
+               {"voi_merge", infer::nan_mean(merge)},
+               {"arand", infer::nan_mean(arand)}};
+  return v;
+}
+
+FinetuneResult run_finetune(const config::Config& cfg_in, const FinetuneOptions& options) {
+  config::Config cfg = cfg_in;
+  if (!options.pretrained.empty()) cfg.train.init = options.pretrained;
+  const bool em = cfg.finetune.task == "affinity";
+  FinetuneResult result;
+  result.run_dir = cfg.run.dir;
+  const fs::path run_dir = cfg.run.dir;
+  // Refuse before anything in the run dir is touched (the Trainer refuses too, but later).
+  if (options.resume.empty() && !train::list_checkpoints(run_dir).empty()) {
+    throw ConfigError(
+        fmt::format("{} already holds checkpoints of a run; pass --resume {} to continue it, or set "
+                    "run.dir to a new directory",
+                    run_dir.string(), run_dir.string()));
+  }
+  const RunSession session(cfg, "finetune", "task " + cfg.finetune.task + ", ");
+  const torch::Device device = session.device;
+  const dist::Context& ctx = session.ctx;
+
+  // Data: cache (preprocessed on first use), the seeded split, the label fraction.
+  const fs::path cache = ensure_cache(cfg, ctx);
+  const data::Manifest manifest = data::load_manifest(cfg.data);
+  GTGM_CHECK(!manifest.training.empty(), "finetune: the dataset in {} lists no labelled cases", cfg.data.root);
+  std::shared_ptr<const data::CacheDataset> train_ds, test_ds;
+  std::vector<train::SliceRange> train_slices, test_slices;
+  if (em) {
+    if (cfg.finetune.em_train_z >= 1.0) {
+      throw ConfigError(
+          fmt::format("finetune.em_train_z = {} leaves no test slices: use a fraction below 1 (CREMI: 0.6)",
+                      cfg.finetune.em_train_z));
+    }
+    // CREMI: every volume is split along z (first slices train, the rest test).
+    train_ds = test_ds = data::CacheDataset::open(cache, manifest.ids(), /*need_labels=*/true);
+    for (size_t i = 0; i < train_ds->size(); ++i) {
+      const int64_t depth = train_ds->at(i).image.tensor().size(1);
+      train_slices.push_back(train::em_train_slices(depth, cfg.finetune.em_train_z, cfg.data.label_fraction));
+      test_slices.push_back(train::em_test_slices(depth, cfg.finetune.em_train_z));
+      GTGM_INFO("finetune: volume {}: train slices [{}, {}), test slices [{}, {}) of {}", train_ds->at(i).entry.id,
+                train_slices.back().z_begin, train_slices.back().z_end, test_slices.back().z_begin,
+                test_slices.back().z_end, depth);
+    }
+    result.train_cases = result.test_cases = static_cast<int64_t>(train_ds->size());
+  } else {
+    const data::Split split = data::split_from_config(manifest.ids(), cfg.data);
+    const std::vector<std::string> train_ids = data::label_fraction_subset(split.train, cfg.data.label_fraction);
+    GTGM_CHECK(!split.test.empty(), "finetune: the split of {} leaves no held-out case (data.train_fraction = {})",
+               cfg.data.root, cfg.data.train_fraction);
+    train_ds = data::CacheDataset::open(cache, train_ids, /*need_labels=*/true);
+    test_ds = data::CacheDataset::open(cache, split.test, /*need_labels=*/true);
+    result.train_cases = static_cast<int64_t>(train_ids.size());
+    result.test_cases = static_cast<int64_t>(split.test.size());
+    GTGM_INFO("finetune: {} cases: {} train (label fraction {} of {}), {} held out (seed {}{})",
+              manifest.training.size(), train_ids.size(), cfg.data.label_fraction, split.train.size(),
+              split.test.size(), cfg.data.split_seed,
+              cfg.data.fold >= 0 ? fmt::format(", fold {}/{}", cfg.data.fold, cfg.data.num_folds)
+                                 : fmt::format(", train fraction {}", cfg.data.train_fraction));
+  }
+
+  // Task: the model exists only once the task does; validation reads it through this holder.
+  models::SegmentationModel model{nullptr};
+  train::ValidateFn validate;
+  if (em) {
+    validate = [&model, test_ds, &test_slices, &cfg](int64_t, const train::StepContext& c) {
+      return validate_affinity(*test_ds, test_slices, make_predictor(model, c), validation_window(cfg, c.device),
+                               cfg.finetune.affinity_threshold, static_cast<size_t>(cfg.finetune.validate_cases));
+    };
+  } else {
+    validate = [&model, test_ds, &cfg](int64_t, const train::StepContext& c) {
+      return validate_segmentation(*test_ds, make_predictor(model, c), validation_window(cfg, c.device),
+                                   cfg.model.num_classes, static_cast<size_t>(cfg.finetune.validate_cases));
+    };
+  }
+  std::unique_ptr<train::FinetuneTaskBase> task;
+  if (em)
+    task = std::make_unique<train::AffinityTask>(cfg, device, train_ds, train_slices, validate);
+  else
+    task = std::make_unique<train::SegmentationTask>(cfg, device, train_ds, validate);
+  model = task->model();
+  if (!options.resume.empty()) {
+    const fs::path saved = fs::path(cfg.run.dir) / kInitReportFile;
+    result.init_report =
+        fs::exists(saved) ? core::read_text_file(saved) : std::string("resumed (no init report saved)");
+    GTGM_INFO("encoder init (from the resumed run): {}", result.init_report);
+  } else {
+    result.init_report = cfg.train.init.empty() ? std::string("random") : task->init_encoder(cfg.train.init).text();
+    if (cfg.train.init.empty()) GTGM_INFO("encoder init: random (no --pretrained / train.init)");
+    if (ctx.is_rank0()) core::atomic_write_text(run_dir / kInitReportFile, result.init_report);
+  }
+
+  train::TrainerOptions to;
+  to.stop_after = options.stop_after;
+  train::Trainer trainer(cfg, *task, device, to);
+  if (!options.resume.empty()) trainer.resume(options.resume);
+  result.train = trainer.run();
+  GTGM_INFO("fine-tuning {} at step {} after {:.1f}s", result.train.interrupted ? "stopped" : "finished",
+            result.train.step, result.train.seconds);
+
+  // The checkpoint to predict with: the best on validation, else the newest.
+  const nlohmann::json best = train::read_best(run_dir);
+  if (!best.is_null()) {
+    result.best_checkpoint = train::checkpoint_dir(run_dir, best.at("step").get<int64_t>());
+  } else if (auto latest = train::latest_valid_checkpoint(run_dir)) {
+    result.best_checkpoint = *latest;
+  }
+  if (result.train.interrupted || !options.predict || !cfg.finetune.predict_test || !ctx.is_rank0()) return result;
+  GTGM_CHECK(!result.best_checkpoint.empty(), "finetune: {} holds no checkpoint to predict with",
+             train::checkpoints_root(run_dir).string());
+  GTGM_INFO("predicting {} held-out case(s) with {}{}", result.test_cases, result.best_checkpoint.string(),
+            best.is_null() ? ""
+                           : fmt::format(" (best validation score {:.5g} at step {})", best.at("score").get<double>(),
+                                         best.at("step").get<int64_t>()));
+  io::load_state_into(task->module(), io::load_safetensors(result.best_checkpoint / "model.safetensors"),
+                      /*strict=*/true, (result.best_checkpoint / "model.safetensors").string());
+  task->module().eval();
+  torch::NoGradGuard no_grad;
+  const infer::ForwardFn predictor = make_predictor(model, trainer.context());
+  const infer::SlidingWindowOptions o = infer::sliding_window_options(cfg.eval, patch_of(cfg), device);
+  result.predictions_dir = run_dir / "predictions";
+  fs::create_directories(result.predictions_dir);
+  std::vector<infer::CasePair> pairs;
+  infer::ScoreOptions so;
+  so.metrics = score_metrics(cfg, em);
+  so.nsd_tolerance = cfg.eval.nsd_tolerance_mm;
+  so.pred = result.predictions_dir;
+  so.ref = cfg.data.root;
+  so.output = result.predictions_dir / "summary.json";
+  if (em) {
+    // Predictions cover the test slices (0 elsewhere); the references are the source neuron ids
+    // with the training slices set to 0, which VOI/ARAND ignore (ref_ignore {0}).
+    const fs::path ref_dir = run_dir / "test_references";
+    fs::create_directories(ref_dir);
+    so.ref = ref_dir;
+    for (size_t i = 0; i < test_ds->size(); ++i) {
+      const auto& c = test_ds->at(i);
+      const auto& h = c.image.header();
+      const torch::Tensor seg = segment_em_slab(c, test_slices[i], predictor, o, cfg.finetune.affinity_threshold);
+      torch::Tensor full = torch::zeros({1, h.shape[1], h.shape[2], h.shape[3]}, torch::kLong);
+      full[0].narrow(0, test_slices[i].z_begin, seg.size(0)).copy_(seg);
+      torch::Tensor mask = torch::zeros({1, h.shape[1], h.shape[2], h.shape[3]}, torch::kUInt8);
+      mask[0].narrow(0, test_slices[i].z_begin, seg.size(0)).fill_(1);
+      io::Volume pred = data::restore_to_source(full, h, data::RestoreInterp::Nearest, 0.0);
+      const io::Volume in_test = data::restore_to_source(mask, h, data::RestoreInterp::Nearest, 0.0);
+      io::Volume ref = io::read_volume(c.entry.source_label);
+      GTGM_CHECK(ref.data.sizes() == in_test.data.sizes(),
+                 "finetune: case '{}': source labels {} have shape {}, the "
+                 "cache maps back to {}",
+                 c.entry.id, c.entry.source_label, ref.data.sizes(), in_test.data.sizes());
+      ref.data = ref.data.to(torch::kLong) * in_test.data.to(torch::kLong);
+      ref.geometry = pred.geometry;
+      infer::CasePair p{c.entry.id, result.predictions_dir / (c.entry.id + ".h5"), ref_dir / (c.entry.id + ".h5")};
+      infer::write_prediction(pred, p.pred);
+      infer::write_prediction(ref, p.ref);
+      GTGM_INFO("predicted {} -> {}", c.entry.id, p.pred.string());
+      pairs.push_back(std::move(p));
+    }
+  } else {
+    for (int64_t k = 1; k < cfg.model.num_classes; ++k) so.labels.push_back(k);
+    for (size_t i = 0; i < test_ds->size(); ++i) {
+      const auto& c = test_ds->at(i);
+      GTGM_CHECK(!c.entry.source_label.empty(),
+                 "finetune: held-out case '{}' has no source label file to score against", c.entry.id);
+      const io::Volume pred = infer::predict_cached_case(c, predictor, o);
+      infer::CasePair p{c.entry.id, infer::cached_prediction_path(result.predictions_dir, c.entry),
+                        c.entry.source_label};
+      infer::write_prediction(pred, p.pred);
+      GTGM_INFO("predicted {} -> {}", c.entry.id, p.pred.string());
+      pairs.push_back(std::move(p));
+    }
+  }
+  const infer::ScoreSummary summary = infer::score_pairs(pairs, so);
+  result.summary_json = so.output;
+  result.mean_metrics = summary.mean;
+  GTGM_INFO("finetune scores over {} held-out case(s):\n{}", pairs.size(), infer::format_score_table(summary));
+
+  ordered_json j;
+  j["task"] = cfg.finetune.task;
+  j["init"] = result.init_report;
+  j["label_fraction"] = cfg.data.label_fraction;
+  j["train_cases"] = result.train_cases;
+  j["test_cases"] = result.test_cases;
+  j["steps"] = result.train.step;
+  j["seconds"] = result.train.seconds;
+  j["best_checkpoint"] = result.best_checkpoint.string();
+  j["summary"] = result.summary_json.string();
+  ordered_json metrics = ordered_json::object();
+  for (const auto& [k, v] : result.mean_metrics)
+    metrics[k] = std::isfinite(v) ? ordered_json(v) : ordered_json(nullptr);
+  j["mean_metrics"] = metrics;
+  core::atomic_write_text(run_dir / "finetune.json", j.dump(2) + "\n");
+  return result;
+}
+
+}  // namespace gtgm::app

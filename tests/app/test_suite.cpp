@@ -1,0 +1,274 @@
+// The eval suite runner with a fake fine-tuning runner (a test double that writes real prediction
+// files and scores them with gtgm score): report contents, reuse and resume of runs, missing data,
+// failing runs, overlays.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "gtgm/app/suite.h"
+#include "gtgm/core/atomic_file.h"
+#include "gtgm/data/manifest.h"
+#include "gtgm/data/synth.h"
+#include "gtgm/infer/score.h"
+#include "gtgm/io/png.h"
+#include "gtgm/io/volume_io.h"
+#include "test_util.h"
+
+namespace fs = std::filesystem;
+using namespace gtgm;
+
+namespace {
+
+// Records calls; "predicts" the reference for init gtgm and nothing for random init, then scores.
+struct Fake {
+  int calls = 0;
+  std::vector<app::FinetuneOptions> options;
+  std::string throw_for;   // "<dataset>/<init>" that throws
+  bool interrupt = false;  // stop with a checkpoint instead of finishing
+
+  app::FinetuneResult run(const config::Config& cfg, const app::FinetuneOptions& o) {
+    ++calls;
+    options.push_back(o);
+    const fs::path dir = cfg.run.dir;
+    const std::string ds = fs::path(cfg.data.root).filename().string();
+    const std::string init = cfg.train.init.empty() ? "random" : "gtgm";
+    if (throw_for == ds + "/" + init) GTGM_THROW("boom: {} ran out of memory", cfg.run.name);
+    app::FinetuneResult r;
+    r.run_dir = dir;
+    if (interrupt) {
+      gtgm::test::write_file(dir / "checkpoints/step_000001/meta.json", "{}");
+      r.train.interrupted = true;
+      r.train.stop_reason = "SIGTERM";
+      r.train.step = 1;
+      return r;
+    }
+    const auto m = data::load_manifest(cfg.data);
+    const auto& c = m.training.back();  // the held-out case
+    auto label = io::read_volume(c.label);
+    fs::create_directories(dir / "predictions");
+    fs::create_directories(dir / "refs");
+    io::write_volume(label, dir / "refs" / (c.id + ".nii.gz"));
+    if (init == "random") label.data.zero_();
+    io::write_volume(label, dir / "predictions" / (c.id + ".nii.gz"));
+    infer::ScoreOptions so;
+    so.pred = dir / "predictions";
+    so.ref = dir / "refs";
+    const auto summary = infer::run_score(so);
+    r.predictions_dir = dir / "predictions";
+    r.summary_json = dir / "predictions/summary.json";
+    r.mean_metrics = summary.mean;
+    r.train_cases = static_cast<int64_t>(m.training.size()) - 1;
+    r.test_cases = 1;
+    r.init_report = init == "random" ? "random" : cfg.train.init + ": 3 tensors loaded";
+    r.train.step = 5;
+    return r;
+  }
+  app::FinetuneRunner runner() {
+    return [this](const config::Config& c, const app::FinetuneOptions& o) { return run(c, o); };
+  }
+};
+
+struct SuiteFixture {
+  gtgm::test::TempDir dir;
+  config::SuiteConfig suite;
+  SuiteFixture() {
+    data::PhantomOptions p;
+    p.shape = {8, 24, 24};
+    p.num_train = 3;
+    p.num_test = 0;
+    p.seed = 11;
+    data::write_decathlon_task(dir / "data/Task09_Spleen", data::decathlon_task("Task09_Spleen"), p);
+    data::write_decathlon_task(dir / "data/Task03_Liver", data::decathlon_task("Task03_Liver"), p);
+    gtgm::test::write_file(dir / "pretrain/weights.safetensors", "x");
+    gtgm::test::write_file(dir / "ft.yaml", "run:\n  device: cpu\ndata:\n  format: msd\n");
+    const std::string yaml = fmt::format(R"(name: t3
+output_dir: {0}/out
+data_root: {0}/data
+data_root_env: ""
+overlay_cases: 1
+inits: {{gtgm: {0}/pretrain, random: ""}}
+datasets:
+  - {{name: Task09_Spleen, config: ft.yaml, data: Task09_Spleen, metric: dice, paper: {{gtgm: [90.0]}}}}
+  - {{name: Task06_Lung, config: ft.yaml, data: Task06_Lung, paper: {{gtgm: [80.19], random: [73.49]}}}}
+  - {{name: Task03_Liver, config: ft.yaml, data: Task03_Liver}}
+)",
+                                         dir.path().string());
+    suite = config::load_suite_config_string(yaml, "suite.yaml", dir.path());
+  }
+  fs::path out() const { return dir / "out"; }
+};
+
+const app::SuiteRow& row(const app::SuiteResult& r, const std::string& ds, const std::string& init) {
+  for (const auto& x : r.rows)
+    if (x.dataset == ds && x.init == init) return x;
+  throw std::runtime_error("no row " + ds + " " + init);
+}
+
+TEST(Suite, ReportsOursBesidePaperAndKeepsGoing) {
+  SuiteFixture f;
+  Fake fake;
+  fake.throw_for = "Task03_Liver/random";
+  app::SuiteRunOptions o;
+  o.runner = fake.runner();
+  const auto r = app::run_suite(f.suite, o);
+  ASSERT_EQ(r.rows.size(), 6u);
+  EXPECT_EQ(fake.calls, 4);  // Lung has no data
+  EXPECT_EQ(fake.options[0].pretrained, (f.dir / "pretrain").string());
+  EXPECT_EQ(fake.options[1].pretrained, "");
+  EXPECT_EQ(fake.options[0].resume, "");
+
+  const auto& spleen = row(r, "Task09_Spleen", "gtgm");
+  EXPECT_EQ(spleen.status, "done");
+  EXPECT_DOUBLE_EQ(*spleen.ours, 100.0);
+  EXPECT_DOUBLE_EQ(*spleen.paper, 90.0);
+  EXPECT_EQ(spleen.train_cases, 2);
+  EXPECT_DOUBLE_EQ(*row(r, "Task09_Spleen", "random").ours, 0.0);
+  const auto& lung = row(r, "Task06_Lung", "random");
+  EXPECT_EQ(lung.status, "data missing");
+  EXPECT_EQ(lung.message, "data missing: " + (f.dir / "data/Task06_Lung").lexically_normal().string());
+  EXPECT_DOUBLE_EQ(*lung.paper, 73.49);
+  const auto& liver = row(r, "Task03_Liver", "random");
+  EXPECT_EQ(liver.status, "failed");
+  EXPECT_NE(liver.message.find("boom: Task03_Liver-random-f1 ran out of memory"), std::string::npos) << liver.message;
+  EXPECT_EQ(row(r, "Task03_Liver", "gtgm").status, "done");
+
+  const std::string md = core::read_text_file(f.out() / "report.md");
+  EXPECT_NE(md.find("| Dataset | Metric | Labels | ours gtgm | ours random | paper gtgm | paper random | Δ gtgm | Δ "
+                    "random | Notes |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| Task09_Spleen | Dice % | 100% | 100.00 | 0.00 | 90.00 | - | +10.00 | - |  |"), std::string::npos)
+      << md;
+  EXPECT_NE(
+      md.find("| Task06_Lung | Dice % | 100% | data missing | data missing | 80.19 | 73.49 | - | - | data missing: "),
+      std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| failed | - | - | - | - | random: boom: Task03_Liver-random-f1 ran out of memory |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("](overlays/Task09_Spleen/gtgm-f1_spleen_002.png)"), std::string::npos) << md;
+  EXPECT_NE(md.find(r.table), std::string::npos);
+
+  const std::string csv = core::read_text_file(f.out() / "report.csv");
+  EXPECT_EQ(csv.rfind("dataset,metric,label_fraction,init,status,ours,paper,delta,mean_dice,", 0), 0u) << csv;
+  EXPECT_NE(csv.find("\nTask09_Spleen,dice,1,gtgm,done,100,90,10,1,2,1,"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("\nTask06_Lung,dice,1,gtgm,data missing,,80.19,,,0,0,0.0,,data missing: "), std::string::npos)
+      << csv;
+
+  const auto j = nlohmann::json::parse(core::read_text_file(f.out() / "report.json"));
+  EXPECT_EQ(j["schema"], "gtgm-eval-report/1");
+  ASSERT_EQ(j["rows"].size(), 6u);
+  EXPECT_EQ(j["rows"][0]["ours"], 100.0);
+  EXPECT_EQ(j["rows"][0]["delta"], 10.0);
+  EXPECT_EQ(j["rows"][0]["labels"], "100%");
+  EXPECT_TRUE(j["rows"][1]["paper"].is_null());
+  EXPECT_EQ(j["rows"][2]["status"], "data missing");
+  EXPECT_EQ(j["overlays"]["Task09_Spleen"].size(), 2u);
+  const std::string png = core::read_text_file(f.out() / "overlays/Task09_Spleen/random-f1_spleen_002.png");
+  EXPECT_EQ(png.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+}
+
+TEST(Suite, ReusesFinishedRunsResumesInterruptedOnesRefusesOthers) {
+  SuiteFixture f;
+  f.suite.datasets.resize(1);  // spleen only
+  Fake fake;
+  app::SuiteRunOptions o;
+  o.runner = fake.runner();
+  o.overlays = false;
+  const auto first = app::run_suite(f.suite, o);
+  EXPECT_EQ(fake.calls, 2);
+  const auto again = app::run_suite(f.suite, o);
+  EXPECT_EQ(row(again, "Task09_Spleen", "gtgm").seconds, row(first, "Task09_Spleen", "gtgm").seconds);
+  EXPECT_EQ(fake.calls, 2);  // not called again
+  EXPECT_EQ(row(again, "Task09_Spleen", "gtgm").status, "reused");
+  EXPECT_DOUBLE_EQ(*row(again, "Task09_Spleen", "gtgm").ours, 100.0);
+
+  o.dry_run = true;
+  EXPECT_EQ(row(app::run_suite(f.suite, o), "Task09_Spleen", "random").status, "would reuse");
+  o.dry_run = false;
+
+  // Another config in the same run dir: refused with the differing key, nothing overwritten.
+  auto changed = f.suite;
+  changed.sets.push_back("run.threads=1");
+  const auto refused = app::run_suite(changed, o);
+  EXPECT_EQ(fake.calls, 2);
+  EXPECT_EQ(row(refused, "Task09_Spleen", "gtgm").status, "failed");
+  EXPECT_NE(row(refused, "Task09_Spleen", "gtgm")
+                .message.find("holds a run of another config (1 key(s) differ: run.threads: 0 -> 1)"),
+            std::string::npos)
+      << row(refused, "Task09_Spleen", "gtgm").message;
+
+  // Interrupted: the next invocation resumes the same run dir.
+  changed.output_dir = (f.dir / "out2").string();
+  fake.interrupt = true;
+  const int calls = fake.calls;
+  const auto stopped = app::run_suite(changed, o);
+  EXPECT_EQ(fake.calls, calls + 1);  // the suite stops at the interrupted run
+  EXPECT_EQ(row(stopped, "Task09_Spleen", "gtgm").status, "interrupted");
+  EXPECT_NE(row(stopped, "Task09_Spleen", "gtgm").message.find("interrupted (SIGTERM) at step 1"), std::string::npos);
+  EXPECT_EQ(row(stopped, "Task09_Spleen", "random").status, "not run");
+  EXPECT_TRUE(fs::exists(fs::path(changed.output_dir) / "report.md"));
+  fake.interrupt = false;
+  const auto resumed = app::run_suite(changed, o);
+  EXPECT_EQ(row(resumed, "Task09_Spleen", "gtgm").status, "resumed");
+  EXPECT_EQ(row(resumed, "Task09_Spleen", "random").status, "done");
+  ASSERT_EQ(fake.calls, calls + 3);
+  EXPECT_EQ(fake.options[static_cast<size_t>(calls + 1)].resume,
+            app::run_dir(changed, "Task09_Spleen", "gtgm", 1.0).string());
+  EXPECT_EQ(fake.options.back().resume, "");
+}
+
+TEST(Suite, DryRunListsMissingDataAndWritesNothing) {
+  SuiteFixture f;
+  Fake fake;
+  app::SuiteRunOptions o;
+  o.runner = fake.runner();
+  o.dry_run = true;
+  o.only = {"Task06_Lung", "Task03_Liver"};
+  const auto r = app::run_suite(f.suite, o);
+  EXPECT_EQ(fake.calls, 0);
+  ASSERT_EQ(r.rows.size(), 4u);
+  EXPECT_EQ(r.rows[0].status, "data missing");
+  EXPECT_EQ(r.rows[2].status, "would run");
+  EXPECT_FALSE(fs::exists(f.out()));
+  o.only = {"Task3_Liver"};
+  EXPECT_THROW_MSG(app::run_suite(f.suite, o), "--only: no dataset 'Task3_Liver' in the suite");
+  // A missing pretrained init is a failed row, not an exception.
+  o.only = {};
+  o.dry_run = false;
+  f.suite.inits[0].path = (f.dir / "nope").string();
+  const auto r2 = app::run_suite(f.suite, o);
+  EXPECT_NE(
+      row(r2, "Task09_Spleen", "gtgm").message.find("init 'gtgm': " + (f.dir / "nope").string() + " does not exist"),
+      std::string::npos);
+  EXPECT_EQ(row(r2, "Task09_Spleen", "random").status, "done");
+}
+
+TEST(Suite, OverlayStripHasThreePanels) {
+  auto image = torch::arange(4 * 10 * 14, torch::kFloat).view({4, 10, 14});
+  auto ref = torch::zeros({4, 10, 14}, torch::kLong);
+  ref.index_put_({2, torch::indexing::Slice(2, 6), torch::indexing::Slice(3, 9)}, 1);
+  const auto pred = torch::zeros_like(ref);
+  const auto strip = app::render_overlay(image, pred, ref, 2, 32);
+  ASSERT_EQ(strip.sizes(), (std::vector<int64_t>{32, 3 * 32 + 2 * 4, 3}));
+  EXPECT_EQ(strip.scalar_type(), torch::kUInt8);
+  const auto left = strip.slice(1, 0, 32), mid = strip.slice(1, 36, 68), right = strip.slice(1, 72, 104);
+  EXPECT_TRUE(torch::equal(left, mid));     // empty prediction: the plain image
+  EXPECT_FALSE(torch::equal(left, right));  // the reference is drawn
+  // Reference colour (class 1 = red) on its border: red channel above green there.
+  const auto diff = (right.to(torch::kInt) - left.to(torch::kInt)).abs().sum(-1) > 0;
+  EXPECT_GT(diff.sum().item<int64_t>(), 20);
+  const std::string png = io::encode_png(strip);
+  ASSERT_GE(png.size(), 24u);
+  EXPECT_EQ(png.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+  auto be32 = [&](size_t at) {
+    return (static_cast<uint32_t>(static_cast<uint8_t>(png[at])) << 24) |
+           (static_cast<uint32_t>(static_cast<uint8_t>(png[at + 1])) << 16) |
+           (static_cast<uint32_t>(static_cast<uint8_t>(png[at + 2])) << 8) | static_cast<uint8_t>(png[at + 3]);
+  };
+  EXPECT_EQ(be32(16), 104u);  // IHDR width
+  EXPECT_EQ(be32(20), 32u);   // IHDR height
+  EXPECT_THROW_MSG(app::render_overlay(image, pred.slice(0, 1), ref, 0, 32), "must be [D, H, W] of one shape");
+}
+
+}  // namespace

@@ -1,0 +1,111 @@
+// The shipped suite files: configs/eval/gtgm13.yaml carries PAPER.md's published numbers, and
+// every dataset of gtgm13 and demo13 resolves to a fine-tuning config with the task's channels,
+// classes and metric (demo13's also matching the synthetic stand-ins).
+#include <gtest/gtest.h>
+
+#include "gtgm/app/suite.h"
+#include "gtgm/config/suite_config.h"
+#include "gtgm/data/synth.h"
+#include "test_util.h"
+
+namespace fs = std::filesystem;
+using namespace gtgm;
+
+namespace {
+
+const fs::path kRoot = GTGM_SOURCE_ROOT;
+
+const config::SuiteDataset& dataset(const config::SuiteConfig& s, const std::string& name) {
+  for (const auto& d : s.datasets)
+    if (d.name == name) return d;
+  throw std::runtime_error("no dataset " + name);
+}
+
+std::vector<std::string> all13() {
+  std::vector<std::string> names;
+  for (const auto& t : data::decathlon_tasks()) names.push_back(t.folder);
+  for (const char* c : {"CREMI_A", "CREMI_B", "CREMI_C"}) names.emplace_back(c);
+  return names;
+}
+
+// Each dataset's resolved fine-tuning config has the task's channels, classes and task type.
+void expect_consistent(const config::SuiteConfig& s) {
+  ASSERT_EQ(s.datasets.size(), 13u);
+  for (size_t i = 0; i < 13; ++i) EXPECT_EQ(s.datasets[i].name, all13()[i]);
+  for (const auto& d : s.datasets) {
+    for (const auto& init : s.inits) {
+      const auto cfg = app::run_config(s, d, d.label_fractions.back(), init);
+      EXPECT_EQ(cfg.train.init, init.path) << d.name;
+      EXPECT_EQ(cfg.data.label_fraction, d.label_fractions.back()) << d.name;
+      if (d.name.rfind("CREMI_", 0) == 0) {
+        EXPECT_EQ(cfg.finetune.task, "affinity") << d.name;
+        EXPECT_EQ(cfg.data.format, "cremi") << d.name;
+        EXPECT_EQ(d.metric, "voi") << d.name;
+      } else {
+        const auto& spec = data::decathlon_task(d.name);
+        EXPECT_EQ(cfg.finetune.task, "segmentation") << d.name;
+        EXPECT_EQ(cfg.model.in_channels, static_cast<int>(spec.channels.size())) << d.name;
+        EXPECT_EQ(cfg.model.num_classes, static_cast<int>(spec.labels.size())) << d.name;
+        EXPECT_EQ(cfg.data.modality, spec.modality) << d.name;
+        EXPECT_EQ(d.metric, "dice") << d.name;
+      }
+    }
+  }
+}
+
+TEST(SuiteConfigs, Gtgm13HasThePublishedNumbers) {
+  const auto s = config::load_suite_config(kRoot / "configs/eval/gtgm13.yaml", {"data_root_env="});
+  EXPECT_EQ(s.label_fractions, (std::vector<double>{0.01, 0.1, 1.0}));
+  ASSERT_EQ(s.inits.size(), 2u);
+  EXPECT_EQ(s.inits[0].name, "gtgm");
+  EXPECT_EQ(s.inits[1].path, "");
+  // PAPER.md, "Published numbers": Dice % at 1/10/100% labels, GTGM vs random init.
+  const std::vector<std::tuple<std::string, std::vector<double>, std::vector<double>>> dice = {
+      {"Task03_Liver", {52.46, 58.67, 65.61}, {45.21, 51.24, 61.34}},
+      {"Task07_Pancreas", {40.55, 59.96, 65.61}, {37.07, 56.21, 63.96}},
+      {"Task06_Lung", {46.45, 61.30, 80.19}, {41.67, 57.36, 73.49}},
+      {"Task01_BrainTumour", {33.19, 34.12, 45.23}, {}},
+      {"Task02_Heart", {72.83, 86.33, 94.71}, {}},
+      {"Task04_Hippocampus", {53.41, 79.01, 84.92}, {}},
+      {"Task05_Prostate", {34.84, 40.93, 44.24}, {}},
+      {"Task08_HepaticVessel", {}, {}},
+      {"Task09_Spleen", {}, {}},
+      {"Task10_Colon", {}, {}}};
+  for (const auto& [name, gtgm, random] : dice) {
+    const auto& d = dataset(s, name);
+    for (size_t k = 0; k < 3; ++k) {
+      EXPECT_EQ(s.paper_value(d, "gtgm", k), gtgm.empty() ? std::nullopt : std::optional<double>(gtgm[k])) << name;
+      EXPECT_EQ(s.paper_value(d, "random", k), random.empty() ? std::nullopt : std::optional<double>(random[k]))
+          << name;
+    }
+  }
+  // CREMI VOI at "10%" / "75%" labels.
+  const std::vector<std::pair<std::string, std::vector<double>>> voi = {
+      {"CREMI_A", {0.882, 0.709}}, {"CREMI_B", {1.474, 1.247}}, {"CREMI_C", {1.378, 1.245}}};
+  for (const auto& [name, v] : voi) {
+    const auto& d = dataset(s, name);
+    EXPECT_EQ(d.fraction_labels, (std::vector<std::string>{"10%", "75%"}));
+    for (size_t k = 0; k < 2; ++k) {
+      EXPECT_EQ(s.paper_value(d, "gtgm", k), v[k]) << name;
+      EXPECT_FALSE(s.paper_value(d, "random", k).has_value()) << name;
+    }
+  }
+  expect_consistent(s);
+}
+
+TEST(SuiteConfigs, Demo13MatchesTheStandIns) {
+  const auto s = config::load_suite_config(kRoot / "configs/eval/demo13.yaml");
+  EXPECT_EQ(s.data_root, "demo_run/data");  // never the environment's real data
+  EXPECT_EQ(s.label_fractions, (std::vector<double>{1.0}));
+  EXPECT_EQ(s.inits[0].path, "demo_run/pretrain");
+  expect_consistent(s);
+  // The demo encoder of configs/demo/pretrain.yaml.
+  const auto cfg = app::run_config(s, s.datasets[0], 1.0, s.inits[0]);
+  EXPECT_EQ(cfg.model.type, "resnet3d");
+  EXPECT_EQ(cfg.model.depth, 18);
+  EXPECT_EQ(cfg.model.base_channels, 8);
+  EXPECT_EQ(cfg.data.root, "demo_run/data/Task01_BrainTumour");
+  EXPECT_EQ(cfg.run.dir, "demo_run/eval13/runs/Task01_BrainTumour/gtgm-f1");
+}
+
+}  // namespace
