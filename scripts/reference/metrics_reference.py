@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Goldens for gtgm's evaluation metrics (tests/eval/test_metrics.cpp).
+"""Goldens for gtgm's evaluation metrics (tests/infer/test_metrics.cpp).
 
 Independent reference implementations:
   - Euclidean distance transform: scipy.ndimage.distance_transform_edt(..., sampling=spacing).
