@@ -55,4 +55,15 @@ void write_prediction(const io::Volume& prediction, const fs::path& path) {
   io::write_volume(prediction, path);
 }
 
+fs::path cached_prediction_path(const fs::path& out_dir, const data::CacheEntry& entry) {
+  // source_image lists the channel files separated by commas; the first names the format.
+  std::string first = entry.source_image.substr(0, entry.source_image.find(','));
+  std::string ext = ".nii.gz";
+  if (!first.empty() && io::has_volume_extension(first) && fs::path(first).extension() != ".dcm") {
+    const std::string name = fs::path(first).filename().string();
+    ext = name.substr(io::strip_volume_extension(first).size());
+  }
+  return out_dir / (entry.id + ext);
+}
+
 }  // namespace gtgm::infer

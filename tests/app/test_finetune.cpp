@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "gtgm/app/finetune.h"
+#include "gtgm/app/load_predictor.h"
 #include "gtgm/config/load.h"
 #include "gtgm/core/atomic_file.h"
 #include "gtgm/data/cache_dataset.h"
@@ -112,6 +113,23 @@ TEST_F(Finetune, EndToEndPredictsHeldOutCasesInTheSourceGeometryAndScoresThem) {
   EXPECT_TRUE(fs::exists(r.run_dir / "log.txt"));
   // A finished run dir is not silently overwritten.
   EXPECT_THROW_MSG(app::run_finetune(cfg, options()), "already holds checkpoints of a run; pass --resume");
+  // The run as a Predictor (best checkpoint, the run's own plan.json): the held-out source image
+  // read from disk is preprocessed again and predicted exactly as the run predicted it.
+  EXPECT_TRUE(fs::exists(r.run_dir / "plan.json"));
+  const app::LoadedPredictor lp = app::load_predictor(r.run_dir, torch::kCPU);
+  EXPECT_EQ(lp.checkpoint, r.best_checkpoint);
+  for (const auto& e : fs::directory_iterator(r.predictions_dir)) {
+    if (e.path().filename() == "summary.json") continue;
+    const std::string id = io::strip_volume_extension(e.path());
+    const io::Volume image = io::read_volume(dir_->path() / "task" / "imagesTr" / (id + ".nii.gz"));
+    const infer::Prediction p = lp.predictor.predict(image);
+    const io::Volume written = io::read_volume(e.path());
+    EXPECT_TRUE(torch::equal(p.labels.data.to(torch::kLong), written.data.to(torch::kLong))) << id;
+    EXPECT_EQ(io::geometry_mismatch(p.labels, written), "") << id;
+  }
+  // The same from the checkpoint dir; a pretraining-style checkpoint (no head) is refused.
+  EXPECT_EQ(app::load_predictor(r.best_checkpoint, torch::kCPU).checkpoint, r.best_checkpoint);
+  EXPECT_THROW_MSG(app::load_predictor(dir_->path() / "nowhere", torch::kCPU), "nowhere does not exist");
 }
 
 TEST_F(Finetune, ResumeAfterStopGivesTheSameWeightsAsAnUninterruptedRun) {
@@ -191,7 +209,8 @@ TEST_F(Finetune, ValidationDiceOfAPerfectPredictorIsOne) {
       EXPECT_EQ(x.sizes().slice(2), label.sizes());
       return torch::one_hot(label, 5).permute({3, 0, 1, 2}).unsqueeze(0).to(torch::kFloat) * 10.0;
     };
-    const train::Validation v = app::validate_segmentation(*one, perfect, o, 5);
+    const train::Validation v =
+        app::validate_segmentation(*one, infer::Predictor(perfect, {infer::PredictionKind::Segmentation, o}), 5);
     EXPECT_EQ(calls, 1);
     EXPECT_TRUE(v.higher_is_better);
     EXPECT_DOUBLE_EQ(v.score, 1.0) << all->at(i).entry.id;
@@ -202,7 +221,9 @@ TEST_F(Finetune, ValidationDiceOfAPerfectPredictorIsOne) {
       y.select(1, 0).fill_(1.0);
       return y;
     };
-    EXPECT_DOUBLE_EQ(app::validate_segmentation(*one, empty, o, 5).score, 0.0);
+    EXPECT_DOUBLE_EQ(
+        app::validate_segmentation(*one, infer::Predictor(empty, {infer::PredictionKind::Segmentation, o}), 5).score,
+        0.0);
   }
 }
 

@@ -6,8 +6,9 @@
 ///   held-out part (best checkpoint = highest mean foreground Dice, or lowest VOI for EM) ->
 ///   prediction of every held-out case with the best checkpoint, written in the source format and
 ///   geometry under RUN_DIR/predictions -> `gtgm score` of those against the references
-///   (RUN_DIR/predictions/summary.json).
-/// Lives in eval/ (above train/) because validation and prediction use sliding-window inference.
+///   (RUN_DIR/predictions/summary.json). Validation and the held-out prediction go through
+///   infer::Predictor, as `app::load_predictor` does for new images; the two tasks differ only in a
+///   per-task strategy (split, training task, validation, held-out prediction) inside finetune.cpp.
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -16,7 +17,7 @@
 
 #include "gtgm/config/config.h"
 #include "gtgm/data/cache_dataset.h"
-#include "gtgm/infer/sliding_window.h"
+#include "gtgm/infer/predictor.h"
 #include "gtgm/train/affinity_task.h"
 #include "gtgm/train/trainer.h"
 
@@ -52,21 +53,19 @@ struct FinetuneResult {
   std::string init_report;
 };
 
-/// The periodic validation of segmentation fine-tuning: sliding-window segmentation of the first
-/// `max_cases` cases of `test` (0 = all) on the cache grid, Dice per foreground class against the
-/// cached labels (a class empty in both is left out, metrics.h), averaged over cases per class and
-/// then over classes. Metrics "dice" (= score, higher is better) and "dice_<k>".
-train::Validation validate_segmentation(const data::CacheDataset& test, const infer::ForwardFn& predictor,
-                                        const infer::SlidingWindowOptions& options, int64_t num_classes,
-                                        size_t max_cases = 0);
+/// The periodic validation of segmentation fine-tuning: `predictor` segments the first `max_cases`
+/// cases of `test` (0 = all) on the cache grid, Dice per foreground class against the cached labels
+/// (a class empty in both is left out, metrics.h), averaged over cases per class and then over
+/// classes. Metrics "dice" (= score, higher is better) and "dice_<k>".
+train::Validation validate_segmentation(const data::CacheDataset& test, const infer::Predictor& predictor,
+                                        int64_t num_classes, size_t max_cases = 0);
 
-/// The periodic validation of EM fine-tuning: affinities of the `test` slices of each volume ->
-/// sigmoid -> watershed + agglomeration at `threshold` -> VOI and adapted Rand error against the
-/// cached neuron ids (label 0 ignored). Score = mean VOI (lower is better); metrics "voi",
-/// "voi_split", "voi_merge", "arand".
+/// The periodic validation of EM fine-tuning: `predictor` (an affinity predictor: sigmoid ->
+/// watershed + agglomeration) segments the `test` slices of each volume -> VOI and adapted Rand
+/// error against the cached neuron ids (label 0 ignored). Score = mean VOI (lower is better);
+/// metrics "voi", "voi_split", "voi_merge", "arand".
 train::Validation validate_affinity(const data::CacheDataset& volumes, const std::vector<train::SliceRange>& test,
-                                    const infer::ForwardFn& predictor, const infer::SlidingWindowOptions& options,
-                                    double threshold, size_t max_cases = 0);
+                                    const infer::Predictor& predictor, size_t max_cases = 0);
 
 /// Fine-tunes per `cfg` (finetune:, data:, model:, optim:, train:, eval: sections).
 FinetuneResult run_finetune(const config::Config& cfg, const FinetuneOptions& options);

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <string>
 
+#include "gtgm/data/cache_dataset.h"
 #include "gtgm/infer/sliding_window.h"
 #include "gtgm/infer/watershed.h"
 #include "gtgm/io/volume.h"
@@ -30,5 +31,10 @@ std::filesystem::path prediction_path(const std::filesystem::path& out_dir, cons
 /// CREMI dataset `volumes/labels/neuron_ids` (uint64, resolution attribute); other formats through
 /// io::write_volume.
 void write_prediction(const io::Volume& prediction, const std::filesystem::path& path);
+
+/// Where the prediction of a cached case goes: out_dir / (case id + the extension of its first
+/// source image, e.g. ".nii.gz"), so it is written in the input's format (".nii.gz" when the
+/// source is unknown or a DICOM folder).
+std::filesystem::path cached_prediction_path(const std::filesystem::path& out_dir, const data::CacheEntry& entry);
 
 }  // namespace gtgm::infer
