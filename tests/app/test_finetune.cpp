@@ -130,6 +130,14 @@ TEST_F(Finetune, EndToEndPredictsHeldOutCasesInTheSourceGeometryAndScoresThem) {
   // The same from the checkpoint dir; a pretraining-style checkpoint (no head) is refused.
   EXPECT_EQ(app::load_predictor(r.best_checkpoint, torch::kCPU).checkpoint, r.best_checkpoint);
   EXPECT_THROW_MSG(app::load_predictor(dir_->path() / "nowhere", torch::kCPU), "nowhere does not exist");
+  const fs::path headless = dir_->path() / "headless" / "checkpoints" / "step_4";
+  fs::create_directories(headless);
+  for (const char* f : {"manifest.json", "config.yaml"}) fs::copy_file(r.best_checkpoint / f, headless / f);
+  io::NamedTensors encoder_only;
+  for (const auto& [name, t] : io::load_safetensors(r.best_checkpoint / "model.safetensors"))
+    if (name.rfind("encoder.", 0) == 0) encoder_only.emplace_back(name, t);
+  io::save_safetensors(headless / "model.safetensors", encoder_only);
+  EXPECT_THROW_MSG(app::load_predictor(headless, torch::kCPU), "holds no segmentation head ('head.*' tensors)");
 }
 
 TEST_F(Finetune, ResumeAfterStopGivesTheSameWeightsAsAnUninterruptedRun) {
