@@ -27,17 +27,32 @@ std::string snippet(const std::string& s, size_t n = 200) {
   return s.size() > n ? out + "..." : out;
 }
 
+// Every occurrence of `secret` in `text` replaced by "[redacted]": some gateways echo the request's
+// headers in their error bodies, and those bodies end up in errors and warnings.
+std::string redact(std::string text, const std::string& secret) {
+  if (secret.empty()) return text;
+  for (size_t at = text.find(secret); at != std::string::npos; at = text.find(secret, at))
+    text.replace(at, secret.size(), "[redacted]");
+  return text;
+}
+
 #ifdef GTGM_HAVE_CURL
 struct HttpReply {
   CURLcode code = CURLE_OK;
   long status = 0;
   std::string body;
+  bool too_large = false;  ///< the body passed kMaxReplyBytes; reading stopped there
   double retry_after_s = -1;
   std::string curl_error;
 };
 
 size_t on_body(char* data, size_t size, size_t n, void* user) {
-  static_cast<std::string*>(user)->append(data, size * n);
+  auto* r = static_cast<HttpReply*>(user);
+  if (r->body.size() + size * n > kMaxReplyBytes) {
+    r->too_large = true;
+    return 0;  // curl stops with CURLE_WRITE_ERROR
+  }
+  r->body.append(data, size * n);
   return size * n;
 }
 
@@ -78,7 +93,7 @@ HttpReply post_json(const ChatClientOptions& o, const std::string& body) {
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, std::min<long>(timeout_ms, 10000));
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);  // worker threads
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &r.body);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &r);
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &r);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, err);
@@ -166,6 +181,8 @@ std::string ChatClient::parse_reply(const std::string& body) {
   }
   const auto b = text.find_first_not_of(" \t\r\n");
   GTGM_CHECK(b != std::string::npos, "malformed reply (empty caption): {}", snippet(body));
+  GTGM_CHECK(text.size() <= kMaxCaptionChars, "malformed reply (a caption of {} characters; at most {}): {}",
+             text.size(), kMaxCaptionChars, snippet(text));
   return text.substr(b, text.find_last_not_of(" \t\r\n") - b + 1);
 }
 
@@ -174,9 +191,13 @@ std::string ChatClient::describe_png(const std::string& png) const {
   const std::string body = request_body(png);
   std::string last_error;
   for (int attempt = 0; attempt <= options_.retries; ++attempt) {
-    const auto r = post_json(options_, body);
+    auto r = post_json(options_, body);
+    r.body = redact(std::move(r.body), options_.api_key);
+    r.curl_error = redact(std::move(r.curl_error), options_.api_key);
     double wait = options_.backoff_s * std::pow(2.0, attempt);
-    if (r.code != CURLE_OK) {
+    if (r.too_large) {
+      last_error = fmt::format("reply larger than {} MiB (stopped reading): {}", kMaxReplyBytes >> 20, snippet(r.body));
+    } else if (r.code != CURLE_OK) {
       last_error = r.code == CURLE_OPERATION_TIMEDOUT ? fmt::format("timed out after {} s", options_.timeout_s)
                                                       : fmt::format("connection error: {}", r.curl_error);
     } else if (r.status == 200) {

@@ -118,6 +118,24 @@ TEST(OpenAIClient, MalformedRepliesAndHangUps) {
   EXPECT_THROW_MSG(text::ChatClient::parse_reply(test::chat_reply("   ")), "malformed reply (empty caption)");
 }
 
+TEST(OpenAIClient, HugeRepliesAndCaptionsAreRefusedNotBuffered) {
+  GTGM_REQUIRE_CURL();
+  // A 3 MiB body (a broken server streaming without end stands behind this): reading stops at 1 MiB.
+  FakeHttpServer huge([](int i, const test::FakeRequest&) {
+    if (i == 0) return FakeResponse{200, std::string(3 << 20, 'x')};
+    return FakeResponse{200, test::chat_reply(std::string(text::kMaxCaptionChars + 1, 'a'))};
+  });
+  auto o = options_for(huge);
+  o.retries = 1;
+  EXPECT_THROW_MSG(text::ChatClient(o).describe_png(kPng),
+                   "giving up after 2 attempts: malformed reply (a caption of 8193 characters; at most 8192)");
+  EXPECT_EQ(huge.count(), 2);
+  o.retries = 0;
+  FakeHttpServer huge_once([](int, const test::FakeRequest&) { return FakeResponse{200, std::string(3 << 20, 'x')}; });
+  o.endpoint = huge_once.url();
+  EXPECT_THROW_MSG(text::ChatClient(o).describe_png(kPng), "reply larger than 1 MiB (stopped reading)");
+}
+
 TEST(OpenAIClient, ClientErrorsAreNotRetriedAndTheKeyStaysSecret) {
   GTGM_REQUIRE_CURL();
   FakeHttpServer server([](int, const test::FakeRequest&) { return FakeResponse{401, "{\"error\":\"bad key\"}"}; });
@@ -143,6 +161,24 @@ TEST(OpenAIClient, ClientErrorsAreNotRetriedAndTheKeyStaysSecret) {
   }
   EXPECT_EQ(server.count(), 1);
   EXPECT_EQ(cap->generator(), "openai:m");
+  // A gateway that echoes the request headers in its error body (retried 5xx and final 4xx alike):
+  // the key is redacted wherever the body is quoted.
+  FakeHttpServer echo([](int i, const test::FakeRequest& req) {
+    return FakeResponse{i == 0 ? 502 : 400, "{\"error\":\"bad request\",\"echo\":\"" +
+                                                req.headers.substr(req.headers.find("Authorization")) + "\"}"};
+  });
+  cfg.endpoint = echo.url();
+  cfg.retries = 1;
+  cfg.backoff_s = 0.01;
+  try {
+    text::make_captioner(cfg)->caption(view);
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_EQ(msg.find("sk-do-not-print"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("Bearer [redacted]"), std::string::npos) << msg;
+  }
+  EXPECT_EQ(echo.count(), 2);
   EXPECT_EQ(cap->prompt_hash(), text::hash_hex(cfg.prompt));
   cfg.api_key_env = "GTGM_TEST_UNSET_VARIABLE";
   ::unsetenv("GTGM_TEST_UNSET_VARIABLE");

@@ -3,7 +3,11 @@
 /// server, Ollama, ...): one user message holding the prompt and the slice as a base64 PNG data
 /// URL. Timeouts, retries with exponential backoff on timeouts / connection errors / 408 / 429 / 5xx /
 /// malformed replies (honouring Retry-After), and clear errors otherwise. The API key comes from
-/// an environment variable and never appears in messages or logs.
+/// an environment variable and never appears in messages or logs: it is redacted from reply bodies
+/// too, which some gateways fill with the request's headers. A reply body is read up to
+/// kMaxReplyBytes (an endless reply is cut off and retried, not buffered), and a caption longer
+/// than kMaxCaptionChars is a malformed reply.
+#include <cstddef>
 #include <memory>
 #include <string>
 
@@ -11,6 +15,12 @@
 #include "gtgm/text/captioner.h"
 
 namespace gtgm::text {
+
+/// The most of a reply body that is read (1 MiB); more is an error of that attempt.
+inline constexpr size_t kMaxReplyBytes = size_t{1} << 20;
+/// The longest caption accepted (characters; a caption is a sentence or two, and BERT reads 512
+/// tokens of it at most).
+inline constexpr size_t kMaxCaptionChars = 8192;
 
 struct ChatClientOptions {
   std::string endpoint;  ///< full URL, e.g. http://127.0.0.1:8000/v1/chat/completions
