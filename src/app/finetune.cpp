@@ -285,14 +285,7 @@ FinetuneResult run_finetune(const config::Config& cfg_in, const FinetuneOptions&
   FinetuneResult result;
   result.run_dir = cfg.run.dir;
   const fs::path run_dir = cfg.run.dir;
-  // Refuse before anything in the run dir is touched (the Trainer refuses too, but later).
-  if (options.resume.empty() && !train::list_checkpoints(run_dir).empty()) {
-    throw ConfigError(
-        fmt::format("{} already holds checkpoints of a run; pass --resume {} to continue it, or set "
-                    "run.dir to a new directory",
-                    run_dir.string(), run_dir.string()));
-  }
-  const RunSession session(cfg, "finetune", "task " + cfg.finetune.task + ", ");
+  const RunSession session(cfg, "finetune", /*resuming=*/!options.resume.empty(), "task " + cfg.finetune.task + ", ");
   const torch::Device device = session.device;
   const dist::Context& ctx = session.ctx;
 

@@ -23,7 +23,7 @@ config::Config resume_config(const fs::path& resume, const std::string& config_f
 }
 
 train::TrainResult run_pretrain(const config::Config& cfg, const PretrainOptions& options) {
-  const RunSession session(cfg, "pretrain");
+  const RunSession session(cfg, "pretrain", /*resuming=*/!options.resume.empty());
   train::PretrainTask task(cfg, session.device);
   train::TrainerOptions to;
   to.stop_after = options.stop_after;

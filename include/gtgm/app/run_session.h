@@ -14,12 +14,17 @@ namespace gtgm::app {
 
 /// Selects the device (run.device; LOCAL_RANK picks the GPU), forms the distributed context from
 /// the launch environment (world 1: no rendezvous), sets log level, intra-op threads and the seed.
-/// On rank 0 it creates run.dir, sends the log to RUN_DIR/log.txt while the session lives (only
-/// this run's lines, also inside `gtgm eval`), logs "gtgm <command> <version>: <detail>run dir ...,
-/// N process(es), device D" and the resolved config, and writes config.resolved.yaml.
+/// On rank 0 it creates run.dir and takes the run dir's lock (RUN_DIR/.gtgm.lock, an flock held
+/// while the session lives and released by the kernel however the process ends): a second run on
+/// the same dir (a `--resume` while the first still runs, a Slurm requeue racing the old job) is
+/// refused naming the holder, before anything in the dir is touched. A fresh run (`resuming` false)
+/// in a dir that already holds checkpoints is refused too. Then it sends the log to RUN_DIR/log.txt
+/// while the session lives (only this run's lines, also inside `gtgm eval`), logs "gtgm <command>
+/// <version>: <detail>run dir ..., N process(es), device D" and the resolved config, and writes
+/// config.resolved.yaml.
 class RunSession {
  public:
-  RunSession(const config::Config& cfg, const std::string& command, const std::string& detail = "");
+  RunSession(const config::Config& cfg, const std::string& command, bool resuming, const std::string& detail = "");
   RunSession(const RunSession&) = delete;
   RunSession& operator=(const RunSession&) = delete;
 
@@ -27,6 +32,14 @@ class RunSession {
   dist::Context ctx;
 
  private:
+  struct DirLock {  // the flock on RUN_DIR/.gtgm.lock; closed (released) also when the constructor throws
+    int fd = -1;
+    DirLock() = default;
+    DirLock(const DirLock&) = delete;
+    DirLock& operator=(const DirLock&) = delete;
+    ~DirLock();
+  };
+  DirLock lock_;
   std::optional<core::ScopedLogFile> log_file_;
 };
 
