@@ -33,6 +33,11 @@ ExportResult export_encoder(const ExportOptions& o) {
     else if (name.rfind("vision_proj.", 0) == 0 || name.rfind("text_proj.", 0) == 0 || name.rfind("objective.", 0) == 0)
       heads.emplace_back(name, t);
   }
+  for (const auto& [name, t] : enc_state) {
+    GTGM_CHECK(!t.is_floating_point() || torch::isfinite(t).all().item<bool>(),
+               "{}: encoder tensor '{}' holds NaN or Inf (a diverged run); export an earlier checkpoint instead",
+               (ck / "model.safetensors").string(), name);
+  }
   GTGM_CHECK(!enc_state.empty(), "{}: no 'encoder.*' tensors in model.safetensors (not a pretraining checkpoint?)",
              ck.string());
   io::load_state_into(*encoder, enc_state, /*strict=*/true, (ck / "model.safetensors").string());

@@ -199,6 +199,20 @@ fs::path Trainer::save_checkpoint() {
   CheckpointData d;
   d.step = step_;
   d.weights = io::module_state(task_.module());
+  // Never a checkpoint of diverged weights (e.g. optim.lr far too high: finite losses until the
+  // weights overflow): it would become the newest, maybe the best, and be exported or resumed.
+  std::vector<std::string> bad;
+  for (const auto& [name, t] : d.weights)
+    if (t.is_floating_point() && !torch::isfinite(t).all().item<bool>()) bad.push_back(name);
+  if (!bad.empty()) {
+    const auto last = latest_valid_checkpoint(run_dir_);
+    GTGM_THROW(
+        "step {}: {} weight tensor(s) hold NaN or Inf (first: {}); no checkpoint written. Training diverged: lower "
+        "optim.lr or check the data. {}",
+        step_, bad.size(), bad.front(),
+        last ? "The last checkpoint, " + last->string() + ", holds the weights before the divergence"
+             : std::string("No earlier checkpoint exists"));
+  }
   d.optimizer = optimizer_->state_tensors();
   d.optimizer_meta = optimizer_->state_meta();
   d.rng = capture_torch_rng();
@@ -335,8 +349,8 @@ void Trainer::train_step(Window& w) {
     if (nonfinite_run_ >= cfg_.train.max_nonfinite) {
       GTGM_THROW(
           "stopping at step {}: {} consecutive steps had a non-finite loss or gradient (train.max_nonfinite = "
-          "{}). Lower optim.lr, check the data (NaN voxels?) or use run.precision=fp32; the last checkpoint "
-          "in {} holds the weights before the divergence",
+          "{}). Lower optim.lr, check the data (NaN voxels?) or use run.precision=fp32; the checkpoints in {} "
+          "hold finite weights only (a checkpoint is never written from diverged weights)",
           step_ + 1, nonfinite_run_, cfg_.train.max_nonfinite, checkpoints_root(run_dir_).string());
     }
   } else if (grad_bad) {

@@ -166,6 +166,35 @@ TEST(Trainer, SkipsNonFiniteStepsAndStopsAfterTheLimit) {
   }
 }
 
+TEST(Trainer, DivergedWeightsAreNeverCheckpointed) {
+  // The weights overflow before step 2 (as after an absurd optim.lr); its loss is NaN and the step
+  // is skipped, but the checkpoint due at step 2 must not be written from those weights.
+  test::TempDir tmp;
+  test::ToyTask task;
+  task.poison_weights_at = 2;
+  train::Trainer trainer(toy_config(tmp / "a", {"train.steps=3", "train.checkpoint_every=1", "optim.accumulation=1"}),
+                         task, torch::kCPU, quiet_trainer_options());
+  const fs::path step1 = train::checkpoint_dir(tmp / "a", 1);
+  EXPECT_THROW_MSG(trainer.run(), "weight tensor(s) hold NaN or Inf (first: conv.weight); no checkpoint written");
+  const auto left = train::list_checkpoints(tmp / "a");
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].second, step1);
+  const auto best = train::read_best(tmp / "a");
+  EXPECT_TRUE(best.is_null() || best.at("step").get<int64_t>() == 1) << best;
+  try {
+    test::ToyTask again;
+    again.poison_weights_at = 2;
+    train::Trainer t(toy_config(tmp / "b", {"train.steps=3", "train.checkpoint_every=1", "optim.accumulation=1"}),
+                     again, torch::kCPU, quiet_trainer_options());
+    t.run();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("The last checkpoint, " + train::checkpoint_dir(tmp / "b", 1).string() +
+                                         ", holds the weights before the divergence"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(Trainer, SkippedStepLeavesWeightsAndOptimizerUntouched) {
   test::TempDir tmp;
   test::ToyTask task;

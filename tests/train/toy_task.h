@@ -61,6 +61,10 @@ class ToyTask : public train::Task {
     }
     const auto index = torch::tensor(idx);
     ++batches_;
+    if (batches_ == poison_weights_at) {  // diverged weights, as an overflowing update leaves them
+      torch::NoGradGuard no_grad;
+      net_->parameters()[0].fill_(std::numeric_limits<float>::infinity());
+    }
     return {ToyBatch{x_.index_select(0, index), y_.index_select(0, index)}, batch_};
   }
   train::Losses compute(const train::Batch& b, const train::StepContext& ctx) override {
@@ -86,7 +90,8 @@ class ToyTask : public train::Task {
     reshuffle();
   }
 
-  std::set<int64_t> nan_at;  // 1-based steps whose loss is NaN
+  std::set<int64_t> nan_at;        // 1-based steps whose loss is NaN
+  int64_t poison_weights_at = -1;  // 1-based step before which the first weight tensor becomes +Inf
   int64_t batches_ = 0;
   ToyNet net_{nullptr};
 
