@@ -8,7 +8,9 @@
 # Failures propagate: when a rank exits non-zero, the others get dist.timeout_s to report it
 # themselves (they name the failed rank), then GTGM_LAUNCH_GRACE_S (default 30) more before
 # SIGTERM, then SIGKILL; the launcher exits with the first non-zero code. SIGINT/SIGTERM to the
-# launcher is forwarded as SIGTERM to every rank (gtgm checkpoints and exits 0).
+# launcher is forwarded as SIGTERM to every rank (gtgm checkpoints and exits 0). When the launcher
+# itself dies without a chance to forward (SIGKILL, OOM killer), each rank gets SIGTERM from the
+# kernel (setpriv --pdeathsig, util-linux), so no rank trains on as an orphan.
 set -uo pipefail
 
 usage() { echo "usage: $0 [--log-dir DIR] N -- command [args...]" >&2; exit 2; }
@@ -16,7 +18,7 @@ LOG_DIR=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --log-dir) [ $# -ge 2 ] || usage; LOG_DIR="$2"; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) break ;;
   esac
 done
@@ -37,6 +39,15 @@ if [ -z "${MASTER_PORT:-}" ]; then
 fi
 export MASTER_ADDR=127.0.0.1 MASTER_PORT WORLD_SIZE="$N" LOCAL_WORLD_SIZE="$N"
 [ -n "$LOG_DIR" ] && mkdir -p "$LOG_DIR"
+
+# Ranks die with the launcher: the kernel sends SIGTERM to a rank whose parent (this shell) dies.
+DIE_WITH_LAUNCHER=()
+if setpriv --help 2>/dev/null | grep -q -- --pdeathsig; then
+  DIE_WITH_LAUNCHER=(setpriv --pdeathsig TERM --)
+else
+  echo "launch_local: setpriv --pdeathsig (util-linux >= 2.33) not found: ranks outlive a killed launcher" >&2
+fi
+set -- "${DIE_WITH_LAUNCHER[@]}" "$@"
 
 declare -a PIDS
 for ((r = 0; r < N; r++)); do
