@@ -10,6 +10,7 @@
 #include "gtgm/core/atomic_file.h"
 #include "gtgm/core/error.h"
 #include "gtgm/core/seed.h"
+#include "gtgm/core/strings.h"
 #include "gtgm/data/rng.h"
 #include "gtgm/io/volume_io.h"
 
@@ -458,8 +459,8 @@ PhantomCase make_decathlon_case(const DecathlonTaskSpec& spec, const PhantomOpti
     // contrast belongs to the task: drawn from the seed and the task alone, the same in every case
     // (drawn per case, a channel showed the tumour bright in one case and dark in the next, and the
     // multi-channel stand-ins could not be learnt). Only the noise is drawn per case.
-    uint64_t task_tag = 1469598103934665603ULL;  // FNV-1a of the folder name: tasks differ
-    for (unsigned char ch : spec.folder) task_tag = (task_tag ^ ch) * 1099511628211ULL;
+    // FNV-1a of the folder name (legacy basis, so the synthetic data stays as it was): tasks differ.
+    const uint64_t task_tag = core::fnv1a64(spec.folder, core::kFnv1a64LegacyBasis);
     Rng contrast(o.seed, {2001, task_tag});
     Rng rng(o.seed, {2000 + static_cast<uint64_t>(index)});
     const auto base = c.image.data[0].to(torch::kFloat);
