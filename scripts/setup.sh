@@ -7,7 +7,7 @@ PKGS=(
   libtorch-dev libgloo-dev libopenblas0-pthread
   libinsighttoolkit5-dev libgdcm-tools
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev
-  nlohmann-json3-dev libhdf5-dev libcurl4-gnutls-dev libzstd-dev
+  nlohmann-json3-dev libhdf5-dev libcurl4-gnutls-dev libzstd-dev libssl-dev
   python3 python3-torch python3-numpy python3-nibabel python3-scipy python3-skimage
   python3-h5py python3-matplotlib
 )

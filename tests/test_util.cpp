@@ -28,18 +28,7 @@ void write_file(const std::filesystem::path& path, const std::string& text) {
 
 CommandResult run_gtgm(const std::string& args) { return run_command(std::string(GTGM_BINARY) + " " + args); }
 
-CommandResult run_command(const std::string& command_line) {
-  CommandResult r;
-  const std::string cmd = command_line + " 2>&1";
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return r;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) r.output.append(buf.data(), n);
-  const int status = ::pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+CommandResult run_command(const std::string& command_line) { return core::run_command(command_line); }
 
 bool cuda_available() { return torch::cuda::is_available(); }
 

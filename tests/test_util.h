@@ -7,6 +7,7 @@
 #include <string>
 
 #include "gtgm/core/error.h"
+#include "gtgm/core/process.h"
 
 namespace gtgm::test {
 
@@ -29,10 +30,7 @@ class TempDir {
 /// Writes `text` to `path` (creating parents).
 void write_file(const std::filesystem::path& path, const std::string& text);
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string output;  // stdout + stderr
-};
+using core::CommandResult;
 /// Runs a shell command line (quoted by the caller) and captures its output.
 CommandResult run_command(const std::string& command_line);
 /// Runs the built gtgm binary with `args` (shell-quoted by the caller) and captures its output.

@@ -133,6 +133,11 @@ find_package(ZLIB REQUIRED)
 add_library(zlib_deps INTERFACE)
 target_link_libraries(zlib_deps INTERFACE ZLIB::ZLIB)
 
+# ---- libcrypto (OpenSSL; SHA-256 of checkpoint files) ----
+find_package(OpenSSL REQUIRED COMPONENTS Crypto)
+add_library(crypto_deps INTERFACE)
+target_link_libraries(crypto_deps INTERFACE OpenSSL::Crypto)
+
 # ---- zstd (optional: compressed preprocessing caches; raw caches need nothing) ----
 find_path(GTGM_ZSTD_INCLUDE zstd.h)
 find_library(GTGM_ZSTD_LIB zstd)

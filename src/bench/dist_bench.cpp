@@ -1,14 +1,7 @@
 #include "gtgm/bench/dist_bench.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <torch/torch.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -21,9 +14,8 @@
 #include "gtgm/core/logging.h"
 #include "gtgm/dist/collectives.h"
 #include "gtgm/dist/context.h"
+#include "gtgm/dist/local_launch.h"
 #include "gtgm/dist/reducer.h"
-
-extern char** environ;
 
 namespace gtgm::bench {
 namespace {
@@ -45,21 +37,6 @@ struct BenchNetImpl : torch::nn::Module {
   std::vector<torch::nn::LayerNorm> norm;
 };
 TORCH_MODULE(BenchNet);
-
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  GTGM_CHECK(fd >= 0, "bench dist: cannot open a socket to find a free port");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
-  ::close(fd);
-  GTGM_CHECK(ok, "bench dist: cannot find a free port on 127.0.0.1");
-  return ntohs(addr.sin_port);
-}
 
 }  // namespace
 
@@ -152,38 +129,13 @@ DistBenchResult run_dist_bench(const DistBenchOptions& o) {
 int launch_ranks(int ranks, const std::vector<std::string>& argv) {
   GTGM_CHECK(ranks >= 2, "bench dist: --dist-ranks must be >= 2, got {}", ranks);
   GTGM_CHECK(!argv.empty(), "launch_ranks: empty command");
-  const int port = free_port();
+  const int port = dist::free_port();
   std::vector<pid_t> pids;
   for (int r = 0; r < ranks; ++r) {
-    std::map<std::string, std::string> vars;
-    for (char** e = environ; *e != nullptr; ++e) {
-      const std::string kv(*e);
-      const auto eq = kv.find('=');
-      if (eq != std::string::npos) vars[kv.substr(0, eq)] = kv.substr(eq + 1);
-    }
-    vars["RANK"] = std::to_string(r);
-    vars["WORLD_SIZE"] = std::to_string(ranks);
-    vars["LOCAL_RANK"] = std::to_string(r);
+    auto vars = dist::current_environment();
+    dist::set_torchrun_env(vars, r, ranks, port);
     vars["LOCAL_WORLD_SIZE"] = std::to_string(ranks);
-    vars["MASTER_ADDR"] = "127.0.0.1";
-    vars["MASTER_PORT"] = std::to_string(port);
-    std::vector<std::string> env_strings;
-    for (const auto& [k, v] : vars) env_strings.push_back(k + "=" + v);
-    std::vector<char*> envp;
-    for (auto& s : env_strings) envp.push_back(s.data());
-    envp.push_back(nullptr);
-    std::vector<std::string> args = argv;
-    std::vector<char*> argp;
-    for (auto& a : args) argp.push_back(a.data());
-    argp.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    if (r > 0) posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-    pid_t pid = -1;
-    const int rc = posix_spawn(&pid, args[0].c_str(), &actions, nullptr, argp.data(), envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    GTGM_CHECK(rc == 0, "launch_ranks: could not start rank {} ({}): error {}", r, args[0], rc);
-    pids.push_back(pid);
+    pids.push_back(dist::spawn_process(argv, vars, r > 0 ? "/dev/null" : ""));
   }
   // Wait for all; after the first failure, give the others the timeout to notice, then stop them.
   int first_failure = 0;
@@ -193,11 +145,11 @@ int launch_ranks(int ranks, const std::vector<std::string>& argv) {
   while (done < pids.size()) {
     for (std::size_t i = 0; i < pids.size(); ++i) {
       if (finished[i]) continue;
-      int status = 0;
-      if (::waitpid(pids[i], &status, WNOHANG) != pids[i]) continue;
+      const std::optional<int> ended = dist::reap_process(pids[i], /*block=*/false);
+      if (!ended) continue;
       finished[i] = true;
       ++done;
-      const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      const int code = *ended;
       if (code != 0 && first_failure == 0) {
         first_failure = code;
         failed_at = std::chrono::steady_clock::now();

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "gtgm/bench/python_reference.h"
 #include "gtgm/core/device.h"
 #include "gtgm/core/error.h"
 #include "gtgm/core/torch_compat.h"
@@ -113,25 +114,12 @@ InferBenchResult run_infer_bench(const InferBenchOptions& o) {
 }
 
 InferBenchResult run_infer_reference(const InferBenchOptions& o) {
-  GTGM_CHECK(std::ifstream(o.reference_script).good(),
-             "bench infer: reference script {} not found (run from the source tree, pass --infer-reference PATH, or "
-             "--infer-no-reference)",
-             o.reference_script);
-  const std::string cmd = fmt::format(
-      "{} {} --size {} {} {} --patch {} {} {} --overlap {} --batch {} --channels {} --classes {} --device {} "
-      "--threads {} --repeats {} 2>&1",
-      o.python, o.reference_script, o.size[0], o.size[1], o.size[2], o.patch[0], o.patch[1], o.patch[2], o.overlap,
-      o.batch, o.channels, o.classes, o.device == "auto" ? "cpu" : o.device, o.threads, o.repeats);
-  FILE* pipe = popen(cmd.c_str(), "r");
-  GTGM_CHECK(pipe != nullptr, "bench infer: could not start the reference: {}", cmd);
-  std::string output;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof(buf), pipe)) output.append(buf, n);
-  const int status = pclose(pipe);
-  GTGM_CHECK(status == 0, "bench infer: the Python reference failed (exit status {}): {}\n{}", status, cmd, output);
-  const size_t start = output.rfind("{\"impl\"");
-  GTGM_CHECK(start != std::string::npos, "bench infer: no JSON result in the reference output of {}:\n{}", cmd, output);
-  const auto j = nlohmann::json::parse(output.substr(start));
+  const auto j = run_python_reference(
+      "infer", o.python, o.reference_script,
+      fmt::format("--size {} {} {} --patch {} {} {} --overlap {} --batch {} --channels {} --classes {} --device {} "
+                  "--threads {} --repeats {}",
+                  o.size[0], o.size[1], o.size[2], o.patch[0], o.patch[1], o.patch[2], o.overlap, o.batch, o.channels,
+                  o.classes, o.device == "auto" ? "cpu" : o.device, o.threads, o.repeats));
   InferBenchResult r;
   r.impl = j.at("impl").get<std::string>();
   r.seconds = j.at("seconds").get<double>();

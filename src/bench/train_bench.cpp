@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "gtgm/bench/python_reference.h"
 #include "gtgm/config/load.h"
 #include "gtgm/core/device.h"
 #include "gtgm/core/error.h"
@@ -139,26 +140,13 @@ std::vector<TrainBenchResult> run_train_bench(const TrainBenchOptions& o) {
 }
 
 TrainBenchResult run_train_reference(const TrainBenchOptions& o, const TrainBenchResult& ours) {
-  GTGM_CHECK(std::ifstream(o.reference_script).good(),
-             "bench train: reference script {} not found (run from the source tree, pass --train-reference PATH, or "
-             "--train-no-reference)",
-             o.reference_script);
-  const std::string cmd = fmt::format(
-      "{} {} --model {} --crop {} {} {} --batch {} --steps {} --warmup {} --threads {} --device {} --precision {}{} "
-      "2>&1",
-      o.python, o.reference_script, ours.model, ours.crop[0], ours.crop[1], ours.crop[2], ours.batch, o.steps, o.warmup,
-      o.threads > 0 ? o.threads : static_cast<int>(torch::get_num_threads()), o.device == "auto" ? "cpu" : o.device,
-      o.precision, o.channels_last ? " --channels-last" : "");
-  FILE* pipe = popen(cmd.c_str(), "r");
-  GTGM_CHECK(pipe != nullptr, "bench train: could not start the reference: {}", cmd);
-  std::string output;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof(buf), pipe)) output.append(buf, n);
-  const int status = pclose(pipe);
-  GTGM_CHECK(status == 0, "bench train: the Python reference failed (exit status {}): {}\n{}", status, cmd, output);
-  const size_t start = output.rfind("{\"impl\"");
-  GTGM_CHECK(start != std::string::npos, "bench train: no JSON result in the reference output of {}:\n{}", cmd, output);
-  const auto j = json::parse(output.substr(start));
+  const auto j = run_python_reference(
+      "train", o.python, o.reference_script,
+      fmt::format(
+          "--model {} --crop {} {} {} --batch {} --steps {} --warmup {} --threads {} --device {} --precision {}{}",
+          ours.model, ours.crop[0], ours.crop[1], ours.crop[2], ours.batch, o.steps, o.warmup,
+          o.threads > 0 ? o.threads : static_cast<int>(torch::get_num_threads()), o.device == "auto" ? "cpu" : o.device,
+          o.precision, o.channels_last ? " --channels-last" : ""));
   TrainBenchResult r = ours;
   r.impl = j.at("impl").get<std::string>();
   r.parameters = j.at("parameters").get<int64_t>();

@@ -20,9 +20,7 @@ SourceNode* SourceNode::find(const std::string& key) {
   return const_cast<SourceNode*>(static_cast<const SourceNode*>(this)->find(key));
 }
 
-namespace {
-
-SourceNode convert(const YAML::Node& node, const std::string& file) {
+SourceNode to_source_tree(const YAML::Node& node, const std::string& file) {
   SourceNode out;
   out.file = file;
   out.line = node.Mark().line >= 0 ? node.Mark().line + 1 : 0;
@@ -33,7 +31,7 @@ SourceNode convert(const YAML::Node& node, const std::string& file) {
       if (out.find(key) != nullptr) {
         throw ConfigError(fmt::format("{}:{}: duplicate key '{}'", file, kv.first.Mark().line + 1, key));
       }
-      SourceNode child = convert(kv.second, file);
+      SourceNode child = to_source_tree(kv.second, file);
       // A key's line is where the key is written (the value of `a:` on the next lines starts later).
       child.line = kv.first.Mark().line + 1;
       out.children.emplace_back(key, std::move(child));
@@ -43,6 +41,8 @@ SourceNode convert(const YAML::Node& node, const std::string& file) {
   }
   return out;
 }
+
+namespace {
 
 // Merges `over` onto `base`: maps key by key (recursively), anything else replaces.
 void merge(SourceNode& base, const SourceNode& over) {
@@ -79,7 +79,7 @@ SourceNode load_tree(const std::string& text, const std::string& name, const fs:
     throw ConfigError(fmt::format("{}:{}: a config file must be a mapping of sections (run:, data:, ...)", name,
                                   doc.Mark().line + 1));
   }
-  SourceNode tree = convert(doc, name);
+  SourceNode tree = to_source_tree(doc, name);
   auto it = std::find_if(tree.children.begin(), tree.children.end(), [](const auto& kv) { return kv.first == "inherit"; });
   if (it == tree.children.end()) return tree;
 

@@ -36,6 +36,9 @@ struct SourceNode {
   SourceNode* find(const std::string& key);
 };
 
+/// A parsed YAML node as a SourceNode tree whose nodes remember `file` and their line; throws
+/// ConfigError on a duplicate key. Used for the document's top level and for mappings inside lists.
+SourceNode to_source_tree(const YAML::Node& node, const std::string& file);
 /// Parses a YAML document; follows `inherit:` (relative to `base_dir`) and merges key by key.
 SourceNode load_tree(const std::string& text, const std::string& name, const std::filesystem::path& base_dir,
                      std::vector<std::string> chain = {});

@@ -21,28 +21,6 @@ namespace {
 
 using detail::SourceNode;
 
-// A YAML mapping inside a list (datasets[i]) as a SourceNode with lines, like load_tree does for
-// the document's top level.
-SourceNode to_source(const YAML::Node& node, const std::string& file) {
-  SourceNode out;
-  out.file = file;
-  out.line = node.Mark().line >= 0 ? node.Mark().line + 1 : 0;
-  if (node.IsMap()) {
-    out.is_map = true;
-    for (const auto& kv : node) {
-      const std::string key = kv.first.as<std::string>();
-      if (out.find(key) != nullptr)
-        throw ConfigError(fmt::format("{}:{}: duplicate key '{}'", file, kv.first.Mark().line + 1, key));
-      SourceNode child = to_source(kv.second, file);
-      child.line = kv.first.Mark().line + 1;
-      out.children.emplace_back(key, std::move(child));
-    }
-  } else {
-    out.value.reset(node);
-  }
-  return out;
-}
-
 // Strict reading of one mapping: typed getters record errors "<file>:<line>: <path>: ...", and
 // finish() reports keys nobody asked for.
 class MapReader {
@@ -281,7 +259,7 @@ SuiteConfig bind_suite(const SourceNode& tree, const fs::path& base_dir, const s
     } else {
       std::set<std::string> names;
       for (size_t i = 0; i < ds->value.size(); ++i) {
-        SuiteDataset d = read_dataset(to_source(ds->value[i], ds->file), i, s, base_dir, errors);
+        SuiteDataset d = read_dataset(detail::to_source_tree(ds->value[i], ds->file), i, s, base_dir, errors);
         if (!d.name.empty() && !names.insert(d.name).second)
           errors.push_back(fmt::format("{}: datasets[{}].name: '{}' is listed twice", d.where, i, d.name));
         s.datasets.push_back(std::move(d));

@@ -68,6 +68,20 @@ torch::Tensor add_noise(const torch::Tensor& x, const std::vector<double>& stds,
   return x + noise;
 }
 
+/// Adds the noise of samples `idx` of x [B, ...] in place, each with its own noise_std and
+/// noise_seed from `params` (PretrainViewParams or SegSampleParams).
+template <class Params>
+void add_noise_to(torch::Tensor& x, const std::vector<int64_t>& idx, const std::vector<Params>& params) {
+  std::vector<double> stds;
+  std::vector<uint64_t> seeds;
+  for (auto i : idx) {
+    stds.push_back(params[static_cast<size_t>(i)].noise_std);
+    seeds.push_back(params[static_cast<size_t>(i)].noise_seed);
+  }
+  const auto it = index_tensor(idx, x.device());
+  x.index_copy_(0, it, add_noise(x.index_select(0, it), stds, seeds));
+}
+
 void check_pretrain_args(const torch::Tensor& x, const std::vector<PretrainViewParams>& params) {
   GTGM_CHECK(x.dim() == 5 && x.size(1) == 1 && static_cast<size_t>(x.size(0)) == params.size(),
              "augment_pretrain: expected views [B, 1, D, H, W] and B parameter sets, got {} and {}", x.sizes(),
@@ -234,16 +248,7 @@ torch::Tensor augment_pretrain_tensor_ops(const torch::Tensor& x, const std::vec
     const auto sub = out.index_select(0, it);
     out.index_copy_(0, it, (sub * per_sample(c, sub) + per_sample(b, sub)).clamp_(0.0, 1.0));
   }
-  if (const auto idx = group(PretrainOp::Noise); !idx.empty()) {
-    std::vector<double> stds;
-    std::vector<uint64_t> seeds;
-    for (auto i : idx) {
-      stds.push_back(params[static_cast<size_t>(i)].noise_std);
-      seeds.push_back(params[static_cast<size_t>(i)].noise_seed);
-    }
-    const auto it = index_tensor(idx, dev);
-    out.index_copy_(0, it, add_noise(out.index_select(0, it), stds, seeds));
-  }
+  if (const auto idx = group(PretrainOp::Noise); !idx.empty()) add_noise_to(out, idx, params);
   if (const auto idx = group(PretrainOp::Blur); !idx.empty()) {
     std::vector<std::array<double, 3>> sig;
     std::vector<int> ks;
@@ -334,14 +339,7 @@ std::pair<torch::Tensor, torch::Tensor> augment_seg_tensor_ops(const torch::Tens
     img.index_copy_(0, it, res);
   }
   if (const auto idx = select(n, [&](size_t i) { return params[i].noise_std > 0.0; }); !idx.empty()) {
-    std::vector<double> stds;
-    std::vector<uint64_t> seeds;
-    for (auto i : idx) {
-      stds.push_back(params[static_cast<size_t>(i)].noise_std);
-      seeds.push_back(params[static_cast<size_t>(i)].noise_seed);
-    }
-    const auto it = index_tensor(idx, dev);
-    img.index_copy_(0, it, add_noise(img.index_select(0, it), stds, seeds));
+    add_noise_to(img, idx, params);
   }
   if (const auto idx = select(n, [&](size_t i) { return params[i].blur_sigma > 0.0; }); !idx.empty()) {
     std::vector<std::array<double, 3>> sig;

@@ -16,6 +16,7 @@
 
 #include "gtgm/core/atomic_file.h"
 #include "gtgm/core/error.h"
+#include "gtgm/core/strings.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the cache format is little-endian; add byte swaps");
 
@@ -28,14 +29,8 @@ namespace {
 constexpr char kMagic[8] = {'G', 'T', 'G', 'M', 'V', 'O', 'L', '\x1a'};
 constexpr uint64_t kAlign = 4096;
 
-uint64_t fnv1a(const uint8_t* p, size_t n) {
-  uint64_t h = 1469598103934665603ULL;
-  for (size_t i = 0; i < n; ++i) {
-    h ^= p[i];
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
+/// The header checksum (the legacy FNV-1a basis: files written so far carry it).
+uint64_t header_checksum(const uint8_t* p, size_t n) { return core::fnv1a64_bytes(p, n, core::kFnv1a64LegacyBasis); }
 
 class ByteWriter {
  public:
@@ -151,8 +146,8 @@ DecodedHeader decode_header(const uint8_t* p, size_t n, const fs::path& path) {
              len);
   uint64_t stored_sum;
   std::memcpy(&stored_sum, p + len, sizeof(stored_sum));
-  GTGM_CHECK(stored_sum == fnv1a(p, len), "{}: cache header checksum mismatch (corrupt file); re-run `gtgm preprocess`",
-             path.string());
+  GTGM_CHECK(stored_sum == header_checksum(p, len),
+             "{}: cache header checksum mismatch (corrupt file); re-run `gtgm preprocess`", path.string());
   DecodedHeader d;
   auto& h = d.header;
   const auto dtype = r.get<uint8_t>();
@@ -366,7 +361,7 @@ void write_cache_array(const fs::path& path, const torch::Tensor& data, CacheHea
   auto bytes = encode_header(header, 0, raw_bytes);
   const uint64_t payload_offset = ((bytes.size() + sizeof(uint64_t) + kAlign - 1) / kAlign) * kAlign;
   bytes = encode_header(header, payload_offset, raw_bytes);
-  const uint64_t sum = fnv1a(bytes.data(), bytes.size());
+  const uint64_t sum = header_checksum(bytes.data(), bytes.size());
   core::atomic_write(path, [&](std::ostream& out) {
     out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
     out.write(reinterpret_cast<const char*>(&sum), sizeof(sum));

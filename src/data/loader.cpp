@@ -93,21 +93,36 @@ int64_t EpochSchedule::case_of(int64_t b, int64_t i) const {
   return rank_samples(epoch)[static_cast<size_t>(j)];
 }
 
-namespace detail {
+LoaderBase::LoaderBase(std::shared_ptr<const CacheDataset> dataset, const config::DataConfig& cfg,
+                       LoaderOptions options, std::string what)
+    : ds_(std::move(dataset)),
+      cfg_(cfg),
+      opt_(options),
+      schedule_(static_cast<int64_t>(ds_->size()), cfg.samples_per_epoch, cfg.batch_size, options.rank,
+                options.world_size, options.seed),
+      worker_augment_(augment_in_workers(cfg.augment_on, options.device)),
+      pin_(cfg.pin_memory && options.device.is_cuda()),
+      what_(std::move(what)) {
+  GTGM_CHECK(cfg_.crop_size.size() == 3, "data.crop_size needs 3 values [D, H, W], got {}", cfg_.crop_size.size());
+  crop_ = {cfg_.crop_size[0], cfg_.crop_size[1], cfg_.crop_size[2]};
+}
 
-LoaderState make_state(int64_t b, const EpochSchedule& schedule, const LoaderOptions& options) {
+LoaderState LoaderBase::state() const {
+  const int64_t b = queue_position();
   LoaderState s;
-  s.epoch = b / schedule.batches_per_epoch();
-  s.position = b % schedule.batches_per_epoch();
-  s.seed = options.seed;
-  s.rank = options.rank;
-  s.world_size = options.world_size;
-  s.batch_size = schedule.batch_size();
-  s.batches_per_epoch = schedule.batches_per_epoch();
+  s.epoch = b / schedule_.batches_per_epoch();
+  s.position = b % schedule_.batches_per_epoch();
+  s.seed = opt_.seed;
+  s.rank = opt_.rank;
+  s.world_size = opt_.world_size;
+  s.batch_size = schedule_.batch_size();
+  s.batches_per_epoch = schedule_.batches_per_epoch();
   return s;
 }
 
-int64_t restore_position(const LoaderState& s, const LoaderState& mine, const std::string& what) {
+void LoaderBase::restore(const LoaderState& s) {
+  const LoaderState mine = state();
+  const std::string& what = what_;
   GTGM_CHECK(s.seed == mine.seed && s.rank == mine.rank && s.world_size == mine.world_size &&
                  s.batch_size == mine.batch_size && s.batches_per_epoch == mine.batches_per_epoch,
              "cannot resume the {}: the saved state is for seed {}, rank {}/{}, batch size {}, {} batches per epoch, "
@@ -117,10 +132,15 @@ int64_t restore_position(const LoaderState& s, const LoaderState& mine, const st
   GTGM_CHECK(s.epoch >= 0 && s.position >= 0 && s.position < s.batches_per_epoch,
              "cannot resume the {}: state out of range (epoch {}, position {} of {})", what, s.epoch, s.position,
              s.batches_per_epoch);
-  return s.epoch * s.batches_per_epoch + s.position;
+  queue_reset(s.epoch * s.batches_per_epoch + s.position);
 }
 
-}  // namespace detail
+Rng LoaderBase::sample_rng(uint64_t tag, int64_t b, int64_t i) const {
+  const int64_t epoch = b / schedule_.batches_per_epoch();
+  const int64_t first = (b % schedule_.batches_per_epoch()) * schedule_.batch_size();
+  return Rng(opt_.seed,
+             {tag, static_cast<uint64_t>(epoch), static_cast<uint64_t>(opt_.rank), static_cast<uint64_t>(first + i)});
+}
 
 bool augment_in_workers(const std::string& augment_on, const torch::Device& device) {
   if (augment_on == "worker") return true;

@@ -13,6 +13,7 @@
 #include "gtgm/core/error.h"
 #include "gtgm/core/logging.h"
 #include "gtgm/core/progress.h"
+#include "gtgm/core/strings.h"
 #include "gtgm/data/cache_dataset.h"
 #include "gtgm/data/loader.h"
 #include "gtgm/data/manifest.h"
@@ -80,15 +81,6 @@ std::pair<io::Volume, std::optional<io::Volume>> read_checked(const CaseEntry& c
   return {std::move(image), std::move(label)};
 }
 
-std::string fnv_hex(const std::string& s) {
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  return fmt::format("{:016x}", h);
-}
-
 }  // namespace
 
 fs::path resolve_cache_dir(const config::DataConfig& cfg) {
@@ -148,7 +140,8 @@ PreprocessResult run_preprocess(const config::Config& cfg, bool force) {
     plan = Plan::from_json(core::read_text_file(plan_path), plan_path.string());
     plan.check_matches(cfg.data, plan_path.string());
   }
-  const std::string plan_hash = fnv_hex(plan.to_json());
+  // The legacy FNV-1a basis: cache folders written so far carry this hash.
+  const std::string plan_hash = fmt::format("{:016x}", core::fnv1a64(plan.to_json(), core::kFnv1a64LegacyBasis));
   const auto m = load_manifest(cfg.data);
   GTGM_CHECK(!m.training.empty(), "{}: the manifest lists no cases to preprocess", m.root.string());
   fs::create_directories(r.cache_dir / "cases");

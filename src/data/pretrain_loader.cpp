@@ -9,15 +9,6 @@ namespace gtgm::data {
 
 namespace {
 constexpr uint64_t kPretrainTag = 0x7072657472ULL;
-
-std::array<int64_t, 3> crop_of(const config::DataConfig& cfg) {
-  GTGM_CHECK(cfg.crop_size.size() == 3, "data.crop_size needs 3 values [D, H, W], got {}", cfg.crop_size.size());
-  return {cfg.crop_size[0], cfg.crop_size[1], cfg.crop_size[2]};
-}
-
-bool want_pinned(const config::DataConfig& cfg, const torch::Device& device) {
-  return cfg.pin_memory && device.is_cuda();
-}
 }  // namespace
 
 struct PretrainLoader::Item {
@@ -28,28 +19,19 @@ struct PretrainLoader::Item {
 
 PretrainLoader::PretrainLoader(std::shared_ptr<const CacheDataset> dataset, const config::DataConfig& cfg,
                                LoaderOptions options)
-    : ds_(std::move(dataset)),
-      cfg_(cfg),
-      opt_(options),
-      schedule_(static_cast<int64_t>(ds_->size()), cfg.samples_per_epoch, cfg.batch_size, options.rank,
-                options.world_size, options.seed),
-      worker_augment_(augment_in_workers(cfg.augment_on, options.device)),
-      pin_(want_pinned(cfg, options.device)) {
-  const auto crop = crop_of(cfg_);
-  mask_ = transpose_mask(crop, ds_->plan().target_spacing);
-  const int workers = cfg_.num_workers;
-  queue_ = std::make_unique<Prefetcher<Item>>(
-      [this](int64_t b) { return build(b); }, workers, std::max(cfg_.prefetch, workers),
-      [](int) { limit_intraop_threads_of_this_thread(); }, "pretraining loader");
+    : LoaderBase(std::move(dataset), cfg, options, "pretraining loader") {
+  mask_ = transpose_mask(crop_, ds_->plan().target_spacing);
+  queue_ = make_queue<Item>([this](int64_t b) { return build(b); });
 }
 
 PretrainLoader::~PretrainLoader() = default;
 
+int64_t PretrainLoader::queue_position() const { return queue_->position(); }
+void PretrainLoader::queue_reset(int64_t b) { queue_->reset(b); }
+
 PretrainLoader::Item PretrainLoader::build(int64_t b) const {
-  const auto crop = crop_of(cfg_);
+  const auto& crop = crop_;
   const int64_t n = schedule_.batch_size();
-  const int64_t epoch = b / schedule_.batches_per_epoch();
-  const int64_t first = (b % schedule_.batches_per_epoch()) * n;
   auto options = torch::TensorOptions().dtype(torch::kFloat);
   if (pin_) options = options.pinned_memory(true);
   Item item;
@@ -60,8 +42,7 @@ PretrainLoader::Item PretrainLoader::build(int64_t b) const {
   auto pos = batch.positions.accessor<int64_t, 2>();
   for (int64_t i = 0; i < n; ++i) {
     const auto& c = ds_->at(static_cast<size_t>(schedule_.case_of(b, i)));
-    Rng rng(opt_.seed, {kPretrainTag, static_cast<uint64_t>(epoch), static_cast<uint64_t>(opt_.rank),
-                        static_cast<uint64_t>(first + i)});
+    Rng rng = sample_rng(kPretrainTag, b, i);
     const auto& h = c.image.header();
     const Index3 shape{h.shape[1], h.shape[2], h.shape[3]};
     const int64_t channel = rng.randint(0, h.shape[0] - 1);
@@ -105,12 +86,6 @@ PretrainBatch PretrainLoader::next() {
     batch.view2 = augment_pretrain(batch.view2, item.p2);
   }
   return std::move(batch);
-}
-
-LoaderState PretrainLoader::state() const { return detail::make_state(queue_->position(), schedule_, opt_); }
-
-void PretrainLoader::restore(const LoaderState& s) {
-  queue_->reset(detail::restore_position(s, state(), "pretraining loader"));
 }
 
 }  // namespace gtgm::data

@@ -16,14 +16,7 @@ struct SegLoader::Item {
 };
 
 SegLoader::SegLoader(std::shared_ptr<const CacheDataset> dataset, const config::DataConfig& cfg, LoaderOptions options)
-    : ds_(std::move(dataset)),
-      cfg_(cfg),
-      opt_(options),
-      schedule_(static_cast<int64_t>(ds_->size()), cfg.samples_per_epoch, cfg.batch_size, options.rank,
-                options.world_size, options.seed),
-      worker_augment_(augment_in_workers(cfg.augment_on, options.device)),
-      pin_(cfg.pin_memory && options.device.is_cuda()) {
-  GTGM_CHECK(cfg_.crop_size.size() == 3, "data.crop_size needs 3 values [D, H, W], got {}", cfg_.crop_size.size());
+    : LoaderBase(std::move(dataset), cfg, options, "segmentation loader") {
   const int64_t channels = ds_->at(0).image.header().shape[0];
   for (size_t i = 0; i < ds_->size(); ++i) {
     const auto& c = ds_->at(i);
@@ -31,19 +24,17 @@ SegLoader::SegLoader(std::shared_ptr<const CacheDataset> dataset, const config::
     GTGM_CHECK(c.image.header().shape[0] == channels, "case '{}' has {} channels but case '{}' has {}", c.entry.id,
                c.image.header().shape[0], ds_->at(0).entry.id, channels);
   }
-  const int workers = cfg_.num_workers;
-  queue_ = std::make_unique<Prefetcher<Item>>(
-      [this](int64_t b) { return build(b); }, workers, std::max(cfg_.prefetch, workers),
-      [](int) { limit_intraop_threads_of_this_thread(); }, "segmentation loader");
+  queue_ = make_queue<Item>([this](int64_t b) { return build(b); });
 }
 
 SegLoader::~SegLoader() = default;
 
+int64_t SegLoader::queue_position() const { return queue_->position(); }
+void SegLoader::queue_reset(int64_t b) { queue_->reset(b); }
+
 SegLoader::Item SegLoader::build(int64_t b) const {
-  const Index3 patch{cfg_.crop_size[0], cfg_.crop_size[1], cfg_.crop_size[2]};
+  const Index3& patch = crop_;
   const int64_t n = schedule_.batch_size();
-  const int64_t epoch = b / schedule_.batches_per_epoch();
-  const int64_t first = (b % schedule_.batches_per_epoch()) * n;
   const int64_t channels = ds_->at(0).image.header().shape[0];
   auto fopt = torch::TensorOptions().dtype(torch::kFloat);
   auto lopt = torch::TensorOptions().dtype(torch::kLong);
@@ -57,8 +48,7 @@ SegLoader::Item SegLoader::build(int64_t b) const {
   batch.label = torch::empty({n, 1, patch[0], patch[1], patch[2]}, lopt);
   for (int64_t i = 0; i < n; ++i) {
     const auto& c = ds_->at(static_cast<size_t>(schedule_.case_of(b, i)));
-    Rng rng(opt_.seed, {kSegTag, static_cast<uint64_t>(epoch), static_cast<uint64_t>(opt_.rank),
-                        static_cast<uint64_t>(first + i)});
+    Rng rng = sample_rng(kSegTag, b, i);
     const auto& h = c.image.header();
     const Index3 shape{h.shape[1], h.shape[2], h.shape[3]};
     Index3 start{};
@@ -96,12 +86,6 @@ SegBatch SegLoader::next() {
   batch.label = batch.label.to(opt_.device, /*non_blocking=*/pin_);
   if (!item.augmented) std::tie(batch.image, batch.label) = augment_seg(batch.image, batch.label, item.params);
   return std::move(batch);
-}
-
-LoaderState SegLoader::state() const { return detail::make_state(queue_->position(), schedule_, opt_); }
-
-void SegLoader::restore(const LoaderState& s) {
-  queue_->reset(detail::restore_position(s, state(), "segmentation loader"));
 }
 
 }  // namespace gtgm::data

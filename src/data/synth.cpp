@@ -10,6 +10,7 @@
 #include "gtgm/core/atomic_file.h"
 #include "gtgm/core/error.h"
 #include "gtgm/core/seed.h"
+#include "gtgm/core/strings.h"
 #include "gtgm/data/rng.h"
 #include "gtgm/io/volume_io.h"
 
@@ -224,6 +225,33 @@ PhantomCase make_phantom(const PhantomOptions& o, int64_t index) {
   return out;
 }
 
+namespace {
+
+/// Writes cases 0 .. num_train + num_test - 1 (`make_case(i)`: image and label) into an MSD task
+/// folder `tmp` as imagesTr/labelsTr/imagesTs/<prefix>_<iii>.nii.gz; returns dataset.json's
+/// "training" and "test" lists.
+template <class MakeCase>
+std::pair<nlohmann::json, nlohmann::json> write_msd_cases(const fs::path& tmp, const std::string& prefix, int num_train,
+                                                          int num_test, MakeCase make_case) {
+  nlohmann::json training = nlohmann::json::array(), test = nlohmann::json::array();
+  for (int i = 0; i < num_train + num_test; ++i) {
+    const auto c = make_case(i);
+    const std::string id = fmt::format("{}_{:03d}", prefix, i);
+    const std::string image = fmt::format("{}/{}.nii.gz", i < num_train ? "imagesTr" : "imagesTs", id);
+    io::write_volume(c.image, tmp / image);
+    if (i < num_train) {
+      const std::string label = fmt::format("labelsTr/{}.nii.gz", id);
+      io::write_volume(c.label, tmp / label);
+      training.push_back({{"image", "./" + image}, {"label", "./" + label}});
+    } else {
+      test.push_back("./" + image);
+    }
+  }
+  return {std::move(training), std::move(test)};
+}
+
+}  // namespace
+
 void write_phantom_task(const fs::path& dir, const PhantomOptions& o) {
   const bool ct = ct_or_mri(o.modality) == "CT";
   GTGM_CHECK(o.num_train >= 1 && o.num_test >= 0, "phantom case counts: {} train, {} test (expected >= 1 and >= 0)",
@@ -231,20 +259,8 @@ void write_phantom_task(const fs::path& dir, const PhantomOptions& o) {
   check_replaceable(dir, dir / "dataset.json");
   const std::string prefix = ct ? "synthct" : "synthmri";
   core::atomic_write_dir(dir, [&](const fs::path& tmp) {
-    nlohmann::json training = nlohmann::json::array(), test = nlohmann::json::array();
-    for (int i = 0; i < o.num_train + o.num_test; ++i) {
-      const auto c = make_phantom(o, i);
-      const std::string id = fmt::format("{}_{:03d}", prefix, i);
-      const std::string image = fmt::format("{}/{}.nii.gz", i < o.num_train ? "imagesTr" : "imagesTs", id);
-      io::write_volume(c.image, tmp / image);
-      if (i < o.num_train) {
-        const std::string label = fmt::format("labelsTr/{}.nii.gz", id);
-        io::write_volume(c.label, tmp / label);
-        training.push_back({{"image", "./" + image}, {"label", "./" + label}});
-      } else {
-        test.push_back("./" + image);
-      }
-    }
+    const auto [training, test] =
+        write_msd_cases(tmp, prefix, o.num_train, o.num_test, [&](int i) { return make_phantom(o, i); });
     nlohmann::json labels;
     for (const auto& [v, name] : phantom_labels()) labels[std::to_string(v)] = name;
     const nlohmann::json j = {
@@ -458,8 +474,8 @@ PhantomCase make_decathlon_case(const DecathlonTaskSpec& spec, const PhantomOpti
     // contrast belongs to the task: drawn from the seed and the task alone, the same in every case
     // (drawn per case, a channel showed the tumour bright in one case and dark in the next, and the
     // multi-channel stand-ins could not be learnt). Only the noise is drawn per case.
-    uint64_t task_tag = 1469598103934665603ULL;  // FNV-1a of the folder name: tasks differ
-    for (unsigned char ch : spec.folder) task_tag = (task_tag ^ ch) * 1099511628211ULL;
+    // FNV-1a of the folder name (legacy basis, so the synthetic data stays as it was): tasks differ.
+    const uint64_t task_tag = core::fnv1a64(spec.folder, core::kFnv1a64LegacyBasis);
     Rng contrast(o.seed, {2001, task_tag});
     Rng rng(o.seed, {2000 + static_cast<uint64_t>(index)});
     const auto base = c.image.data[0].to(torch::kFloat);
@@ -488,20 +504,8 @@ void write_decathlon_task(const fs::path& dir, const DecathlonTaskSpec& spec, co
              spec.folder, o.num_train, o.num_test);
   check_replaceable(dir, dir / "dataset.json");
   core::atomic_write_dir(dir, [&](const fs::path& tmp) {
-    nlohmann::json training = nlohmann::json::array(), test = nlohmann::json::array();
-    for (int i = 0; i < o.num_train + o.num_test; ++i) {
-      const auto c = make_decathlon_case(spec, o, i);
-      const std::string id = fmt::format("{}_{:03d}", spec.case_prefix, i);
-      const std::string image = fmt::format("{}/{}.nii.gz", i < o.num_train ? "imagesTr" : "imagesTs", id);
-      io::write_volume(c.image, tmp / image);
-      if (i < o.num_train) {
-        const std::string label = fmt::format("labelsTr/{}.nii.gz", id);
-        io::write_volume(c.label, tmp / label);
-        training.push_back({{"image", "./" + image}, {"label", "./" + label}});
-      } else {
-        test.push_back("./" + image);
-      }
-    }
+    const auto [training, test] = write_msd_cases(tmp, spec.case_prefix, o.num_train, o.num_test,
+                                                  [&](int i) { return make_decathlon_case(spec, o, i); });
     nlohmann::json modality = nlohmann::json::object(), labels = nlohmann::json::object();
     for (size_t k = 0; k < spec.channels.size(); ++k) modality[std::to_string(k)] = spec.channels[k];
     for (size_t k = 0; k < spec.labels.size(); ++k) labels[std::to_string(k)] = spec.labels[k];

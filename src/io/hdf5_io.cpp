@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "gtgm/core/error.h"
+#include "gtgm/core/strings.h"
 #include "gtgm/io/checks.h"
 
 namespace gtgm::io {
@@ -16,8 +17,7 @@ namespace gtgm::io {
 namespace fs = std::filesystem;
 
 std::optional<std::pair<fs::path, std::string>> split_hdf5_path(const std::string& path) {
-  std::string l = path;
-  for (auto& c : l) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string l = core::lower(path);
   for (const std::string ext : {".hdf5", ".hdf", ".h5"}) {
     const auto pos = l.rfind(ext);
     if (pos == std::string::npos) continue;

@@ -12,21 +12,13 @@
 #include <memory>
 
 #include "gtgm/core/error.h"
+#include "gtgm/core/strings.h"
 
 namespace gtgm::io::detail {
 
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 std::string trim(std::string s) {
   s.erase(0, s.find_first_not_of(" \t\r"));
@@ -96,8 +88,8 @@ int64_t nifti_declared_end(const std::string& path) {
 }  // namespace
 
 bool is_plain_nifti1(const std::string& path) {
-  const std::string l = lower(path);
-  if (!ends_with(l, ".nii") && !ends_with(l, ".nii.gz")) return false;
+  const std::string l = core::lower(path);
+  if (!core::ends_with(l, ".nii") && !core::ends_with(l, ".nii.gz")) return false;
   std::unique_ptr<gzFile_s, GzCloser> f(gzopen(path.c_str(), "rb"));
   if (!f) return false;
   unsigned char h[348] = {};
@@ -116,7 +108,7 @@ void check_nifti(const std::string& path) {
   const int64_t expected = nifti_declared_end(path);
   if (expected < 0) return;
   const auto file_size = static_cast<int64_t>(fs::file_size(path));
-  if (!ends_with(lower(path), ".gz")) {
+  if (!core::ends_with(core::lower(path), ".gz")) {
     GTGM_CHECK(file_size >= expected,
                "{}: truncated: the header declares {} bytes (header + voxels), the file has "
                "{}",
@@ -174,7 +166,7 @@ TextHeader read_text_header(const std::string& path, bool nrrd) {
     if (t.empty() || t[0] == '#') continue;
     const auto sep = t.find(nrrd ? ":" : "=");
     if (sep == std::string::npos) continue;
-    std::string key = lower(trim(t.substr(0, sep)));
+    std::string key = core::lower(trim(t.substr(0, sep)));
     std::string value = trim(t.substr(sep + 1));
     if (nrrd && !value.empty() && value[0] == '=') value = trim(value.substr(1));  // "key:=value"
     th.keys[key] = value;
@@ -199,13 +191,13 @@ void check_meta(const std::string& path, const VolumeHeader& h) {
     auto it = th.keys.find(k);
     return it == th.keys.end() ? std::string() : it->second;
   };
-  if (lower(get("compresseddata")) == "true" || !get("headersize").empty()) return;
+  if (core::lower(get("compresseddata")) == "true" || !get("headersize").empty()) return;
   const std::string file = get("elementdatafile");
   const int64_t payload = element_bytes(h);
   if (file.empty() || payload == 0) return;
-  if (lower(file) == "local") {
+  if (core::lower(file) == "local") {
     check_size(path, path, th.data_offset, payload);
-  } else if (file.find(' ') == std::string::npos && lower(file) != "list") {
+  } else if (file.find(' ') == std::string::npos && core::lower(file) != "list") {
     check_size(path, fs::path(path).parent_path() / file, 0, payload);
   }
 }
@@ -216,7 +208,7 @@ void check_nrrd(const std::string& path, const VolumeHeader& h) {
     auto it = th.keys.find(k);
     return it == th.keys.end() ? std::string() : it->second;
   };
-  if (lower(get("encoding")) != "raw" || !get("byte skip").empty() || !get("byteskip").empty() ||
+  if (core::lower(get("encoding")) != "raw" || !get("byte skip").empty() || !get("byteskip").empty() ||
       !get("line skip").empty() || !get("lineskip").empty())
     return;
   const int64_t payload = element_bytes(h);
@@ -225,7 +217,7 @@ void check_nrrd(const std::string& path, const VolumeHeader& h) {
   if (file.empty()) file = get("datafile");
   if (file.empty()) {
     if (th.data_offset >= 0) check_size(path, path, th.data_offset, payload);
-  } else if (file.find(' ') == std::string::npos && lower(file) != "list") {
+  } else if (file.find(' ') == std::string::npos && core::lower(file) != "list") {
     check_size(path, fs::path(path).parent_path() / file, 0, payload);
   }
 }
@@ -233,12 +225,12 @@ void check_nrrd(const std::string& path, const VolumeHeader& h) {
 }  // namespace
 
 void check_payload_complete(const std::string& path, const VolumeHeader& header) {
-  const std::string l = lower(path);
-  if (ends_with(l, ".nii") || ends_with(l, ".nii.gz"))
+  const std::string l = core::lower(path);
+  if (core::ends_with(l, ".nii") || core::ends_with(l, ".nii.gz"))
     check_nifti(path);
-  else if (ends_with(l, ".mha") || ends_with(l, ".mhd"))
+  else if (core::ends_with(l, ".mha") || core::ends_with(l, ".mhd"))
     check_meta(path, header);
-  else if (ends_with(l, ".nrrd") || ends_with(l, ".nhdr"))
+  else if (core::ends_with(l, ".nrrd") || core::ends_with(l, ".nhdr"))
     check_nrrd(path, header);
 }
 

@@ -9,6 +9,7 @@
 
 #include "gtgm/core/atomic_file.h"
 #include "gtgm/core/error.h"
+#include "gtgm/core/strings.h"
 
 namespace fs = std::filesystem;
 using ordered_json = nlohmann::ordered_json;
@@ -36,10 +37,6 @@ std::string known_dtype_names() {
   std::string out;
   for (const auto& d : kDtypes) out += (out.empty() ? "" : ", ") + std::string(d.name);
   return out;
-}
-
-std::string shape_str(const std::vector<int64_t>& shape) {
-  return fmt::format("[{}]", fmt::join(shape, ", "));
 }
 
 std::string join_names(const std::vector<std::string>& names, size_t limit = 10) {
@@ -108,7 +105,7 @@ std::vector<SafetensorsEntry> parse_header(const fs::path& path, const std::stri
                e.begin, e.end, data_size);
     const uint64_t expected = numel * torch::elementSize(type);
     GTGM_CHECK(e.end - e.begin == expected, "{}: data_offsets [{}, {}] span {} bytes but {} {} needs {}", where,
-               e.begin, e.end, e.end - e.begin, e.dtype, shape_str(e.shape), expected);
+               e.begin, e.end, e.end - e.begin, e.dtype, core::shape_str(e.shape), expected);
     entries.push_back(std::move(e));
   }
   // Overlapping tensors mean a corrupt or hand-edited file.
@@ -268,7 +265,7 @@ LoadReport load_state_into(torch::nn::Module& module, const NamedTensors& state,
     }
     const auto& src = *it->second;
     GTGM_CHECK(src.sizes() == target.sizes(), "{}: tensor '{}' has shape {} but the module expects {}", source, name,
-               shape_str(src.sizes().vec()), shape_str(target.sizes().vec()));
+               core::shape_str(src.sizes()), core::shape_str(target.sizes()));
     used.insert(name);
     copies.emplace_back(target, &src);
     report.loaded.push_back(name);

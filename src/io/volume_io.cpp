@@ -9,6 +9,7 @@
 
 #include "gtgm/core/error.h"
 #include "gtgm/core/logging.h"
+#include "gtgm/core/strings.h"
 #include "gtgm/io/checks.h"
 #include "gtgm/io/dicom_io.h"
 #include "gtgm/io/hdf5_io.h"
@@ -27,15 +28,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 const std::vector<std::string>& volume_extensions() {
   // Longest first so ".nii.gz" wins over ".gz".
   static const std::vector<std::string> exts = {".nii.gz", ".nrrd", ".nhdr", ".hdf5", ".tiff", ".nii",
@@ -44,9 +36,9 @@ const std::vector<std::string>& volume_extensions() {
 }
 
 std::string extension_of(const fs::path& path) {
-  const auto name = lower(path.filename().string());
+  const auto name = core::lower(path.filename().string());
   for (const auto& e : volume_extensions())
-    if (ends_with(name, e)) return e;
+    if (core::ends_with(name, e)) return e;
   return "";
 }
 

@@ -1,6 +1,7 @@
 #include "gtgm/models/blocks.h"
 
 #include "gtgm/core/error.h"
+#include "gtgm/core/strings.h"
 
 namespace gtgm::models {
 
@@ -114,12 +115,13 @@ UpsampleImpl::UpsampleImpl(int dims, int64_t in, int64_t out, const Shape& facto
 
 torch::Tensor UpsampleImpl::forward(const torch::Tensor& x, const Shape& target) {
   const int dims = static_cast<int>(factor_.size());
-  GTGM_CHECK(x.dim() == dims + 2, "Upsample expects [B, C, {} spatial dims], got {}", dims, shape_text(x.sizes()));
+  GTGM_CHECK(x.dim() == dims + 2, "Upsample expects [B, C, {} spatial dims], got {}", dims, core::shape_str(x.sizes()));
   Shape expected;
   for (int a = 0; a < dims; ++a) expected.push_back(x.size(a + 2) * factor_[static_cast<size_t>(a)]);
   if (!target.empty()) {
     GTGM_CHECK(target == expected, "Upsample: input {} times factor {} gives {}, but the skip connection is {}",
-               shape_text(x.sizes()), shape_text(factor_), shape_text(expected), shape_text(target));
+               core::shape_str(x.sizes()), core::shape_str(factor_), core::shape_str(expected),
+               core::shape_str(target));
   }
   if (transposed_) return conv_->forward(x);  // [B, out, S*factor]
   // The 1^d conv and linear interpolation commute (both linear, constants preserved); converting

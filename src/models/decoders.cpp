@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "gtgm/core/error.h"
+#include "gtgm/core/strings.h"
 
 namespace gtgm::models {
 
@@ -38,7 +39,7 @@ UNetDecoderImpl::UNetDecoderImpl(const UNetDecoderOptions& o) : options_(o) {
     Shape r;
     for (size_t a = 0; a < hi.size(); ++a) {
       GTGM_CHECK(lo[a] % hi[a] == 0, "unet decoder: encoder stride {} of level {} is not a multiple of {} of level {}",
-                 shape_text(lo), j + 1, shape_text(hi), j);
+                 core::shape_str(lo), j + 1, core::shape_str(hi), j);
       r.push_back(lo[a] / hi[a]);
     }
     return r;
@@ -99,12 +100,12 @@ UNETRDecoderImpl::UNETRDecoderImpl(const UNETRDecoderOptions& o) : options_(o) {
   const Shape patch = expand_shape(o.patch_size(), d, "model.patch_size");
   for (int64_t p : patch) {
     GTGM_CHECK(p > 0 && (p & (p - 1)) == 0, "model.decoder: unetr needs power-of-two patch sizes, got {}",
-               shape_text(patch));
+               core::shape_str(patch));
     int64_t l = 0;
     while ((int64_t{1} << l) < p) ++l;
     levels_ = std::max(levels_, l);
   }
-  GTGM_CHECK(levels_ >= 1, "model.decoder: unetr needs a patch size > 1 on some axis, got {}", shape_text(patch));
+  GTGM_CHECK(levels_ >= 1, "model.decoder: unetr needs a patch size > 1 on some axis, got {}", core::shape_str(patch));
   const int64_t L = levels_;
   auto stride_at = [&](int64_t j) {
     Shape s;
@@ -164,7 +165,7 @@ std::vector<torch::Tensor> UNETRDecoderImpl::forward(const torch::Tensor& x, con
   for (size_t jj = L; jj-- > 0;) {
     y = up_convs_[jj]->forward(y);
     GTGM_CHECK(y.sizes() == skip[jj].sizes(), "unetr decoder: upsampled {} does not match skip {} at level {}",
-               shape_text(y.sizes()), shape_text(skip[jj].sizes()), jj);
+               core::shape_str(y.sizes()), core::shape_str(skip[jj].sizes()), jj);
     y = up_blocks_[jj]->forward(torch::cat({y, skip[jj]}, 1));
     maps[jj] = y;
   }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "gtgm/core/error.h"
+#include "gtgm/core/strings.h"
 
 namespace gtgm::models {
 
@@ -10,7 +11,7 @@ void EncoderImpl::check_input(const torch::Tensor& x, const Shape& divisor, cons
   const char* layout = dims_ == 3 ? "D, H, W" : "H, W";
   GTGM_CHECK(x.defined() && x.dim() == dims_ + 2 && x.size(1) == in_channels_,
              "{} expects input [B, {}, {}] ({}D, model.in_channels = {}), got {}", what, in_channels_, layout, dims_,
-             in_channels_, x.defined() ? shape_text(x.sizes()) : "an undefined tensor");
+             in_channels_, x.defined() ? core::shape_str(x.sizes()) : "an undefined tensor");
   bool ok = true;
   for (int a = 0; a < dims_; ++a) ok = ok && x.size(a + 2) % divisor[static_cast<size_t>(a)] == 0;
   if (!ok) {
@@ -20,9 +21,10 @@ void EncoderImpl::check_input(const torch::Tensor& x, const Shape& divisor, cons
       const int64_t d = divisor[static_cast<size_t>(a)];
       suggest.push_back((spatial[static_cast<size_t>(a)] + d - 1) / d * d);
     }
-    GTGM_THROW("{} cannot take input size {} ({}): every size must be a multiple of {} (the total stride); "
-               "pad or crop to e.g. {}",
-               what, shape_text(spatial), layout, shape_text(divisor), shape_text(suggest));
+    GTGM_THROW(
+        "{} cannot take input size {} ({}): every size must be a multiple of {} (the total stride); "
+        "pad or crop to e.g. {}",
+        what, core::shape_str(spatial), layout, core::shape_str(divisor), core::shape_str(suggest));
   }
 }
 

@@ -1,6 +1,7 @@
 #include "gtgm/models/flops.h"
 
 #include "gtgm/core/error.h"
+#include "gtgm/core/strings.h"
 #include "gtgm/models/gtgm_model.h"
 
 namespace gtgm::models {
@@ -27,7 +28,7 @@ FlopCount count_eval(torch::nn::Module& module, Fn fn) {
 }
 
 torch::Tensor one_sample(const torch::nn::Module& module, const std::vector<int64_t>& shape) {
-  GTGM_CHECK(shape.size() >= 3, "count_flops: input shape must be [B, C, *spatial], got {}", shape_text(shape));
+  GTGM_CHECK(shape.size() >= 3, "count_flops: input shape must be [B, C, *spatial], got {}", core::shape_str(shape));
   std::vector<int64_t> s = shape;
   s[0] = 1;
   auto params = module.parameters();

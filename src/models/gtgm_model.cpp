@@ -1,6 +1,7 @@
 #include "gtgm/models/gtgm_model.h"
 
 #include "gtgm/core/error.h"
+#include "gtgm/core/strings.h"
 
 namespace gtgm::models {
 
@@ -29,11 +30,11 @@ ImageEmbedding GtgmModelImpl::encode_image(const torch::Tensor& x) {
 torch::Tensor GtgmModelImpl::project_text(const torch::Tensor& text) { return text_proj_->forward(text); }
 
 GtgmOutput GtgmModelImpl::forward(const torch::Tensor& view1, const torch::Tensor& view2, const torch::Tensor& text) {
-  GTGM_CHECK(view1.sizes() == view2.sizes(), "GtgmModel: views differ in shape: {} vs {}", shape_text(view1.sizes()),
-             shape_text(view2.sizes()));
+  GTGM_CHECK(view1.sizes() == view2.sizes(), "GtgmModel: views differ in shape: {} vs {}",
+             core::shape_str(view1.sizes()), core::shape_str(view2.sizes()));
   GTGM_CHECK(text.dim() == 2 && text.size(0) == view1.size(0),
-             "GtgmModel: text embeddings {} do not match the image batch {}", shape_text(text.sizes()),
-             shape_text(view1.sizes()));
+             "GtgmModel: text embeddings {} do not match the image batch {}", core::shape_str(text.sizes()),
+             core::shape_str(view1.sizes()));
   GtgmOutput out;
   auto a = encode_image(view1);
   auto b = encode_image(view2);

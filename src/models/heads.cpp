@@ -1,6 +1,7 @@
 #include "gtgm/models/heads.h"
 
 #include "gtgm/core/error.h"
+#include "gtgm/core/strings.h"
 
 namespace gtgm::models {
 
@@ -12,10 +13,11 @@ ProjectionHeadImpl::ProjectionHeadImpl(int64_t in, int64_t hidden, int64_t out, 
 }
 
 torch::Tensor ProjectionHeadImpl::forward(const torch::Tensor& x) {
-  GTGM_CHECK(x.dim() == 2 && x.size(1) == in_, "projection head expects [B, {}], got {}", in_, shape_text(x.sizes()));
+  GTGM_CHECK(x.dim() == 2 && x.size(1) == in_, "projection head expects [B, {}], got {}", in_,
+             core::shape_str(x.sizes()));
   GTGM_CHECK(!is_training() || x.size(0) >= 2,
              "projection head BatchNorm needs >= 2 samples per batch in training, got {} (raise data.batch_size)",
-             shape_text(x.sizes()));
+             core::shape_str(x.sizes()));
   auto y = torch::relu(bn1_->forward(fc1_->forward(x)));  // [B, hidden]
   y = fc2_->forward(y);                                    // [B, out]
   return bn2_ ? bn2_->forward(y) : y;

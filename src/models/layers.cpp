@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "gtgm/core/error.h"
+#include "gtgm/core/strings.h"
 #include "gtgm/models/flops.h"
 
 namespace gtgm::models {
@@ -43,11 +44,9 @@ torch::Tensor activate(const torch::Tensor& x, ActKind act) {
 Shape expand_shape(const Shape& s, int dims, const char* what) {
   if (s.size() == 1) return Shape(static_cast<size_t>(dims), s.front());
   GTGM_CHECK(static_cast<int>(s.size()) == dims, "{} has {} entries {} but the layer has {} spatial dims", what,
-             s.size(), shape_text(s), dims);
+             s.size(), core::shape_str(s), dims);
   return s;
 }
-
-std::string shape_text(c10::IntArrayRef sizes) { return fmt::format("[{}]", fmt::join(sizes, ", ")); }
 
 // ---- Conv -----------------------------------------------------------------------------------------
 ConvImpl::ConvImpl(const ConvOptions& o) : options_(o) {
@@ -83,7 +82,7 @@ ConvImpl::ConvImpl(const ConvOptions& o) : options_(o) {
 torch::Tensor ConvImpl::forward(const torch::Tensor& x) {
   const auto& o = options_;
   GTGM_CHECK(x.dim() == o.dims() + 2 && x.size(1) == o.in_channels(), "Conv expects input [B, {}, {}] ({}D), got {}",
-             o.in_channels(), o.dims() == 3 ? "D, H, W" : "H, W", o.dims(), shape_text(x.sizes()));
+             o.in_channels(), o.dims() == 3 ? "D, H, W" : "H, W", o.dims(), core::shape_str(x.sizes()));
   torch::Tensor y;
   if (o.transposed()) {
     y = o.dims() == 3 ? torch::conv_transpose3d(x, weight, bias, o.stride(), o.padding())
@@ -131,7 +130,7 @@ torch::Tensor NormImpl::forward(const torch::Tensor& x) {
              kind_ == NormKind::Batch   ? "batch"
              : kind_ == NormKind::Group ? "group"
                                         : "instance",
-             channels_, shape_text(x.sizes()));
+             channels_, core::shape_str(x.sizes()));
   const bool cudnn = at::globalContext().userEnabledCuDNN();
   switch (kind_) {
     case NormKind::Batch: {
@@ -174,7 +173,7 @@ LinearImpl::LinearImpl(int64_t in_features, int64_t out_features, bool with_bias
 }
 
 torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
-  GTGM_CHECK(x.dim() >= 1 && x.size(-1) == in_, "Linear expects [..., {}], got {}", in_, shape_text(x.sizes()));
+  GTGM_CHECK(x.dim() >= 1 && x.size(-1) == in_, "Linear expects [..., {}], got {}", in_, core::shape_str(x.sizes()));
   if (detail::flops_active()) detail::add_flops("linear", 2 * (x.numel() / in_) * in_ * out_);
   return torch::nn::functional::linear(x, weight, bias);
 }
@@ -197,7 +196,7 @@ torch::Tensor max_pool(const torch::Tensor& x, int dims, const Shape& kernel, co
 }
 
 torch::Tensor global_avg_pool(const torch::Tensor& x) {
-  GTGM_CHECK(x.dim() >= 3, "global_avg_pool expects [B, C, *spatial], got {}", shape_text(x.sizes()));
+  GTGM_CHECK(x.dim() >= 3, "global_avg_pool expects [B, C, *spatial], got {}", core::shape_str(x.sizes()));
   std::vector<int64_t> axes;
   for (int64_t a = 2; a < x.dim(); ++a) axes.push_back(a);
   return x.mean(axes);
@@ -206,7 +205,7 @@ torch::Tensor global_avg_pool(const torch::Tensor& x) {
 torch::Tensor resize_linear(const torch::Tensor& x, const Shape& size) {
   namespace F = torch::nn::functional;
   GTGM_CHECK(x.dim() == static_cast<int64_t>(size.size()) + 2, "resize_linear: input {} vs target size {}",
-             shape_text(x.sizes()), shape_text(size));
+             core::shape_str(x.sizes()), core::shape_str(size));
   auto opts = F::InterpolateFuncOptions().size(size).align_corners(false);
   opts = size.size() == 3 ? opts.mode(torch::kTrilinear) : opts.mode(torch::kBilinear);
   return F::interpolate(x, opts);

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "gtgm/core/error.h"
+#include "gtgm/core/strings.h"
 #include "gtgm/models/flops.h"
 
 namespace gtgm::models {
@@ -88,7 +89,7 @@ ViT3dImpl::ViT3dImpl(const ViT3dOptions& o) : EncoderImpl("vit3d", o.spatial_dim
     GTGM_CHECK(options_.input_size()[i] % patch[i] == 0,
                "vit3d: model.input_size {} is not a multiple of "
                "model.patch_size {}",
-               shape_text(options_.input_size()), shape_text(patch));
+               core::shape_str(options_.input_size()), core::shape_str(patch));
     grid.push_back(options_.input_size()[i] / patch[i]);
   }
   const int64_t hidden = o.hidden_size();

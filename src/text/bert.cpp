@@ -6,6 +6,7 @@
 
 #include "gtgm/core/atomic_file.h"
 #include "gtgm/core/error.h"
+#include "gtgm/core/strings.h"
 
 namespace gtgm::text {
 namespace {
@@ -21,8 +22,6 @@ torch::Tensor activation(const torch::Tensor& x, const std::string& act) {
   if (act == "relu") return torch::relu(x);
   return torch::silu(x);  // "silu" / "swish" (validated in BertConfig)
 }
-
-std::string shape_of(const torch::Tensor& t) { return fmt::format("[{}]", fmt::join(t.sizes(), ", ")); }
 
 double lowest(torch::ScalarType t) {
   switch (t) {
@@ -167,9 +166,9 @@ BertModelImpl::BertModelImpl(const BertConfig& cfg) : cfg_(cfg) {
 
 torch::Tensor BertModelImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                                      const torch::Tensor& token_type_ids) {
-  GTGM_CHECK(input_ids.dim() == 2, "BERT input_ids must be [N, L], got {}", shape_of(input_ids));
+  GTGM_CHECK(input_ids.dim() == 2, "BERT input_ids must be [N, L], got {}", core::shape_str(input_ids.sizes()));
   GTGM_CHECK(attention_mask.sizes() == input_ids.sizes(), "BERT attention_mask {} must match input_ids {}",
-             shape_of(attention_mask), shape_of(input_ids));
+             core::shape_str(attention_mask.sizes()), core::shape_str(input_ids.sizes()));
   const int64_t l = input_ids.size(1);
   GTGM_CHECK(l <= cfg_.max_position_embeddings, "BERT input of {} tokens exceeds max_position_embeddings {}", l,
              cfg_.max_position_embeddings);

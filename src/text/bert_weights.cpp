@@ -4,6 +4,7 @@
 
 #include "gtgm/core/error.h"
 #include "gtgm/core/logging.h"
+#include "gtgm/core/strings.h"
 #include "gtgm/text/bert.h"
 
 namespace fs = std::filesystem;
@@ -11,18 +12,13 @@ namespace fs = std::filesystem;
 namespace gtgm::text {
 namespace {
 
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 /// HF's key renames for BERT: strip the base-model prefix, TF-era LayerNorm names.
 std::string map_key(std::string key, bool strip_prefix) {
-  if (strip_prefix && starts_with(key, "bert.")) key = key.substr(5);
+  if (strip_prefix && core::starts_with(key, "bert.")) key = key.substr(5);
   for (auto [from, to] : {std::pair<const char*, const char*>{"LayerNorm.gamma", "LayerNorm.weight"},
                           {"LayerNorm.beta", "LayerNorm.bias"}}) {
     const std::string f = from;
-    if (ends_with(key, f)) key = key.substr(0, key.size() - f.size()) + to;
+    if (core::ends_with(key, f)) key = key.substr(0, key.size() - f.size()) + to;
   }
   return key;
 }
@@ -63,19 +59,19 @@ io::LoadReport load_bert_weights(BertModelImpl& model, const fs::path& weights, 
   const bool is_safetensors = weights.extension() == ".safetensors";
   io::NamedTensors raw = is_safetensors ? io::load_safetensors(weights) : load_torch_state_dict(weights);
   bool any_prefixed = false;
-  for (const auto& [k, t] : raw) any_prefixed = any_prefixed || starts_with(k, "bert.");
+  for (const auto& [k, t] : raw) any_prefixed = any_prefixed || core::starts_with(k, "bert.");
   io::NamedTensors state;
   state.reserve(raw.size());
   for (auto& [k, t] : raw) {
     // A BertForPreTraining checkpoint: encoder keys carry "bert."; "cls.*" heads stay as they are.
     const std::string key = map_key(k, any_prefixed);
-    if (ends_with(key, "position_ids")) continue;  // buffer HF ignores on load too
+    if (core::ends_with(key, "position_ids")) continue;  // buffer HF ignores on load too
     state.emplace_back(key, std::move(t));
   }
   auto report = io::load_state_into(model, state, /*strict=*/false, weights.string());
   std::vector<std::string> fatal;
   for (const auto& m : report.missing)
-    if (need_pooler || !starts_with(m, "pooler.")) fatal.push_back(m);
+    if (need_pooler || !core::starts_with(m, "pooler.")) fatal.push_back(m);
   GTGM_CHECK(fatal.empty(), "{}: {} BERT weights are missing ({}); is this a BERT checkpoint matching config.json? {}",
              weights.string(), fatal.size(), fmt::join(fatal.begin(), fatal.begin() + std::min<size_t>(fatal.size(), 8), ", "),
              report.summary());

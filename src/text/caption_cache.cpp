@@ -15,6 +15,7 @@
 #include "gtgm/core/atomic_file.h"
 #include "gtgm/core/error.h"
 #include "gtgm/core/logging.h"
+#include "gtgm/core/strings.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -89,14 +90,7 @@ CaptionRecord parse_record(const std::string& line, const std::string& where) {
 
 // ---- hashing / JSON -----------------------------------------------------------------------------
 
-uint64_t hash64(const std::string& s) {
-  uint64_t h = 14695981039346656037ull;  // FNV-1a 64 offset basis
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
+uint64_t hash64(const std::string& s) { return core::fnv1a64(s); }
 
 std::string hash_hex(const std::string& s) { return fmt::format("{:016x}", hash64(s)); }
 

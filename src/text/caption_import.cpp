@@ -5,6 +5,7 @@
 #include "gtgm/core/atomic_file.h"
 #include "gtgm/core/error.h"
 #include "gtgm/core/logging.h"
+#include "gtgm/core/strings.h"
 #include "gtgm/text/caption_cache.h"
 
 namespace fs = std::filesystem;
@@ -68,11 +69,6 @@ std::vector<std::vector<std::string>> parse_csv(const std::string& data, const s
   return rows;
 }
 
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 std::string trim(const std::string& s) {
   const auto b = s.find_first_not_of(" \t");
   if (b == std::string::npos) return "";
@@ -85,7 +81,7 @@ std::string volume_id_of(const fs::path& csv) {
   name = name.substr(0, name.size() - 4);  // ".csv"
   for (const char* ext : {".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd", ".tif", ".tiff", ".h5", ".hdf5"}) {
     const std::string e = ext;
-    if (name.size() > e.size() && lower(name.substr(name.size() - e.size())) == e) {
+    if (name.size() > e.size() && core::lower(name.substr(name.size() - e.size())) == e) {
       name = name.substr(0, name.size() - e.size());
       break;
     }
@@ -120,7 +116,7 @@ int64_t import_reference_csv(const fs::path& folder, const fs::path& out, const 
     GTGM_CHECK(fs::is_directory(folder, ec), "caption CSV import: {} is neither a .csv file nor a folder",
                folder.string());
     for (const auto& e : fs::directory_iterator(folder))
-      if (e.is_regular_file() && lower(e.path().extension().string()) == ".csv") files.push_back(e.path());
+      if (e.is_regular_file() && core::lower(e.path().extension().string()) == ".csv") files.push_back(e.path());
   }
   std::sort(files.begin(), files.end());
   GTGM_CHECK(!files.empty(), "caption CSV import: no *.csv files in {}", folder.string());
@@ -136,7 +132,7 @@ int64_t import_reference_csv(const fs::path& folder, const fs::path& out, const 
     GTGM_CHECK(!rows.empty(), "{}: empty CSV (expected a header with z, y, x, caption)", f.string());
     int col[4] = {-1, -1, -1, -1};  // z, y, x, caption
     for (size_t c = 0; c < rows[0].size(); ++c) {
-      const auto name = lower(trim(rows[0][c]));
+      const auto name = core::lower(trim(rows[0][c]));
       if (name == "z") col[0] = static_cast<int>(c);
       if (name == "y") col[1] = static_cast<int>(c);
       if (name == "x") col[2] = static_cast<int>(c);

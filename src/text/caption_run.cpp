@@ -9,6 +9,7 @@
 #include "gtgm/core/error.h"
 #include "gtgm/core/logging.h"
 #include "gtgm/core/progress.h"
+#include "gtgm/core/strings.h"
 #include "gtgm/io/slice_render.h"
 #include "gtgm/io/volume_io.h"
 
@@ -20,14 +21,9 @@ namespace {
 const char* kImageExtensions[] = {".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd",
                                   ".tiff",   ".tif", ".h5",   ".hdf5", ".hdf"};
 
-std::string lowercase(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
-
 /// The image extension `name` ends with, or "".
 std::string image_extension(const std::string& name) {
-  const auto l = lowercase(name);
+  const auto l = core::lower(name);
   for (const char* e : kImageExtensions) {
     const std::string ext = e;
     if (l.size() > ext.size() && l.compare(l.size() - ext.size(), ext.size(), ext) == 0) return ext;

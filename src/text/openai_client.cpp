@@ -10,6 +10,7 @@
 
 #include "gtgm/core/error.h"
 #include "gtgm/core/logging.h"
+#include "gtgm/core/strings.h"
 #include "gtgm/io/png.h"
 
 #ifdef GTGM_HAVE_CURL
@@ -58,9 +59,7 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
 
 size_t on_header(char* data, size_t size, size_t n, void* user) {
   std::string line(data, size * n);
-  std::string lower = line;
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (lower.rfind("retry-after:", 0) == 0) {
+  if (core::starts_with(core::lower(line), "retry-after:")) {
     try {
       static_cast<HttpReply*>(user)->retry_after_s = std::stod(line.substr(12));
     } catch (const std::exception&) {

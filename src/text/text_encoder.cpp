@@ -5,19 +5,19 @@
 #include "gtgm/core/atomic_file.h"
 #include "gtgm/core/error.h"
 #include "gtgm/core/logging.h"
+#include "gtgm/core/strings.h"
 
 namespace fs = std::filesystem;
 
 namespace gtgm::text {
 namespace {
 
-std::string shape_of(const torch::Tensor& t) { return fmt::format("[{}]", fmt::join(t.sizes(), ", ")); }
-
 /// Pools [N, L, H] model output, passes [N, H] through.
 torch::Tensor pool_output(const torch::Tensor& out, const torch::Tensor& mask, const std::string& pooling,
                           const std::string& source) {
   if (out.dim() == 2) return out;
-  GTGM_CHECK(out.dim() == 3, "{}: text model returned {}; expected [N, L, H] or [N, H]", source, shape_of(out));
+  GTGM_CHECK(out.dim() == 3, "{}: text model returned {}; expected [N, L, H] or [N, H]", source,
+             core::shape_str(out.sizes()));
   if (pooling == "cls") return out.select(1, 0);
   GTGM_CHECK(pooling == "mean", "{}: pooling '{}' needs a BERT model; TorchScript encoders support cls and mean",
              source, pooling);
@@ -115,7 +115,7 @@ torch::Tensor TorchScriptTextEncoder::encode(const std::vector<std::string>& tex
   try {
     out = module_.forward(inputs);
   } catch (const std::exception& e) {
-    GTGM_THROW("{}: forward failed on a batch {}: {}", path_, shape_of(batch.input_ids),
+    GTGM_THROW("{}: forward failed on a batch {}: {}", path_, core::shape_str(batch.input_ids.sizes()),
                std::string(e.what()).substr(0, 400));
   }
   if (out.isTuple()) out = out.toTupleRef().elements().at(0);

@@ -4,14 +4,11 @@
 #include <set>
 
 #include "gtgm/core/error.h"
+#include "gtgm/core/strings.h"
 #include "gtgm/core/torch_compat.h"
 
 namespace gtgm::train {
 namespace {
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 std::string count_text(int64_t n) {
   if (n >= 1000000) return fmt::format("{:.1f}M", static_cast<double>(n) / 1e6);
@@ -25,7 +22,7 @@ auto state_key(const torch::optim::Optimizer& opt, const torch::Tensor& p) { ret
 }  // namespace
 
 bool uses_weight_decay(const std::string& name, const torch::Tensor& param) {
-  return param.dim() >= 2 && !ends_with(name, "bias");
+  return param.dim() >= 2 && !core::ends_with(name, "bias");
 }
 
 Optimizer::Optimizer(const config::OptimConfig& o, torch::nn::Module& module) : kind_(o.name), weight_decay_(o.weight_decay) {

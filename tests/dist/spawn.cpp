@@ -1,37 +1,15 @@
 #include "dist/spawn.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <fstream>
 #include <sstream>
 #include <thread>
 
-extern char** environ;
+#include "gtgm/dist/local_launch.h"
 
 namespace gtgm::test {
-
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  const int port = ntohs(addr.sin_port);
-  ::close(fd);
-  return port;
-}
 
 std::vector<RankProcess> start_ranks(int world, const std::string& scenario, const std::filesystem::path& dir,
                                      const std::map<std::string, std::string>& env,
@@ -39,15 +17,10 @@ std::vector<RankProcess> start_ranks(int world, const std::string& scenario, con
                                      LaunchStyle style) {
   std::filesystem::create_directories(dir);
   const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
-  const int port = free_port();
+  const int port = dist::free_port();
   std::vector<RankProcess> out;
   for (int r = 0; r < world; ++r) {
-    std::map<std::string, std::string> vars;
-    for (char** e = environ; *e != nullptr; ++e) {
-      const std::string kv(*e);
-      const auto eq = kv.find('=');
-      if (eq != std::string::npos) vars[kv.substr(0, eq)] = kv.substr(eq + 1);
-    }
+    auto vars = dist::current_environment();
     // A clean launch environment: nothing inherited from an outer torchrun / Slurm job.
     for (const char* k : {"RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT", "SLURM_PROCID",
                           "SLURM_NTASKS", "SLURM_STEP_NUM_TASKS", "SLURM_LOCALID", "SLURM_STEP_NODELIST",
@@ -56,10 +29,7 @@ std::vector<RankProcess> start_ranks(int world, const std::string& scenario, con
       vars.erase(k);
     }
     if (style == LaunchStyle::Torchrun) {
-      vars["RANK"] = std::to_string(r);
-      vars["WORLD_SIZE"] = std::to_string(world);
-      vars["LOCAL_RANK"] = std::to_string(r);
-      vars["MASTER_ADDR"] = "127.0.0.1";
+      dist::set_torchrun_env(vars, r, world, port);
     } else {
       // srun's variables; the master comes from the (compressed) node list.
       vars["SLURM_PROCID"] = std::to_string(r);
@@ -74,25 +44,13 @@ std::vector<RankProcess> start_ranks(int world, const std::string& scenario, con
     if (auto it = per_rank.find(r); it != per_rank.end()) {
       for (const auto& [k, v] : it->second) vars[k] = v;
     }
-    std::vector<std::string> env_strings;
-    for (const auto& [k, v] : vars) env_strings.push_back(k + "=" + v);
-    std::vector<char*> envp;
-    for (auto& s : env_strings) envp.push_back(s.data());
-    envp.push_back(nullptr);
-    std::string arg0 = self, arg1 = "--gtest_filter=DistWorker.Run";
-    char* argv[] = {arg0.data(), arg1.data(), nullptr};
-
     RankProcess p;
     p.rank = r;
     p.log = dir / ("rank" + std::to_string(r) + ".log");
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, p.log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    const int rc = posix_spawn(&p.pid, self.c_str(), &actions, nullptr, argv, envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) {
-      ADD_FAILURE_AT(__FILE__, __LINE__) << "posix_spawn failed: " << rc;
+    try {
+      p.pid = dist::spawn_process({self, "--gtest_filter=DistWorker.Run"}, vars, p.log, /*merge_stderr=*/true);
+    } catch (const std::exception& e) {
+      ADD_FAILURE_AT(__FILE__, __LINE__) << e.what();
       p.finished = true;
     }
     out.push_back(p);
@@ -106,11 +64,9 @@ void wait_ranks(std::vector<RankProcess>& ranks, std::chrono::milliseconds timeo
     bool all = true;
     for (auto& p : ranks) {
       if (p.finished) continue;
-      int status = 0;
-      const pid_t w = ::waitpid(p.pid, &status, WNOHANG);
-      if (w == p.pid) {
+      if (const auto code = dist::reap_process(p.pid, /*block=*/false)) {
         p.finished = true;
-        p.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        p.exit_code = *code;
         p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       } else {
         all = false;
@@ -126,8 +82,7 @@ void kill_ranks(std::vector<RankProcess>& ranks) {
     if (p.finished || p.pid <= 0) continue;
     ::kill(p.pid, SIGKILL);
     ::kill(p.pid, SIGCONT);  // a stopped process must run to die
-    int status = 0;
-    ::waitpid(p.pid, &status, 0);
+    dist::reap_process(p.pid, /*block=*/true);
     p.finished = true;
     p.exit_code = 128 + SIGKILL;
   }

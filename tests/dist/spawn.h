@@ -12,9 +12,6 @@
 
 namespace gtgm::test {
 
-/// A free TCP port on 127.0.0.1 (bound and released; another process could still take it).
-int free_port();
-
 struct RankProcess {
   int rank = 0;
   pid_t pid = -1;

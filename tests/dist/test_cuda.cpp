@@ -4,6 +4,7 @@
 
 #include "dist/process_group.h"
 #include "dist/spawn.h"
+#include "gtgm/dist/local_launch.h"
 #include "gtgm/losses/clip.h"
 #include "gtgm/losses/feature_losses.h"
 #include "gtgm/losses/segmentation.h"
@@ -21,7 +22,7 @@ TEST(DistNccl, OneProcessSmoke_CUDA) {
   o.rank = 0;
   o.world_size = 1;
   o.master_addr = "127.0.0.1";
-  o.master_port = test::free_port();
+  o.master_port = dist::free_port();
   o.backend = "nccl";
   o.device = torch::Device(torch::kCUDA, 0);
   o.timeout = std::chrono::seconds(60);

@@ -26,19 +26,7 @@ void write_raw(const fs::path& path, const std::string& header, const std::strin
   test::write_file(path, bytes + header + data);
 }
 
-/// Runs a shell command and returns (exit code, output).
-std::pair<int, std::string> shell(const std::string& cmd) {
-  std::string out;
-  FILE* pipe = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (!pipe) return {-1, ""};
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
-  const int st = ::pclose(pipe);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
-}
-
-bool python_with_numpy() { return shell("/usr/bin/python3 -c 'import numpy'").first == 0; }
+bool python_with_numpy() { return test::run_command("/usr/bin/python3 -c 'import numpy'").exit_code == 0; }
 
 }  // namespace
 
@@ -77,8 +65,9 @@ TEST(SafetensorsParity, CppWrittenFileReadsInPython) {
   const auto tensors = io::load_safetensors(kRefDir / "reference.safetensors", &meta);
   test::TempDir dir;
   io::save_safetensors(dir / "cpp.safetensors", tensors, meta);
-  const auto [rc, out] = shell("/usr/bin/python3 " + std::string(GTGM_SOURCE_ROOT) +
-                               "/scripts/reference/safetensors_reference.py --check " + (dir / "cpp.safetensors").string());
+  const auto [rc, out] =
+      test::run_command("/usr/bin/python3 " + std::string(GTGM_SOURCE_ROOT) +
+                        "/scripts/reference/safetensors_reference.py --check " + (dir / "cpp.safetensors").string());
   EXPECT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("OK 12 tensors"), std::string::npos) << out;
 }

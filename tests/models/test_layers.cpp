@@ -1,6 +1,7 @@
 // Layers and blocks: shapes, PyTorch-equivalent values, FLOP counts by hand, errors.
 #include <torch/torch.h>
 
+#include "gtgm/core/strings.h"
 #include "gtgm/models/blocks.h"
 #include "gtgm/models/flops.h"
 #include "gtgm/models/layers.h"
@@ -27,7 +28,7 @@ TEST(ModelsLayers, ConvShapesTwoAndThreeDims) {
   for (const auto& c : cases) {
     Conv conv(ConvOptions(c.dims, 3, 5, c.kernel).stride(c.stride).transposed(c.transposed));
     const auto y = conv->forward(torch::randn(c.in));
-    EXPECT_EQ(Shape(y.sizes().begin(), y.sizes().end()), c.expect) << shape_text(c.in);
+    EXPECT_EQ(Shape(y.sizes().begin(), y.sizes().end()), c.expect) << core::shape_str(c.in);
   }
 }
 

@@ -15,21 +15,6 @@
 namespace gtgm {
 namespace fs = std::filesystem;
 
-namespace {
-
-std::pair<int, std::string> shell(const std::string& cmd) {
-  std::string out;
-  FILE* pipe = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (!pipe) return {-1, ""};
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
-  const int st = ::pclose(pipe);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
-}
-
-}  // namespace
-
 TEST(CaptionViews, GridPositionsOverShapes) {
   struct Case {
     std::array<int64_t, 3> shape, step;
@@ -103,13 +88,14 @@ TEST(CaptionViews, PngAndBase64) {
   EXPECT_THROW_MSG(io::encode_png(torch::zeros({4, 4, 2}, torch::kUInt8)), "needs [H, W] or [H, W, 3]");
 
   // An independent decoder (Pillow) reads back the same pixels.
-  if (shell("/usr/bin/python3 -c 'import PIL, numpy'").first != 0) GTEST_SKIP() << "Pillow not available";
+  if (test::run_command("/usr/bin/python3 -c 'import PIL, numpy'").exit_code != 0)
+    GTEST_SKIP() << "Pillow not available";
   test::TempDir dir;
   for (const auto& [name, img] : std::vector<std::pair<std::string, torch::Tensor>>{{"gray", gray}, {"rgb", rgb}}) {
     test::write_file(dir / (name + ".png"), io::encode_png(img));
     test::write_file(dir / (name + ".raw"),
                      std::string(static_cast<const char*>(img.data_ptr()), static_cast<size_t>(img.numel())));
-    const auto [rc, out] = shell(
+    const auto [rc, out] = test::run_command(
         "/usr/bin/python3 -c \"import numpy as np; from PIL import Image; "
         "a = np.asarray(Image.open('" +
         (dir / (name + ".png")).string() +

@@ -1,12 +1,8 @@
 // `gtgm pretrain` / `gtgm export` end to end with the real binary on synthetic phantoms through the
 // real cache and loader: SIGTERM -> checkpoint + exit 0, resume == uninterrupted, config refusal,
 // export read back by Python's torch.load.
-#include <arpa/inet.h>
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +15,7 @@
 #include "gtgm/data/cache_dataset.h"
 #include "gtgm/data/preprocess_dataset.h"
 #include "gtgm/data/synth.h"
+#include "gtgm/dist/local_launch.h"
 #include "gtgm/text/caption_cache.h"
 #include "gtgm/train/checkpoint.h"
 #include "gtgm/train/metrics.h"
@@ -101,70 +98,31 @@ train:
 };
 test::TempDir* PretrainCli::dir_ = nullptr;
 
-// Starts the binary in the background with output to `log`; returns its pid.
-pid_t spawn_gtgm(const std::vector<std::string>& args, const fs::path& log) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const int fd = ::open(log.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0644);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    std::vector<char*> argv;
-    std::string bin = GTGM_BINARY;
-    argv.push_back(bin.data());
-    std::vector<std::string> copy = args;
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(bin.c_str(), argv.data());
-    ::_exit(127);
-  }
-  return pid;
+// `gtgm args...` as an argv.
+std::vector<std::string> gtgm_argv(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {GTGM_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
 }
 
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
+// Starts the binary in the background with output to `log`; returns its pid.
+pid_t spawn_gtgm(const std::vector<std::string>& args, const fs::path& log) {
+  return dist::spawn_process(gtgm_argv(args), dist::current_environment(), log, /*merge_stderr=*/true);
 }
 
 // Runs `world` ranks of `gtgm args...` as torchrun would (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_*);
 // returns each rank's exit code; logs in dir/rank<r>.log.
 std::vector<int> run_ranks(int world, const std::vector<std::string>& args, const fs::path& dir) {
-  const int port = free_port();
+  const int port = dist::free_port();
   std::vector<pid_t> pids;
   for (int r = 0; r < world; ++r) {
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      ::setenv("RANK", std::to_string(r).c_str(), 1);
-      ::setenv("LOCAL_RANK", std::to_string(r).c_str(), 1);
-      ::setenv("WORLD_SIZE", std::to_string(world).c_str(), 1);
-      ::setenv("MASTER_ADDR", "127.0.0.1", 1);
-      ::setenv("MASTER_PORT", std::to_string(port).c_str(), 1);
-      const fs::path log = dir / ("rank" + std::to_string(r) + ".log");
-      const int fd = ::open(log.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0644);
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-      std::string bin = GTGM_BINARY;
-      std::vector<std::string> copy = args;
-      std::vector<char*> argv = {bin.data()};
-      for (auto& a : copy) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(bin.c_str(), argv.data());
-      ::_exit(127);
-    }
-    pids.push_back(pid);
+    auto env = dist::current_environment();
+    dist::set_torchrun_env(env, r, world, port);
+    pids.push_back(dist::spawn_process(gtgm_argv(args), env, dir / ("rank" + std::to_string(r) + ".log"),
+                                       /*merge_stderr=*/true));
   }
   std::vector<int> codes;
-  for (const pid_t pid : pids) {
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    codes.push_back(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-  }
+  for (const pid_t pid : pids) codes.push_back(*dist::reap_process(pid, /*block=*/true));
   return codes;
 }
 
@@ -285,13 +243,9 @@ TEST_F(PretrainCli, ExportIsReadableFromPython) {
   EXPECT_EQ(arch["step"], 2);
   EXPECT_EQ(arch["model_config"]["depth"], "10");
   if (!fs::exists("/usr/bin/python3")) GTEST_SKIP() << "no /usr/bin/python3 to check torch.load";
-  const std::string cmd =
-      fmt::format("/usr/bin/python3 {}/scripts/check_export.py {} 2>&1", GTGM_SOURCE_ROOT, out.string());
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  std::string py;
-  char buf[1024];
-  while (size_t n = fread(buf, 1, sizeof(buf), pipe)) py.append(buf, n);
-  EXPECT_EQ(::pclose(pipe), 0) << py;
+  const auto [py_rc, py] =
+      test::run_command(fmt::format("/usr/bin/python3 {}/scripts/check_export.py {}", GTGM_SOURCE_ROOT, out.string()));
+  EXPECT_EQ(py_rc, 0) << py;
   EXPECT_NE(py.find("OK: encoder.pt and encoder.safetensors agree"), std::string::npos) << py;
   r = test::run_gtgm("export " + (dir() / "nothing").string() + " --out " + out.string());
   EXPECT_EQ(r.exit_code, 1);

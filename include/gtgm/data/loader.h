@@ -11,6 +11,8 @@
 /// `num_workers` and any placement of the augmentation (same device type).
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -21,6 +23,7 @@
 #include "gtgm/data/augment.h"
 #include "gtgm/data/cache_dataset.h"
 #include "gtgm/data/prefetcher.h"
+#include "gtgm/data/rng.h"
 
 namespace gtgm::data {
 
@@ -87,14 +90,6 @@ class EpochSchedule {
   mutable std::vector<int64_t> memo_;
 };
 
-namespace detail {
-/// The state of a loader whose next batch is global batch `b`.
-LoaderState make_state(int64_t b, const EpochSchedule& schedule, const LoaderOptions& options);
-/// Checks that `saved` belongs to the same stream as `current` (seed, rank, world, batch,
-/// epoch length) and returns the global batch to continue from; `what` names the loader.
-int64_t restore_position(const LoaderState& saved, const LoaderState& current, const std::string& what);
-}  // namespace detail
-
 /// Resolves data.augment_on for a device: true = augment in the workers.
 bool augment_in_workers(const std::string& augment_on, const torch::Device& device);
 
@@ -102,56 +97,92 @@ bool augment_in_workers(const std::string& augment_on, const torch::Device& devi
 /// workers use N cores instead of N x all cores.
 void limit_intraop_threads_of_this_thread();
 
+/// What the pretraining and segmentation loaders share: the dataset, data config, options, epoch
+/// schedule, crop size, where augmentation runs and whether batches are pinned, the per-sample
+/// random streams, and the stream position (state / restore) over the derived loader's prefetch
+/// queue. The queue lives in the derived loader, declared last, so its workers stop before any
+/// state they read is destroyed.
+class LoaderBase {
+ public:
+  virtual ~LoaderBase() = default;
+  LoaderBase(const LoaderBase&) = delete;
+  LoaderBase& operator=(const LoaderBase&) = delete;
+
+  /// Where the stream is: restore() of it continues with the batch after the last one returned.
+  LoaderState state() const;
+  /// Continues the stream at `state`; throws when it belongs to another stream (seed, rank,
+  /// world size, batch size, epoch length) or is out of range.
+  void restore(const LoaderState& state);
+  int64_t batches_per_epoch() const { return schedule_.batches_per_epoch(); }
+
+ protected:
+  /// `what` names the loader in errors and its worker threads ("pretraining loader").
+  LoaderBase(std::shared_ptr<const CacheDataset> dataset, const config::DataConfig& cfg, LoaderOptions options,
+             std::string what);
+
+  /// A prefetch queue of `build(b)` over data.num_workers workers holding up to
+  /// max(data.prefetch, workers) batches.
+  template <class Item, class Build>
+  std::unique_ptr<Prefetcher<Item>> make_queue(Build build) const {
+    const int workers = cfg_.num_workers;
+    return std::make_unique<Prefetcher<Item>>(
+        std::move(build), workers, std::max(cfg_.prefetch, workers),
+        [](int) { limit_intraop_threads_of_this_thread(); }, what_);
+  }
+  /// Global index of the next batch the derived loader's queue returns.
+  virtual int64_t queue_position() const = 0;
+  /// Makes the queue continue at global batch `b`.
+  virtual void queue_reset(int64_t b) = 0;
+  /// The random stream of sample `i` of global batch `b`: Rng(seed, {tag, epoch, rank, j}) with j
+  /// the sample's index in this rank's epoch.
+  Rng sample_rng(uint64_t tag, int64_t b, int64_t i) const;
+
+  std::shared_ptr<const CacheDataset> ds_;
+  config::DataConfig cfg_;
+  LoaderOptions opt_;
+  EpochSchedule schedule_;
+  std::array<int64_t, 3> crop_{};  ///< data.crop_size [D, H, W]
+  bool worker_augment_;
+  bool pin_;
+  std::string what_;
+};
+
 /// The pretraining loader.
-class PretrainLoader {
+class PretrainLoader : public LoaderBase {
  public:
   /// Uses data.{crop_size, batch_size, num_workers, prefetch, pin_memory, samples_per_epoch,
   /// augment_on, pretrain_augment}.
   PretrainLoader(std::shared_ptr<const CacheDataset> dataset, const config::DataConfig& cfg, LoaderOptions options);
-  ~PretrainLoader();
+  ~PretrainLoader() override;
 
   PretrainBatch next();
-  LoaderState state() const;
-  void restore(const LoaderState& state);
-  int64_t batches_per_epoch() const { return schedule_.batches_per_epoch(); }
 
  private:
   struct Item;
   Item build(int64_t batch) const;
+  int64_t queue_position() const override;
+  void queue_reset(int64_t b) override;
 
-  std::shared_ptr<const CacheDataset> ds_;
-  config::DataConfig cfg_;
-  LoaderOptions opt_;
-  EpochSchedule schedule_;
-  bool worker_augment_;
-  bool pin_;
   TransposeMask mask_;
-  std::unique_ptr<Prefetcher<Item>> queue_;
+  std::unique_ptr<Prefetcher<Item>> queue_;  // last: its workers read the members above
 };
 
 /// The segmentation loader (foreground oversampling, segmentation augmentation).
-class SegLoader {
+class SegLoader : public LoaderBase {
  public:
   /// Uses data.{crop_size, batch_size, num_workers, prefetch, pin_memory, samples_per_epoch,
   /// augment_on, foreground_oversample, seg_augment}. Every case needs a label.
   SegLoader(std::shared_ptr<const CacheDataset> dataset, const config::DataConfig& cfg, LoaderOptions options);
-  ~SegLoader();
+  ~SegLoader() override;
 
   SegBatch next();
-  LoaderState state() const;
-  void restore(const LoaderState& state);
-  int64_t batches_per_epoch() const { return schedule_.batches_per_epoch(); }
 
  private:
   struct Item;
   Item build(int64_t batch) const;
+  int64_t queue_position() const override;
+  void queue_reset(int64_t b) override;
 
-  std::shared_ptr<const CacheDataset> ds_;
-  config::DataConfig cfg_;
-  LoaderOptions opt_;
-  EpochSchedule schedule_;
-  bool worker_augment_;
-  bool pin_;
   std::unique_ptr<Prefetcher<Item>> queue_;
 };
 

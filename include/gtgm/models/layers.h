@@ -29,8 +29,6 @@ torch::Tensor activate(const torch::Tensor& x, ActKind act);
 
 /// Repeats a one-element shape to `dims` entries; checks the length otherwise (names `what`).
 Shape expand_shape(const Shape& s, int dims, const char* what);
-/// "[2, 1, 16, 32, 32]" for error messages.
-std::string shape_text(c10::IntArrayRef sizes);
 
 /// What every conv block needs to know besides its channel counts.
 struct BlockSpec {

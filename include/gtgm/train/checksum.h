@@ -1,10 +1,14 @@
 #pragma once
 /// SHA-256 (FIPS 180-4) of byte strings and files: the checkpoint manifest records one per file so
-/// a corrupted or partially copied checkpoint directory is detected before it is used.
+/// a corrupted or partially copied checkpoint directory is detected before it is used. The digest
+/// is libcrypto's (OpenSSL EVP).
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
+
+struct evp_md_ctx_st;  // OpenSSL's EVP_MD_CTX, kept out of this header
 
 namespace gtgm::train {
 
@@ -12,17 +16,19 @@ namespace gtgm::train {
 class Sha256 {
  public:
   Sha256();
+  ~Sha256();
+  Sha256(Sha256&&) noexcept;
+  Sha256& operator=(Sha256&&) noexcept;
   /// Feeds `n` bytes.
   void update(const void* data, std::size_t n);
   /// Finishes and returns the digest as 64 lowercase hex characters (the object is then spent).
   std::string hex_digest();
 
  private:
-  void block(const uint8_t* p);
-  uint32_t h_[8];
-  uint8_t buf_[64];
-  std::size_t buf_len_ = 0;
-  uint64_t total_ = 0;
+  struct FreeCtx {
+    void operator()(evp_md_ctx_st* ctx) const;
+  };
+  std::unique_ptr<evp_md_ctx_st, FreeCtx> ctx_;
 };
 
 /// SHA-256 of a string, hex.
