@@ -160,7 +160,7 @@ train::Validation validate_affinity(const data::CacheDataset& volumes, const std
 FinetuneResult run_finetune(const config::Config& cfg_in, const FinetuneOptions& options) {
   config::Config cfg = cfg_in;
   if (!options.pretrained.empty()) cfg.train.init = options.pretrained;
-  const bool em = cfg.finetune.task == "affinity";
+  const bool em = cfg.finetune.task == config::FinetuneTask::Affinity;
   FinetuneResult result;
   result.run_dir = cfg.run.dir;
   const fs::path run_dir = cfg.run.dir;
@@ -171,7 +171,7 @@ FinetuneResult run_finetune(const config::Config& cfg_in, const FinetuneOptions&
                     "run.dir to a new directory",
                     run_dir.string(), run_dir.string()));
   }
-  const RunSession session(cfg, "finetune", "task " + cfg.finetune.task + ", ");
+  const RunSession session(cfg, "finetune", "task " + config::to_string(cfg.finetune.task) + ", ");
   const torch::Device device = session.device;
   const dist::Context& ctx = session.ctx;
 
@@ -331,7 +331,7 @@ FinetuneResult run_finetune(const config::Config& cfg_in, const FinetuneOptions&
   GTGM_INFO("finetune scores over {} held-out case(s):\n{}", pairs.size(), infer::format_score_table(summary));
 
   ordered_json j;
-  j["task"] = cfg.finetune.task;
+  j["task"] = config::to_string(cfg.finetune.task);
   j["init"] = result.init_report;
   j["label_fraction"] = cfg.data.label_fraction;
   j["train_cases"] = result.train_cases;

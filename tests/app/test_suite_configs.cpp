@@ -39,14 +39,14 @@ void expect_consistent(const config::SuiteConfig& s) {
       EXPECT_EQ(cfg.data.label_fraction, d.label_fractions.back()) << d.name;
       if (d.name.rfind("CREMI_", 0) == 0) {
         EXPECT_EQ(cfg.finetune.task, "affinity") << d.name;
-        EXPECT_EQ(cfg.data.format, "cremi") << d.name;
+        EXPECT_EQ(cfg.data.format, config::DataFormat::CREMI) << d.name;
         EXPECT_EQ(d.metric, "voi") << d.name;
       } else {
         const auto& spec = data::decathlon_task(d.name);
         EXPECT_EQ(cfg.finetune.task, "segmentation") << d.name;
         EXPECT_EQ(cfg.model.in_channels, static_cast<int>(spec.channels.size())) << d.name;
         EXPECT_EQ(cfg.model.num_classes, static_cast<int>(spec.labels.size())) << d.name;
-        EXPECT_EQ(cfg.data.modality, spec.modality) << d.name;
+        EXPECT_EQ(config::to_string(cfg.data.modality), spec.modality) << d.name;
         EXPECT_EQ(d.metric, "dice") << d.name;
       }
     }

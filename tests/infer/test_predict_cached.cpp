@@ -33,7 +33,7 @@ TEST(EvalPredictCached, LabelsReturnToTheSourceGridAndGeometry) {
   data::Plan plan;
   plan.target_spacing = {3.0, 1.0, 1.0};
   data::NormalizationParams identity;
-  identity.scheme = "ct";
+  identity.scheme = data::NormScheme::CT;
   plan.normalization = {identity};
   plan.labels = {1, 2};
   plan.fg_locations = 10;

@@ -81,7 +81,7 @@ TEST(GtgmObjective, AblationsAreConfigChanges) {
 
   config::LossConfig none;
   none.vlp_weight = 0;
-  none.vr_kind = "none";
+  none.vr_kind = config::ViewTerm::None;
   EXPECT_THROW_MSG(GtgmObjective(none, 10), "every term has weight 0");
 
   config::LossConfig paper;
