@@ -92,7 +92,7 @@ TEST(GtgmObjective, EveryViewTermKindRuns) {
   torch::manual_seed(1);
   for (const std::string kind : {"barlow", "vicreg", "simsiam", "byol"}) {
     config::LossConfig cfg;
-    cfg.vr_kind = kind;
+    cfg.vr_kind = *config::parse_enum<config::ViewTerm>(kind);
     cfg.learnable_temperature = true;
     GtgmObjective objective(cfg, 10);
     GtgmInputs in = random_inputs();
