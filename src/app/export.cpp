@@ -45,7 +45,7 @@ ExportResult export_encoder(const ExportOptions& o) {
   fs::create_directories(o.out);
   const io::NamedTensors state = io::module_state(*encoder);
   const std::map<std::string, std::string> meta = {{"format", "gtgm-encoder"},
-                                                   {"encoder", cfg.model.type},
+                                                   {"encoder", config::to_string(cfg.model.type)},
                                                    {"source", ck.string()},
                                                    {"step", std::to_string(result.step)}};
   io::save_safetensors(o.out / "encoder.safetensors", state, meta);
@@ -70,7 +70,7 @@ ExportResult export_encoder(const ExportOptions& o) {
   arch["gtgm_version"] = core::gtgm_version();
   arch["source_checkpoint"] = fs::absolute(ck).string();
   arch["step"] = result.step;
-  arch["encoder"] = cfg.model.type;
+  arch["encoder"] = config::to_string(cfg.model.type);
   arch["spatial_dims"] = encoder->spatial_dims();
   arch["in_channels"] = encoder->in_channels();
   arch["embed_dim"] = encoder->embed_dim();

@@ -285,7 +285,8 @@ FinetuneResult run_finetune(const config::Config& cfg_in, const FinetuneOptions&
   FinetuneResult result;
   result.run_dir = cfg.run.dir;
   const fs::path run_dir = cfg.run.dir;
-  const RunSession session(cfg, "finetune", /*resuming=*/!options.resume.empty(), "task " + cfg.finetune.task + ", ");
+  const RunSession session(cfg, "finetune", /*resuming=*/!options.resume.empty(),
+                           "task " + config::to_string(cfg.finetune.task) + ", ");
   const torch::Device device = session.device;
   const dist::Context& ctx = session.ctx;
 
@@ -360,7 +361,7 @@ FinetuneResult run_finetune(const config::Config& cfg_in, const FinetuneOptions&
   GTGM_INFO("finetune scores over {} held-out case(s):\n{}", pairs.size(), infer::format_score_table(summary));
 
   ordered_json j;
-  j["task"] = cfg.finetune.task;
+  j["task"] = config::to_string(cfg.finetune.task);
   j["init"] = result.init_report;
   j["label_fraction"] = cfg.data.label_fraction;
   j["train_cases"] = result.train_cases;

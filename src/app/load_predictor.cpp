@@ -23,7 +23,8 @@ infer::ForwardFn network_forward(models::SegmentationModel model, const torch::D
 }
 
 infer::PredictionKind prediction_kind(const config::Config& cfg) {
-  return cfg.finetune.task == "affinity" ? infer::PredictionKind::Affinity : infer::PredictionKind::Segmentation;
+  return cfg.finetune.task == config::FinetuneTask::Affinity ? infer::PredictionKind::Affinity
+                                                             : infer::PredictionKind::Segmentation;
 }
 
 infer::PredictorOptions predictor_options(const config::Config& cfg, const torch::Device& device) {

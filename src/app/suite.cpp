@@ -52,7 +52,30 @@ bool has_checkpoints(const fs::path& dir) {
   return fs::is_directory(c, ec) && !fs::is_empty(c, ec);
 }
 
-int decimals(const std::string& metric) { return metric == "dice" || metric == "nsd" || metric == "hd95" ? 2 : 3; }
+// How the reports show each suite metric (config::suite_metric_names()); others: as named, 3 decimals.
+struct MetricStyle {
+  const char* name;
+  const char* header;
+  int decimals;
+  bool percent;  // reported x 100
+};
+constexpr MetricStyle kSuiteMetricStyles[] = {{"dice", "Dice %", 2, true},
+                                              {"nsd", "NSD %", 2, true},
+                                              {"hd95", "HD95", 2, false},
+                                              {"voi", "VOI", 3, false},
+                                              {"arand", "ARAND", 3, false}};
+
+const MetricStyle* metric_style(const std::string& metric) {
+  for (const auto& s : kSuiteMetricStyles) {
+    if (metric == s.name) return &s;
+  }
+  return nullptr;
+}
+
+int decimals(const std::string& metric) {
+  const MetricStyle* s = metric_style(metric);
+  return s != nullptr ? s->decimals : 3;
+}
 
 std::string value_cell(const std::optional<double>& v, const std::string& metric, bool sign = false) {
   if (!v) return "-";
@@ -60,12 +83,8 @@ std::string value_cell(const std::optional<double>& v, const std::string& metric
 }
 
 std::string metric_header(const std::string& metric) {
-  if (metric == "dice") return "Dice %";
-  if (metric == "nsd") return "NSD %";
-  if (metric == "hd95") return "HD95";
-  if (metric == "voi") return "VOI";
-  if (metric == "arand") return "ARAND";
-  return metric;
+  const MetricStyle* s = metric_style(metric);
+  return s != nullptr ? s->header : metric;
 }
 
 std::optional<double> delta(const SuiteRow& r) {
@@ -73,7 +92,9 @@ std::optional<double> delta(const SuiteRow& r) {
   return std::nullopt;
 }
 
-bool row_ok(const SuiteRow& r) { return r.status == "done" || r.status == "reused" || r.status == "resumed"; }
+bool row_ok(const SuiteRow& r) {
+  return r.status == RowStatus::Done || r.status == RowStatus::Reused || r.status == RowStatus::Resumed;
+}
 
 void fill_from_result(SuiteRow& row, const json& j) {
   for (const auto& [k, v] : j.at("metrics").items()) {
@@ -88,7 +109,7 @@ void fill_from_result(SuiteRow& row, const json& j) {
   if (it == row.metrics.end()) {
     std::vector<std::string> names;
     for (const auto& [k, v] : row.metrics) names.push_back(k);
-    row.status = "failed";
+    row.status = RowStatus::Failed;
     row.message = fmt::format("the run's summary has no '{}' (it has: {})", row.metric, fmt::join(names, ", "));
   } else if (!std::isfinite(it->second)) {
     row.message = fmt::format("mean {} is undefined (NaN: every case empty?)", row.metric);
@@ -124,10 +145,11 @@ json read_result(const fs::path& file) {
   return j;
 }
 
-// What to do with one run dir: reuse, resume, start, or refuse (message).
+// What to do with one run dir.
+enum class SuiteRunMode { Reuse, Resume, Start, Refuse };
 struct Plan {
-  std::string mode;  // "reuse", "resume", "start", "refuse"
-  std::string message;
+  SuiteRunMode mode = SuiteRunMode::Start;
+  std::string message;  // why a run dir is refused
 };
 
 Plan plan_run(const fs::path& dir, const config::Config& cfg) {
@@ -135,31 +157,33 @@ Plan plan_run(const fs::path& dir, const config::Config& cfg) {
   if (!fs::exists(request)) {
     std::error_code ec;
     if (fs::exists(dir) && !fs::is_empty(dir, ec))
-      return {"refuse", fmt::format("run dir {} exists but was not started by gtgm eval (no {}); move it away or "
-                                    "change output_dir",
-                                    dir.string(), kRequestFile)};
-    return {"start", ""};
+      return {SuiteRunMode::Refuse,
+              fmt::format("run dir {} exists but was not started by gtgm eval (no {}); move it away or "
+                          "change output_dir",
+                          dir.string(), kRequestFile)};
+    return {SuiteRunMode::Start, ""};
   }
   std::vector<std::string> differences;
   try {
     differences = config::diff(config::load_config(request), cfg);
   } catch (const std::exception& e) {
-    return {"refuse", fmt::format("{} cannot be read back ({}); delete {} to rerun", request.string(), error_text(e),
-                                  dir.string())};
+    return {SuiteRunMode::Refuse, fmt::format("{} cannot be read back ({}); delete {} to rerun", request.string(),
+                                              error_text(e), dir.string())};
   }
   if (!differences.empty()) {
     const size_t n = differences.size();
     differences.resize(std::min<size_t>(n, 3));
-    return {"refuse", fmt::format("run dir {} holds a run of another config ({} key(s) differ: {}{}); delete it to "
-                                  "rerun, or change output_dir",
-                                  dir.string(), n, fmt::join(differences, "; "), n > 3 ? "; ..." : "")};
+    return {SuiteRunMode::Refuse,
+            fmt::format("run dir {} holds a run of another config ({} key(s) differ: {}{}); delete it to "
+                        "rerun, or change output_dir",
+                        dir.string(), n, fmt::join(differences, "; "), n > 3 ? "; ..." : "")};
   }
   if (fs::exists(dir / kResultFile)) {
     const json j = read_result(dir / kResultFile);
     const std::string summary = j.value("summary_json", "");
-    if (!summary.empty() && fs::exists(summary)) return {"reuse", ""};
+    if (!summary.empty() && fs::exists(summary)) return {SuiteRunMode::Reuse, ""};
   }
-  return {has_checkpoints(dir) ? "resume" : "start", ""};
+  return {has_checkpoints(dir) ? SuiteRunMode::Resume : SuiteRunMode::Start, ""};
 }
 
 SuiteRow run_one(const config::SuiteConfig& suite, const config::SuiteDataset& ds, size_t k,
@@ -173,7 +197,7 @@ SuiteRow run_one(const config::SuiteConfig& suite, const config::SuiteDataset& d
   if (const auto p = suite.paper_value(ds, init.name, k)) row.paper = *p;
   const fs::path data = (fs::path(suite.data_root) / ds.data).lexically_normal();
   if (!fs::exists(data)) {
-    row.status = "data missing";
+    row.status = RowStatus::DataMissing;
     row.message = "data missing: " + data.string();
     return row;
   }
@@ -181,7 +205,7 @@ SuiteRow run_one(const config::SuiteConfig& suite, const config::SuiteDataset& d
     const fs::path dir = run_dir(suite, ds.name, init.name, row.fraction);
     row.run_dir = dir.string();
     if (!init.path.empty() && !fs::exists(init.path)) {
-      row.status = "failed";
+      row.status = RowStatus::Failed;
       row.message = fmt::format("init '{}': {} does not exist (run gtgm pretrain first, or fix inits.{})", init.name,
                                 init.path, init.name);
       GTGM_WARN("{} {}", tag, row.message);
@@ -189,37 +213,37 @@ SuiteRow run_one(const config::SuiteConfig& suite, const config::SuiteDataset& d
     }
     const config::Config cfg = run_config(suite, ds, row.fraction, init);
     const Plan plan = plan_run(dir, cfg);
-    if (plan.mode == "refuse") {
-      row.status = "failed";
+    if (plan.mode == SuiteRunMode::Refuse) {
+      row.status = RowStatus::Failed;
       row.message = plan.message;
       GTGM_WARN("{} {}", tag, row.message);
       return row;
     }
-    if (plan.mode == "reuse") {
-      row.status = options.dry_run ? "would reuse" : "reused";
+    if (plan.mode == SuiteRunMode::Reuse) {
+      row.status = options.dry_run ? RowStatus::WouldReuse : RowStatus::Reused;
       fill_from_result(row, read_result(dir / kResultFile));
       GTGM_INFO("{} reused {} ({} = {})", tag, dir.string(), row.metric, value_cell(row.ours, row.metric));
       return row;
     }
     if (options.dry_run) {
-      row.status = plan.mode == "resume" ? "would resume" : "would run";
+      row.status = plan.mode == SuiteRunMode::Resume ? RowStatus::WouldResume : RowStatus::WouldRun;
       return row;
     }
-    GTGM_INFO("{} {} in {}", tag, plan.mode == "resume" ? "resuming" : "running", dir.string());
+    GTGM_INFO("{} {} in {}", tag, plan.mode == SuiteRunMode::Resume ? "resuming" : "running", dir.string());
     fs::create_directories(dir);
     core::atomic_write_text(
         dir / kRequestFile,
         "# gtgm eval: the fine-tuning config of this run (compared before reuse/resume).\n" + config::to_yaml(cfg));
     FinetuneOptions fo;
     fo.pretrained = init.path;
-    fo.resume = plan.mode == "resume" ? dir.string() : "";
+    fo.resume = plan.mode == SuiteRunMode::Resume ? dir.string() : "";
     fo.predict = true;
     core::Stopwatch watch;
     const FinetuneResult res = options.runner(cfg, fo);
     row.seconds = watch.seconds();
     if (res.train.interrupted) {
       // A signal (Ctrl-C, Slurm's time limit) stops the whole suite, not just this run.
-      row.status = "interrupted";
+      row.status = RowStatus::Interrupted;
       row.message = fmt::format("interrupted ({}) at step {}; run gtgm eval again to resume", res.train.stop_reason,
                                 res.train.step);
       return row;
@@ -229,12 +253,13 @@ SuiteRow run_one(const config::SuiteConfig& suite, const config::SuiteDataset& d
                dir.string());
     const json j = result_json(res, row.seconds);
     core::atomic_write_text(dir / kResultFile, j.dump(2) + "\n");
-    row.status = plan.mode == "resume" ? "resumed" : "done";
+    row.status = plan.mode == SuiteRunMode::Resume ? RowStatus::Resumed : RowStatus::Done;
     fill_from_result(row, j);
-    GTGM_INFO("{} {} in {:.1f} s: {} = {} ({} train / {} test cases; {})", tag, row.status, row.seconds, row.metric,
-              value_cell(row.ours, row.metric), row.train_cases, row.test_cases, row.init_report);
+    GTGM_INFO("{} {} in {:.1f} s: {} = {} ({} train / {} test cases; {})", tag, config::to_string(row.status),
+              row.seconds, row.metric, value_cell(row.ours, row.metric), row.train_cases, row.test_cases,
+              row.init_report);
   } catch (const std::exception& e) {
-    row.status = "failed";
+    row.status = RowStatus::Failed;
     row.message = error_text(e);
     GTGM_WARN("{} failed: {}", tag, row.message);
   }
@@ -275,7 +300,8 @@ const SuiteRow* find_row(const std::vector<SuiteRow>& rows, const std::string& d
 }  // namespace
 
 double report_value(const std::string& metric, double scored) {
-  return metric == "dice" || metric == "nsd" ? 100.0 * scored : scored;
+  const MetricStyle* s = metric_style(metric);
+  return s != nullptr && s->percent ? 100.0 * scored : scored;
 }
 
 fs::path run_dir(const config::SuiteConfig& suite, const std::string& dataset, const std::string& init,
@@ -319,7 +345,7 @@ std::string format_report_table(const config::SuiteConfig& suite, const std::vec
       std::vector<std::string> notes;
       for (const auto* r : cells) {
         std::string c = r ? value_cell(r->ours, ds.metric) : "";
-        if (r && !r->ours && !row_ok(*r)) c = r->status;
+        if (r && !r->ours && !row_ok(*r)) c = config::to_string(r->status);
         line.push_back(c);
       }
       for (size_t i = 0; i < inits.size(); ++i) {
@@ -332,7 +358,7 @@ std::string format_report_table(const config::SuiteConfig& suite, const std::vec
         std::string m = r->message;
         std::replace(m.begin(), m.end(), '|', '/');
         std::replace(m.begin(), m.end(), '\n', ' ');
-        const std::string note = r->status == "data missing" ? m : r->init + ": " + m;
+        const std::string note = r->status == RowStatus::DataMissing ? m : r->init + ": " + m;
         if (std::find(notes.begin(), notes.end(), note) == notes.end()) notes.push_back(note);
       }
       line.push_back(fmt::format("{}", fmt::join(notes, "; ")));
@@ -362,9 +388,10 @@ std::string format_report_markdown(const config::SuiteConfig& suite, const std::
   for (const auto& r : rows) {
     std::string init_report = r.init_report;
     std::replace(init_report.begin(), init_report.end(), '|', '/');
-    ss << fmt::format("| {} | {} | {} | {} | {} | {:.1f} | {} | {} |\n", r.dataset, r.fraction_label, r.init, r.status,
-                      row_ok(r) ? fmt::format("{}/{}", r.train_cases, r.test_cases) : "-", r.seconds,
-                      r.run_dir.empty() ? "-" : "`" + r.run_dir + "`", init_report.empty() ? "-" : init_report);
+    ss << fmt::format("| {} | {} | {} | {} | {} | {:.1f} | {} | {} |\n", r.dataset, r.fraction_label, r.init,
+                      config::to_string(r.status), row_ok(r) ? fmt::format("{}/{}", r.train_cases, r.test_cases) : "-",
+                      r.seconds, r.run_dir.empty() ? "-" : "`" + r.run_dir + "`",
+                      init_report.empty() ? "-" : init_report);
   }
   if (!overlays.empty()) {
     ss << "\n## Overlays\n\nMid axial slice of held-out cases: image | prediction | reference.\n";
@@ -387,7 +414,7 @@ std::string format_report_csv(const std::vector<SuiteRow>& rows) {
   auto num = [](const std::optional<double>& v) { return v ? fmt::format("{}", *v) : std::string(); };
   for (const auto& r : rows) {
     ss << csv_field(r.dataset) << ',' << r.metric << ',' << frac_text(r.fraction) << ',' << csv_field(r.init) << ','
-       << csv_field(r.status) << ',' << num(r.ours) << ',' << num(r.paper) << ',' << num(delta(r));
+       << csv_field(config::to_string(r.status)) << ',' << num(r.ours) << ',' << num(r.paper) << ',' << num(delta(r));
     for (const auto& m : metric_names) {
       const auto it = r.metrics.find(m);
       ss << ','
@@ -422,7 +449,7 @@ std::string format_report_json(const config::SuiteConfig& suite, const std::vect
                          {"label_fraction", r.fraction},
                          {"labels", r.fraction_label},
                          {"init", r.init},
-                         {"status", r.status},
+                         {"status", config::to_string(r.status)},
                          {"message", r.message},
                          {"ours", opt(r.ours)},
                          {"paper", opt(r.paper)},
@@ -476,15 +503,15 @@ SuiteResult run_suite(const config::SuiteConfig& suite, const SuiteRunOptions& o
               k < ds.fraction_labels.size() ? ds.fraction_labels[k] : percent_text(skipped.fraction);
           skipped.init = init.name;
           if (const auto p = suite.paper_value(ds, init.name, k)) skipped.paper = *p;
-          skipped.status = "not run";
+          skipped.status = RowStatus::NotRun;
           skipped.message = "the suite was interrupted before this run";
           out.rows.push_back(skipped);
           continue;
         }
         out.rows.push_back(run_one(suite, ds, k, init, options, tag));
-        if (out.rows.back().status == "data missing" && init.name == suite.inits.front().name)
+        if (out.rows.back().status == RowStatus::DataMissing && init.name == suite.inits.front().name)
           GTGM_WARN("{} {}", tag, out.rows.back().message);
-        if (out.rows.back().status == "interrupted") {
+        if (out.rows.back().status == RowStatus::Interrupted) {
           GTGM_WARN("{} {}; the remaining runs are not started", tag, out.rows.back().message);
           stopped = true;
         }

@@ -90,7 +90,7 @@ torch::Tensor render_overlay(const torch::Tensor& image, const torch::Tensor& pr
   io::RenderOptions ro;
   ro.size = size;
   ro.patch = 0;
-  ro.window = "auto";
+  ro.window = config::CaptionWindow::Auto;
   const auto window = io::window_range(image, ro);
   const int64_t h = image.size(1), w = image.size(2);
   const auto gray = io::render_slice(image, {z, h / 2, w / 2}, ro, window);  // [S, S]
@@ -133,8 +133,8 @@ std::vector<fs::path> write_overlays(const config::Config& cfg, const fs::path& 
                 ref.sizes());
       continue;
     }
-    if (image.sizes() != pred.sizes() && cfg.data.format == "cremi" && image.size(1) == pred.size(1) &&
-        image.size(2) == pred.size(2) && image.size(0) > pred.size(0)) {
+    if (image.sizes() != pred.sizes() && cfg.data.format == config::DataFormat::CREMI &&
+        image.size(1) == pred.size(1) && image.size(2) == pred.size(2) && image.size(0) > pred.size(0)) {
       // CREMI: the test part is the volume's last slices (finetune.em_train_z).
       image = image.slice(0, image.size(0) - pred.size(0));
     }

@@ -54,10 +54,10 @@ void register_eval(CLI::App& app) {
                                suite.data_root, suite.data_root_source, suite.output_dir);
       size_t missing = 0, to_run = 0;
       for (const auto& r : result.rows) {
-        std::cout << fmt::format("  {:<22} {:>6}  {:<10} {:<13} {}\n", r.dataset, r.fraction_label, r.init, r.status,
-                                 r.message.empty() ? r.run_dir : r.message);
-        missing += r.status == "data missing";
-        to_run += r.status == "would run" || r.status == "would resume";
+        std::cout << fmt::format("  {:<22} {:>6}  {:<10} {:<13} {}\n", r.dataset, r.fraction_label, r.init,
+                                 config::to_string(r.status), r.message.empty() ? r.run_dir : r.message);
+        missing += r.status == app::RowStatus::DataMissing;
+        to_run += r.status == app::RowStatus::WouldRun || r.status == app::RowStatus::WouldResume;
       }
       std::cout << fmt::format("{} run(s) to do, {} with data missing, {} in all\n", to_run, missing,
                                result.rows.size());
@@ -68,8 +68,8 @@ void register_eval(CLI::App& app) {
                              result.report_json.string());
     size_t failed = 0, interrupted = 0;
     for (const auto& r : result.rows) {
-      failed += r.status == "failed";
-      interrupted += r.status == "interrupted";
+      failed += r.status == app::RowStatus::Failed;
+      interrupted += r.status == app::RowStatus::Interrupted;
     }
     if (interrupted > 0)
       throw Error(fmt::format("gtgm eval: interrupted; the report lists what finished; run the same command again to "

@@ -20,7 +20,7 @@ void register_plan(CLI::App& app) {
   cmd->callback([opts, check] {
     const auto cfg = load_config(*opts);
     if (*check) {
-      const auto problems = data::check_dataset(cfg);
+      const auto problems = data::check_dataset(cfg.data);
       if (!problems.empty()) {
         std::cout << io::format_problems(problems);
         throw Error(fmt::format("gtgm plan --check: {} problem(s) found in {}", problems.size(), cfg.data.root), "");
@@ -28,7 +28,7 @@ void register_plan(CLI::App& app) {
       std::cout << "gtgm plan --check: every case of " << cfg.data.root << " passed\n";
       return;
     }
-    const auto r = data::run_plan(cfg);
+    const auto r = data::run_plan(cfg.data, cfg.run.seed);
     std::cout << r.plan.to_json() << "\n";
   });
 }

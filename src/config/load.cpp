@@ -141,14 +141,14 @@ Config default_config(const std::vector<std::string>& sets) { return load_config
 
 void validate(const Config& cfg) {
   std::vector<std::string> errors;
-  if (cfg.loss.vlp_weight == 0 && (cfg.loss.vr_kind == "none" || cfg.loss.vr_weight == 0)) {
+  if (cfg.loss.vlp_weight == 0 && (cfg.loss.vr_kind == ViewTerm::None || cfg.loss.vr_weight == 0)) {
     errors.push_back("loss: every term has weight 0 (loss.vlp_weight and loss.vr_weight/vr_kind); nothing would be trained");
   }
   if (cfg.optim.warmup_steps >= cfg.train.steps) {
     errors.push_back(fmt::format("optim.warmup_steps ({}) must be smaller than train.steps ({})", cfg.optim.warmup_steps,
                                  cfg.train.steps));
   }
-  if (cfg.model.in_channels != 1 && cfg.data.modality == "EM") {
+  if (cfg.model.in_channels != 1 && cfg.data.modality == Modality::EM) {
     errors.push_back(fmt::format("model.in_channels is {} but EM volumes have one channel", cfg.model.in_channels));
   }
   for (auto& p : model_config_problems(cfg.model)) errors.push_back(std::move(p));

@@ -94,7 +94,7 @@ std::vector<std::string> model_config_problems(const ModelConfig& cfg) {
   std::vector<std::string> errors;
   const int dims = cfg.spatial_dims;
   const std::vector<int> depths = {10, 18, 34, 50, 101, 152};
-  if (cfg.type == "resnet3d") {
+  if (cfg.type == EncoderType::ResNet3d) {
     if (std::find(depths.begin(), depths.end(), cfg.depth) == depths.end()) {
       errors.push_back(fmt::format("model.depth is {}; resnet3d supports 10, 18, 34, 50, 101, 152", cfg.depth));
     }
@@ -103,14 +103,14 @@ std::vector<std::string> model_config_problems(const ModelConfig& cfg) {
                                    list_text(cfg.stem_kernel), list_text(cfg.stem_stride), dims));
     }
   }
-  if (cfg.type == "resunet" || cfg.type == "unet") {
+  if (cfg.type == EncoderType::ResUNet || cfg.type == EncoderType::UNet) {
     try {
       resolve_stage_plan(cfg);
     } catch (const ConfigError& e) {
       errors.push_back(e.message());
     }
   }
-  if (cfg.type == "vit3d") {
+  if (cfg.type == EncoderType::ViT3d) {
     if (static_cast<int>(cfg.patch_size.size()) != dims || static_cast<int>(cfg.input_size.size()) != dims) {
       errors.push_back(fmt::format("model.patch_size {} and model.input_size {} need {} entries (model.spatial_dims)",
                                    list_text(cfg.patch_size), list_text(cfg.input_size), dims));
@@ -127,14 +127,14 @@ std::vector<std::string> model_config_problems(const ModelConfig& cfg) {
       errors.push_back(fmt::format("model.num_heads ({}) must divide model.hidden_size ({})", cfg.num_heads,
                                    cfg.hidden_size));
     }
-    if (cfg.pos_embed == "sincos" && cfg.hidden_size % (2 * dims) != 0) {
+    if (cfg.pos_embed == PosEmbed::SinCos && cfg.hidden_size % (2 * dims) != 0) {
       errors.push_back(fmt::format("model.pos_embed: sincos needs model.hidden_size ({}) divisible by {} (2 x spatial_dims)",
                                    cfg.hidden_size, 2 * dims));
     }
-    if (cfg.decoder == "unet") {
+    if (cfg.decoder == DecoderType::UNet) {
       errors.push_back("model.decoder: unet needs an encoder with multi-scale skips; use decoder: unetr with vit3d");
     }
-    if (cfg.decoder == "unetr" || cfg.decoder == "auto") {
+    if (cfg.decoder == DecoderType::UNETR || cfg.decoder == DecoderType::Auto) {
       int levels = 0;
       for (int p : cfg.patch_size) {
         if (!is_power_of_two(p)) {
@@ -152,16 +152,16 @@ std::vector<std::string> model_config_problems(const ModelConfig& cfg) {
                                      levels, list_text(cfg.patch_size), cfg.num_layers));
       }
     }
-  } else if (cfg.decoder == "unetr") {
-    errors.push_back(fmt::format("model.decoder: unetr needs model.type: vit3d (got {}); use decoder: unet",
-                                 cfg.type));
+  } else if (cfg.decoder == DecoderType::UNETR) {
+    errors.push_back(
+        fmt::format("model.decoder: unetr needs model.type: vit3d (got {}); use decoder: unet", to_string(cfg.type)));
   }
-  if (cfg.norm == "group") {
+  if (cfg.norm == Norm::Group) {
     // Channel counts of conv encoders must be divisible by the group count.
     std::vector<int64_t> chans;
-    if (cfg.type == "resnet3d") {
+    if (cfg.type == EncoderType::ResNet3d) {
       chans.push_back(cfg.base_channels);
-    } else if (cfg.type == "resunet" || cfg.type == "unet") {
+    } else if (cfg.type == EncoderType::ResUNet || cfg.type == EncoderType::UNet) {
       try {
         chans = resolve_stage_plan(cfg).channels;
       } catch (const ConfigError&) {
@@ -175,7 +175,7 @@ std::vector<std::string> model_config_problems(const ModelConfig& cfg) {
       }
     }
   }
-  if (cfg.head == "affinity" && cfg.decoder == "none") {
+  if (cfg.head == HeadType::Affinity && cfg.decoder == DecoderType::None) {
     errors.push_back("model.head: affinity needs a decoder (model.decoder is none)");
   }
   return errors;

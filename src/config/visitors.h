@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "gtgm/config/enum_names.h"
 #include "gtgm/config/schema.h"
 #include "source_tree.h"
 
@@ -106,7 +107,21 @@ class Reader {
       : node_(node), prefix_(std::move(prefix)), errors_(errors), all_paths_(all_paths) {}
 
   template <class T>
-  void field(const char* name, T& value, const char* /*doc*/, const Check& check = {}) {
+  void field(const char* name, T& value, const char* doc, const Check& check = {}) {
+    if constexpr (has_enum_names_v<T>) {
+      // An enum field reads as its spelling, checked against its names table.
+      std::string text = to_string(value);
+      const size_t errors_before = errors_.size();
+      plain_field(name, text, one_of<T>());
+      if (errors_.size() == errors_before) value = *parse_enum<T>(text);
+    } else {
+      plain_field(name, value, check);
+    }
+  }
+
+ private:
+  template <class T>
+  void plain_field(const char* name, T& value, const Check& check) {
     known_.emplace_back(name);
     const SourceNode* child = node_.find(name);
     if (child == nullptr) return;
@@ -150,6 +165,7 @@ class Reader {
     value = std::move(parsed);
   }
 
+ public:
   template <class S>
   void section(const char* name, S& sub, const char* /*doc*/) {
     known_.emplace_back(name);
@@ -209,7 +225,12 @@ class Flattener {
 
   template <class T>
   void field(const char* name, T& value, const char* doc, const Check& check = {}) {
-    rows_.push_back({prefix_ + name, doc_type<T>(), value_text(value), check.describe(), doc, false});
+    if constexpr (has_enum_names_v<T>) {
+      std::string text = to_string(value);
+      rows_.push_back({prefix_ + name, doc_type<std::string>(), value_text(text), one_of<T>().describe(), doc, false});
+    } else {
+      rows_.push_back({prefix_ + name, doc_type<T>(), value_text(value), check.describe(), doc, false});
+    }
   }
   template <class S>
   void section(const char* name, S& sub, const char* doc) {
@@ -231,7 +252,9 @@ class Writer {
   template <class T>
   void field(const char* name, T& value, const char* /*doc*/, const Check& = {}) {
     out_ << YAML::Key << name << YAML::Value;
-    if constexpr (is_vector<T>::value) {
+    if constexpr (has_enum_names_v<T>) {
+      emit(to_string(value));
+    } else if constexpr (is_vector<T>::value) {
       out_ << YAML::Flow << YAML::BeginSeq;
       for (const auto& e : value) emit(e);
       out_ << YAML::EndSeq;

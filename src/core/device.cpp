@@ -58,23 +58,26 @@ bool cpu_has_bf16() {
   return has;
 }
 
-Precision resolve_precision(const std::string& requested, const torch::Device& device) {
+Precision resolve_precision(PrecisionRequest requested, const torch::Device& device) {
   const bool cuda = device.is_cuda();
-  if (requested == "fp32") return Precision::FP32;
-  if (requested == "auto") {
-    if (cuda) return Precision::BF16;
-    return cpu_has_bf16() ? Precision::BF16 : Precision::FP32;
+  switch (requested) {
+    case PrecisionRequest::FP32:
+      return Precision::FP32;
+    case PrecisionRequest::Auto:
+      if (cuda) return Precision::BF16;
+      return cpu_has_bf16() ? Precision::BF16 : Precision::FP32;
+    case PrecisionRequest::BF16:
+      if (cuda || cpu_has_bf16()) return Precision::BF16;
+      GTGM_WARN("precision bf16 requested but this CPU has no avx512_bf16/amx_bf16; running in fp32");
+      return Precision::FP32;
+    case PrecisionRequest::FP16:
+      if (!cuda) {
+        throw ConfigError("precision fp16 needs a CUDA device (fp16 autocast has no CPU kernels); use bf16 or fp32");
+      }
+      return Precision::FP16;
   }
-  if (requested == "bf16") {
-    if (cuda || cpu_has_bf16()) return Precision::BF16;
-    GTGM_WARN("precision bf16 requested but this CPU has no avx512_bf16/amx_bf16; running in fp32");
-    return Precision::FP32;
-  }
-  if (requested == "fp16") {
-    if (!cuda) throw ConfigError("precision fp16 needs a CUDA device (fp16 autocast has no CPU kernels); use bf16 or fp32");
-    return Precision::FP16;
-  }
-  throw ConfigError(fmt::format("unknown precision '{}'; expected one of: auto, fp32, bf16, fp16", requested));
+  throw ConfigError(
+      fmt::format("unknown precision {}; expected one of: auto, fp32, bf16, fp16", static_cast<int>(requested)));
 }
 
 AutocastGuard::AutocastGuard(const torch::Device& device, Precision p) {

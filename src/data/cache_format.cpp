@@ -304,16 +304,23 @@ bool zstd_available() {
 #endif
 }
 
-CacheCompression parse_cache_compression(const std::string& name) {
-  if (name == "none") return CacheCompression::None;
-  if (name == "zstd") {
-    if (!zstd_available()) {
-      throw ConfigError(
-          "cache compression 'zstd' is not available: gtgm was built without libzstd "
-          "(install libzstd-dev and rebuild, or use data.preprocess.compression=none)");
-    }
-    return CacheCompression::Zstd;
+CacheCompression cache_compression(config::Compression compression) {
+  switch (compression) {
+    case config::Compression::None:
+      return CacheCompression::None;
+    case config::Compression::Zstd:
+      if (!zstd_available()) {
+        throw ConfigError(
+            "cache compression 'zstd' is not available: gtgm was built without libzstd "
+            "(install libzstd-dev and rebuild, or use data.preprocess.compression=none)");
+      }
+      return CacheCompression::Zstd;
   }
+  throw ConfigError("unknown cache compression " + std::to_string(static_cast<int>(compression)));
+}
+
+CacheCompression parse_cache_compression(const std::string& name) {
+  if (const auto c = config::parse_enum<config::Compression>(name)) return cache_compression(*c);
   throw ConfigError("unknown cache compression '" + name + "'; expected one of: none, zstd");
 }
 

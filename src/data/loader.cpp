@@ -142,10 +142,15 @@ Rng LoaderBase::sample_rng(uint64_t tag, int64_t b, int64_t i) const {
              {tag, static_cast<uint64_t>(epoch), static_cast<uint64_t>(opt_.rank), static_cast<uint64_t>(first + i)});
 }
 
-bool augment_in_workers(const std::string& augment_on, const torch::Device& device) {
-  if (augment_on == "worker") return true;
-  if (augment_on == "device") return false;
-  GTGM_CHECK(augment_on == "auto", "data.augment_on: '{}' is not one of auto, worker, device", augment_on);
+bool augment_in_workers(config::AugmentOn augment_on, const torch::Device& device) {
+  switch (augment_on) {
+    case config::AugmentOn::Worker:
+      return true;
+    case config::AugmentOn::Device:
+      return false;
+    case config::AugmentOn::Auto:
+      break;
+  }
   return !device.is_cuda();
 }
 

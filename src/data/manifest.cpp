@@ -394,13 +394,27 @@ Manifest load_glob(const fs::path& root, const ManifestOptions& options) {
   return m;
 }
 
-Manifest load_manifest(const std::string& format, const fs::path& root, const ManifestOptions& options) {
+Manifest load_manifest(config::DataFormat format, const fs::path& root, const ManifestOptions& options) {
   GTGM_CHECK(!root.empty(), "data.root is empty (expected the dataset folder)");
-  if (format == "msd") return load_msd(root, options);
-  if (format == "nnunet") return load_nnunet(root, options);
-  if (format == "cremi") return load_cremi(root, options);
-  if (format == "glob") return load_glob(root, options);
-  throw ConfigError(fmt::format("data.format '{}' is unknown (expected msd, nnunet, cremi or glob)", format));
+  switch (format) {
+    case config::DataFormat::MSD:
+      return load_msd(root, options);
+    case config::DataFormat::NNUNet:
+      return load_nnunet(root, options);
+    case config::DataFormat::CREMI:
+      return load_cremi(root, options);
+    case config::DataFormat::Glob:
+      return load_glob(root, options);
+  }
+  throw ConfigError(fmt::format("data.format {} is unknown", static_cast<int>(format)));
+}
+
+Manifest load_manifest(const std::string& format, const fs::path& root, const ManifestOptions& options) {
+  const auto parsed = config::parse_enum<config::DataFormat>(format);
+  if (!parsed) {
+    throw ConfigError(fmt::format("data.format '{}' is unknown (expected msd, nnunet, cremi or glob)", format));
+  }
+  return load_manifest(*parsed, root, options);
 }
 
 Manifest load_manifest(const config::DataConfig& cfg) {

@@ -51,6 +51,16 @@ T get_or(const json& j, const std::string& key, const std::string& where) {
   }
 }
 
+// A plan.json value spelled as in the config (EnumNames); ConfigError naming the key otherwise.
+template <class E>
+E plan_enum(const json& j, const std::string& key, const std::string& where) {
+  const auto text = get_or<std::string>(j, key, where);
+  const auto value = config::parse_enum<E>(text);
+  GTGM_CHECK(value.has_value(), "{}: key '{}' is '{}' (expected one of {}); re-run `gtgm plan`", where, key, text,
+             fmt::join(config::enum_spellings<E>(), ", "));
+  return *value;
+}
+
 }  // namespace
 
 // ---- fingerprint ---------------------------------------------------------------------------------
@@ -143,7 +153,7 @@ Fingerprint summarize_fingerprint(std::vector<CaseFingerprint> cases, const conf
       s.p99_5 = percentile_sorted(all, 99.5);
       s.lo = percentile_sorted(all, cfg.ct_percentiles[0]);
       s.hi = percentile_sorted(all, cfg.ct_percentiles[1]);
-      if (cfg.ct_clip == "window") {
+      if (cfg.ct_clip == config::CtClip::Window) {
         // z-score statistics of the windowed intensities
         double wsum = 0, wsq = 0;
         for (double& v : all) v = std::clamp(v, cfg.ct_window[0], cfg.ct_window[1]);
@@ -381,15 +391,15 @@ Plan make_plan(const Fingerprint& fp, const config::DataConfig& cfg) {
   p.patch_size = suggest_patch_size(p.target_spacing, p.median_shape, pc.patch_voxels);
   for (const auto& s : fp.intensity) {
     NormalizationParams n;
-    if (cfg.modality == "CT") {
-      n.scheme = "ct";
-      n.clip = pc.ct_clip != "none";
+    if (cfg.modality == config::Modality::CT) {
+      n.scheme = NormScheme::CT;
+      n.clip = pc.ct_clip != config::CtClip::None;
       n.clip_lo = s.lo;
       n.clip_hi = s.hi;
       n.mean = s.mean;
       n.std = std::max(s.std, 1e-8);
     } else {
-      n.scheme = "zscore";
+      n.scheme = NormScheme::ZScore;
     }
     p.normalization.push_back(n);
   }
@@ -400,14 +410,14 @@ std::string Plan::to_json() const {
   json j;
   j["format"] = "gtgm-plan";
   j["version"] = 1;
-  j["modality"] = modality;
-  j["orientation"] = orientation;
+  j["modality"] = config::to_string(modality);
+  j["orientation"] = config::to_string(orientation);
   j["target_spacing"] = target_spacing;
   j["median_shape"] = median_shape;
   j["patch_size"] = patch_size;
   json norm = json::array();
   for (const auto& n : normalization) {
-    norm.push_back({{"scheme", n.scheme},
+    norm.push_back({{"scheme", config::to_string(n.scheme)},
                     {"clip", n.clip},
                     {"clip_lo", n.clip_lo},
                     {"clip_hi", n.clip_hi},
@@ -416,9 +426,9 @@ std::string Plan::to_json() const {
   }
   j["normalization"] = norm;
   j["crop_nonzero"] = crop_nonzero;
-  j["label_interp"] = label_interp;
-  j["image_dtype"] = image_dtype;
-  j["compression"] = compression;
+  j["label_interp"] = config::to_string(label_interp);
+  j["image_dtype"] = config::to_string(image_dtype);
+  j["compression"] = config::to_string(compression);
   j["fg_locations"] = fg_locations;
   j["labels"] = labels;
   j["instance_labels"] = instance_labels;
@@ -436,14 +446,14 @@ Plan Plan::from_json(const std::string& text, const std::string& where) {
   GTGM_CHECK(j.value("version", 0) == 1, "{}: plan version {} is not supported (expected 1); re-run `gtgm plan`", where,
              j.value("version", 0));
   Plan p;
-  p.modality = get_or<std::string>(j, "modality", where);
-  p.orientation = get_or<std::string>(j, "orientation", where);
+  p.modality = plan_enum<config::Modality>(j, "modality", where);
+  p.orientation = plan_enum<config::Orientation>(j, "orientation", where);
   p.target_spacing = array_from<double, 3>(j, "target_spacing", where);
   p.median_shape = array_from<int64_t, 3>(j, "median_shape", where);
   p.patch_size = array_from<int64_t, 3>(j, "patch_size", where);
   for (const auto& n : j.at("normalization")) {
     NormalizationParams q;
-    q.scheme = get_or<std::string>(n, "scheme", where);
+    q.scheme = plan_enum<NormScheme>(n, "scheme", where);
     q.clip = get_or<bool>(n, "clip", where);
     q.clip_lo = get_or<double>(n, "clip_lo", where);
     q.clip_hi = get_or<double>(n, "clip_hi", where);
@@ -452,9 +462,9 @@ Plan Plan::from_json(const std::string& text, const std::string& where) {
     p.normalization.push_back(q);
   }
   p.crop_nonzero = get_or<bool>(j, "crop_nonzero", where);
-  p.label_interp = get_or<std::string>(j, "label_interp", where);
-  p.image_dtype = get_or<std::string>(j, "image_dtype", where);
-  p.compression = get_or<std::string>(j, "compression", where);
+  p.label_interp = plan_enum<config::LabelInterp>(j, "label_interp", where);
+  p.image_dtype = plan_enum<config::ImageDtype>(j, "image_dtype", where);
+  p.compression = plan_enum<config::Compression>(j, "compression", where);
   p.fg_locations = get_or<int64_t>(j, "fg_locations", where);
   p.labels = get_or<std::vector<int64_t>>(j, "labels", where);
   p.instance_labels = get_or<bool>(j, "instance_labels", where);
@@ -469,8 +479,12 @@ void Plan::check_matches(const config::DataConfig& cfg, const std::string& where
                     "back)",
                     where, key, plan_value, cfg_value));
   };
-  if (modality != cfg.modality) mismatch("data.modality", modality, cfg.modality);
-  if (orientation != pc.orientation) mismatch("data.preprocess.orientation", orientation, pc.orientation);
+  if (modality != cfg.modality) {
+    mismatch("data.modality", config::to_string(modality), config::to_string(cfg.modality));
+  }
+  if (orientation != pc.orientation) {
+    mismatch("data.preprocess.orientation", config::to_string(orientation), config::to_string(pc.orientation));
+  }
   if (crop_nonzero != pc.crop_nonzero) {
     mismatch("data.preprocess.crop_nonzero", crop_nonzero ? "true" : "false", pc.crop_nonzero ? "true" : "false");
   }
@@ -482,12 +496,13 @@ void Plan::check_matches(const config::DataConfig& cfg, const std::string& where
       }
     }
   }
-  if (modality == "CT" && !normalization.empty()) {
-    const bool want_clip = pc.ct_clip != "none";
+  if (modality == config::Modality::CT && !normalization.empty()) {
+    const bool want_clip = pc.ct_clip != config::CtClip::None;
     if (normalization[0].clip != want_clip) {
-      mismatch("data.preprocess.ct_clip", normalization[0].clip ? "percentile/window" : "none", pc.ct_clip);
+      mismatch("data.preprocess.ct_clip", normalization[0].clip ? "percentile/window" : "none",
+               config::to_string(pc.ct_clip));
     }
-    if (pc.ct_clip == "window" &&
+    if (pc.ct_clip == config::CtClip::Window &&
         (normalization[0].clip_lo != pc.ct_window[0] || normalization[0].clip_hi != pc.ct_window[1])) {
       mismatch("data.preprocess.ct_window", fmt::format("[{}, {}]", normalization[0].clip_lo, normalization[0].clip_hi),
                fmt::format("[{}, {}]", pc.ct_window[0], pc.ct_window[1]));
@@ -505,14 +520,18 @@ torch::Tensor normalize_image(const torch::Tensor& image, const std::vector<Norm
     auto x = out[c];
     const auto& p = params[static_cast<size_t>(c)];
     if (p.clip) x.clamp_(p.clip_lo, p.clip_hi);
-    if (p.scheme == "ct") {
-      x.sub_(p.mean).div_(std::max(p.std, 1e-8));
-    } else if (p.scheme == "zscore") {
-      const double m = x.mean().item<double>();
-      const double s = x.std(/*unbiased=*/false).item<double>();
-      x.sub_(m).div_(std::max(s, 1e-8));
-    } else {
-      GTGM_CHECK(p.scheme == "none", "unknown normalisation scheme '{}' (expected ct, zscore or none)", p.scheme);
+    switch (p.scheme) {
+      case NormScheme::CT:
+        x.sub_(p.mean).div_(std::max(p.std, 1e-8));
+        break;
+      case NormScheme::ZScore: {
+        const double m = x.mean().item<double>();
+        const double s = x.std(/*unbiased=*/false).item<double>();
+        x.sub_(m).div_(std::max(s, 1e-8));
+        break;
+      }
+      case NormScheme::None:
+        break;
     }
   }
   return out;

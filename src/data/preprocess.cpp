@@ -84,7 +84,7 @@ PreprocessedCase preprocess_case(const io::Volume& image, const io::Volume* labe
              "{}: NaN or Inf after normalisation (NaN/Inf voxels in the file, or a constant image)", what);
   const auto shape = resampled_shape(img.shape(), img.geometry.spacing_dhw(), plan.target_spacing);
   img = resample(img, shape, /*labels=*/false, LabelInterp::Nearest, &t_res);
-  if (label != nullptr) lab = resample(lab, shape, /*labels=*/true, parse_label_interp(plan.label_interp));
+  if (label != nullptr) lab = resample(lab, shape, /*labels=*/true, plan.label_interp);
 
   PreprocessedCase out;
   out.image = img.data;
@@ -96,7 +96,7 @@ PreprocessedCase preprocess_case(const io::Volume& image, const io::Volume* labe
   out.background = img.data.min().item<double>();
   if (label != nullptr) {
     out.label = lab.data.to(torch::kLong).contiguous();
-    if ((plan.instance_labels || plan.modality == "EM") && out.label.numel() > 0) {
+    if ((plan.instance_labels || plan.modality == config::Modality::EM) && out.label.numel() > 0) {
       // Neuron ids are arbitrary (CREMI stores uint64): ids beyond int32, the widest cache label
       // dtype, are relabelled consecutively in sorted order (0 stays 0). Partitions, and so VOI and
       // ARAND, are unchanged; scores against the source files use the original ids.
@@ -139,8 +139,8 @@ CacheEntry write_cache_case(const fs::path& cache_dir, const std::string& id, co
   e.background = c.background;
   e.fg = c.fg;
   auto h = c.header;
-  h.dtype = parse_cache_dtype(plan.image_dtype);
-  h.compression = parse_cache_compression(plan.compression);
+  h.dtype = plan.image_dtype == config::ImageDtype::Float16 ? CacheDType::Float16 : CacheDType::Float32;
+  h.compression = cache_compression(plan.compression);
   write_cache_array(cache_dir / e.image, c.image, h);
   if (c.label.defined()) {
     e.label = "cases/" + id + "_seg.gvol";

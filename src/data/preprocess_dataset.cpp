@@ -89,34 +89,34 @@ fs::path resolve_cache_dir(const config::DataConfig& cfg) {
   return fs::path(cfg.root) / "gtgm_cache";
 }
 
-std::vector<io::Problem> check_dataset(const config::Config& cfg) {
-  const auto m = load_manifest(cfg.data);
+std::vector<io::Problem> check_dataset(const config::DataConfig& cfg) {
+  const auto m = load_manifest(cfg);
   io::DatasetCheckOptions o;
-  o.num_threads = worker_count(cfg.data, m.training.size());
+  o.num_threads = worker_count(cfg, m.training.size());
   GTGM_INFO("checking {} cases of {} ({} format) with {} threads", m.training.size(), m.root.string(), m.format,
             o.num_threads);
   return check_manifest(m, o);
 }
 
-PlanResult run_plan(const config::Config& cfg) {
-  const auto m = load_manifest(cfg.data);
+PlanResult run_plan(const config::DataConfig& cfg, int64_t seed) {
+  const auto m = load_manifest(cfg);
   GTGM_CHECK(!m.training.empty(), "{}: the manifest lists no training cases to plan from", m.root.string());
   std::vector<CaseFingerprint> fps(m.training.size());
-  const int workers = worker_count(cfg.data, m.training.size());
+  const int workers = worker_count(cfg, m.training.size());
   const auto failures = parallel_cases(
       m.training.size(), workers, "plan",
       [&](size_t i) {
         const auto& c = m.training[i];
         auto [image, label] = read_checked(c, m);
-        fps[i] = fingerprint_case(c.id, image, label ? &*label : nullptr, cfg.data.preprocess,
-                                  static_cast<uint64_t>(cfg.run.seed) + i);
+        fps[i] =
+            fingerprint_case(c.id, image, label ? &*label : nullptr, cfg.preprocess, static_cast<uint64_t>(seed) + i);
       },
       [&](size_t i) { return m.training[i].id; });
   if (!failures.empty()) report_failures(failures, m.training.size(), "planning (run `gtgm plan --check` for details)");
   PlanResult r;
-  r.fingerprint = summarize_fingerprint(std::move(fps), cfg.data.preprocess);
-  r.plan = make_plan(r.fingerprint, cfg.data);
-  r.cache_dir = resolve_cache_dir(cfg.data);
+  r.fingerprint = summarize_fingerprint(std::move(fps), cfg.preprocess);
+  r.plan = make_plan(r.fingerprint, cfg);
+  r.cache_dir = resolve_cache_dir(cfg);
   fs::create_directories(r.cache_dir);
   core::atomic_write_text(r.cache_dir / "fingerprint.json", r.fingerprint.to_json());
   core::atomic_write_text(r.cache_dir / "plan.json", r.plan.to_json());
@@ -135,7 +135,7 @@ PreprocessResult run_preprocess(const config::Config& cfg, bool force) {
   Plan plan;
   if (!fs::exists(plan_path)) {
     GTGM_INFO("no {} yet: planning first", plan_path.string());
-    plan = run_plan(cfg).plan;
+    plan = run_plan(cfg.data, cfg.run.seed).plan;
   } else {
     plan = Plan::from_json(core::read_text_file(plan_path), plan_path.string());
     plan.check_matches(cfg.data, plan_path.string());

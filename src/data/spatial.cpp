@@ -37,11 +37,9 @@ bool Reorientation::is_identity() const {
   return perm == std::array<int, 3>{0, 1, 2} && !flip[0] && !flip[1] && !flip[2];
 }
 
-Reorientation canonical_reorientation(const io::Geometry& g, const std::string& orientation) {
-  GTGM_CHECK(orientation == "LPS" || orientation == "RAS" || orientation == "none",
-             "unknown orientation '{}'; expected LPS, RAS or none", orientation);
+Reorientation canonical_reorientation(const io::Geometry& g, config::Orientation orientation) {
   Reorientation r;
-  if (orientation == "none") return r;
+  if (orientation == config::Orientation::None) return r;
   // Assign each ITK index axis a a physical axis p(a), maximising the product of |D[p(a)][a]|.
   std::array<int, 3> best{0, 1, 2}, p{0, 1, 2};
   double best_score = -1;
@@ -54,7 +52,7 @@ Reorientation canonical_reorientation(const io::Geometry& g, const std::string& 
     }
   } while (std::next_permutation(p.begin(), p.end()));
   const std::array<double, 3> want =
-      orientation == "LPS" ? std::array<double, 3>{1, 1, 1} : std::array<double, 3>{-1, -1, 1};
+      orientation == config::Orientation::LPS ? std::array<double, 3>{1, 1, 1} : std::array<double, 3>{-1, -1, 1};
   for (int a = 0; a < 3; ++a) {
     const int phys = best[a];
     const int new_tensor_axis = 2 - phys;  // tensor axes (D, H, W) <-> physical (z, y, x)
@@ -156,8 +154,7 @@ std::array<int64_t, 3> resampled_shape(const std::array<int64_t, 3>& shape, cons
 }
 
 LabelInterp parse_label_interp(const std::string& name) {
-  if (name == "nearest") return LabelInterp::Nearest;
-  if (name == "linear") return LabelInterp::Linear;
+  if (const auto interp = config::parse_enum<LabelInterp>(name)) return *interp;
   throw ConfigError("unknown label interpolation '" + name + "'; expected nearest or linear");
 }
 

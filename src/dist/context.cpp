@@ -40,9 +40,10 @@ Context make_context(const LaunchEnv& launch, const config::DistConfig& cfg, tor
   ctx.timeout_ = std::chrono::milliseconds(static_cast<int64_t>(cfg.timeout_s) * 1000);
   if (launch.world_size == 1) return ctx;
 
-  std::string backend = cfg.backend;
-  if (backend == "auto") backend = device.is_cuda() ? "nccl" : "gloo";
-  if (backend == "nccl" && !device.is_cuda()) {
+  using config::DistBackend;
+  DistBackend backend = cfg.backend;
+  if (backend == DistBackend::Auto) backend = device.is_cuda() ? DistBackend::NCCL : DistBackend::Gloo;
+  if (backend == DistBackend::NCCL && !device.is_cuda()) {
     throw ConfigError(fmt::format("dist.backend=nccl needs a CUDA device, but run.device resolved to {}", device.str()));
   }
   if (device.is_cuda()) {
@@ -68,7 +69,7 @@ Context make_context(const LaunchEnv& launch, const config::DistConfig& cfg, tor
     c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA)->setDevice(device);
   }
   ctx.device_ = device;
-  ctx.backend_ = backend;
+  ctx.backend_ = config::to_string(backend);
   core::set_log_rank(launch.rank, launch.world_size);
 
   GroupOptions opts;
@@ -81,7 +82,7 @@ Context make_context(const LaunchEnv& launch, const config::DistConfig& cfg, tor
   opts.timeout = ctx.timeout_;
   ctx.group_ = std::make_shared<ProcessGroup>(opts);
   GTGM_INFO("dist: {} ranks from {}, backend {}, master {}:{}, timeout {} s", launch.world_size, launch.source,
-            backend, launch.master_addr, launch.master_port, cfg.timeout_s);
+            ctx.backend_, launch.master_addr, launch.master_port, cfg.timeout_s);
   return ctx;
 }
 

@@ -150,7 +150,7 @@ ProcessGroup::ProcessGroup(const GroupOptions& o) : opts_(o) {
   auto pg_store = c10::make_intrusive<c10d::PrefixStore>("pg", tcp_store_);
 
   try {
-    if (o.backend == "gloo") {
+    if (o.backend == config::DistBackend::Gloo) {
 #ifdef GTGM_HAVE_GLOO
       auto gopts = c10d::ProcessGroupGloo::Options::create(op_timeout_);
       if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME"); ifname && *ifname) {
@@ -165,7 +165,7 @@ ProcessGroup::ProcessGroup(const GroupOptions& o) : opts_(o) {
       throw ConfigError(
           "dist.backend=gloo: this gtgm was built without c10d Gloo (install libgloo-dev and reconfigure)");
 #endif
-    } else if (o.backend == "nccl") {
+    } else if (o.backend == config::DistBackend::NCCL) {
 #ifdef GTGM_HAVE_NCCL
       auto nopts = c10d::ProcessGroupNCCL::Options::create();
       nopts->timeout = op_timeout_;
@@ -174,7 +174,7 @@ ProcessGroup::ProcessGroup(const GroupOptions& o) : opts_(o) {
       throw ConfigError("dist.backend=nccl: this gtgm was built without NCCL (needs a CUDA LibTorch)");
 #endif
     } else {
-      throw ConfigError(fmt::format("dist.backend='{}': expected gloo or nccl", o.backend));
+      throw ConfigError(fmt::format("dist.backend='{}': expected gloo or nccl", config::to_string(o.backend)));
     }
   } catch (const Error&) {
     throw;
@@ -192,7 +192,7 @@ ProcessGroup::ProcessGroup(const GroupOptions& o) : opts_(o) {
     GTGM_THROW(
         "rendezvous failed: the {} process group of {} ranks at MASTER_ADDR:MASTER_PORT={} could not be formed within "
         "dist.timeout_s={:.0f} s: {} ({})",
-        o.backend, o.world_size, where, seconds(o.timeout), who, first_line(e.what()));
+        config::to_string(o.backend), o.world_size, where, seconds(o.timeout), who, first_line(e.what()));
   }
   heartbeat_ = std::thread(&ProcessGroup::heartbeat_loop, this);
 }
@@ -236,7 +236,8 @@ ProcessGroup::~ProcessGroup() {
   try {
 #if defined(GTGM_HAVE_NCCL) && GTGM_TORCH_AT_LEAST(2, 4)
     // LibTorch 2.x wants NCCL communicators shut down explicitly before the group goes away.
-    if (!error && backend_ && opts_.backend == "nccl") static_cast<c10d::ProcessGroupNCCL*>(backend_.get())->shutdown();
+    if (!error && backend_ && opts_.backend == config::DistBackend::NCCL)
+      static_cast<c10d::ProcessGroupNCCL*>(backend_.get())->shutdown();
 #endif
     backend_.reset();
   } catch (...) {

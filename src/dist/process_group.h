@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "c10d_compat.h"
+#include "gtgm/config/dist_config.h"
 #include "gtgm/dist/collectives.h"
 
 namespace gtgm::dist {
@@ -22,7 +23,7 @@ struct GroupOptions {
   int world_size = 1;
   std::string master_addr = "127.0.0.1";
   int master_port = 29500;
-  std::string backend = "gloo";  // gloo | nccl
+  config::DistBackend backend = config::DistBackend::Gloo;  // Gloo | NCCL (resolved, never Auto)
   torch::Device device = torch::kCPU;
   std::chrono::milliseconds timeout{600000};
 };

@@ -17,8 +17,6 @@ void check_options(const SlidingWindowOptions& o) {
     GTGM_CHECK(o.patch_size[a] >= 1, "sliding window: patch size must be >= 1 on every axis, got [{}, {}, {}]",
                o.patch_size[0], o.patch_size[1], o.patch_size[2]);
   GTGM_CHECK(o.overlap >= 0 && o.overlap < 1, "sliding window: overlap must be in [0, 1), got {}", o.overlap);
-  GTGM_CHECK(o.blend == "gaussian" || o.blend == "constant",
-             "sliding window: blend must be 'gaussian' or 'constant', got '{}'", o.blend);
   GTGM_CHECK(o.sigma_scale > 0, "sliding window: sigma_scale must be > 0, got {}", o.sigma_scale);
   GTGM_CHECK(o.batch_size >= 1, "sliding window: batch_size must be >= 1, got {}", o.batch_size);
   GTGM_CHECK(o.accumulate_dtype == torch::kFloat || o.accumulate_dtype == torch::kHalf,
@@ -75,7 +73,7 @@ SlidingWindowOptions sliding_window_options(const config::EvalConfig& cfg, const
   o.mirror_tta = cfg.mirror_tta;
   o.batch_size = cfg.sw_batch_size;
   o.device = device;
-  o.accumulate_dtype = cfg.accumulate_dtype == "float16" ? torch::kHalf : torch::kFloat;
+  o.accumulate_dtype = cfg.accumulate_dtype == config::AccumulateDtype::Float16 ? torch::kHalf : torch::kFloat;
   return o;
 }
 
@@ -93,10 +91,9 @@ std::vector<int64_t> window_starts(int64_t size, int64_t patch, double overlap) 
   return starts;
 }
 
-torch::Tensor importance_profile(int64_t patch, const std::string& blend, double sigma_scale) {
+torch::Tensor importance_profile(int64_t patch, config::Blend blend, double sigma_scale) {
   GTGM_CHECK(patch >= 1, "importance_profile: patch must be >= 1, got {}", patch);
-  if (blend == "constant") return torch::ones({patch}, torch::kFloat64);
-  GTGM_CHECK(blend == "gaussian", "importance_profile: blend must be 'gaussian' or 'constant', got '{}'", blend);
+  if (blend == config::Blend::Constant) return torch::ones({patch}, torch::kFloat64);
   const double centre = static_cast<double>(patch - 1) / 2.0;
   const double sigma = sigma_scale * static_cast<double>(patch);
   torch::Tensor i = torch::arange(patch, torch::kFloat64);

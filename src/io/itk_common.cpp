@@ -103,12 +103,16 @@ itk::ImageIOBase::Pointer open_image_io(const std::string& path) {
 }
 
 std::string format_name(const itk::ImageIOBase& io) {
+  // ITK reader class -> the format name of headers and `gtgm info`; others: the class without "ImageIO".
+  static constexpr std::pair<const char*, const char*> kItkFormatNames[] = {{"NiftiImageIO", "NIfTI"},
+                                                                            {"NrrdImageIO", "NRRD"},
+                                                                            {"MetaImageIO", "MetaImage"},
+                                                                            {"TIFFImageIO", "TIFF"},
+                                                                            {"GDCMImageIO", "DICOM"}};
   const std::string cls = io.GetNameOfClass();
-  if (cls == "NiftiImageIO") return "NIfTI";
-  if (cls == "NrrdImageIO") return "NRRD";
-  if (cls == "MetaImageIO") return "MetaImage";
-  if (cls == "TIFFImageIO") return "TIFF";
-  if (cls == "GDCMImageIO") return "DICOM";
+  for (const auto& [itk_class, format] : kItkFormatNames) {
+    if (cls == itk_class) return format;
+  }
   const auto pos = cls.find("ImageIO");
   return pos == std::string::npos ? cls : cls.substr(0, pos);
 }
@@ -145,7 +149,7 @@ VolumeHeader header_from_io(const itk::ImageIOBase& io, const std::string& path)
 
 torch::Tensor widen_unsigned(torch::Tensor raw, const ComponentInfo& info, const std::string& what) {
   if (info.read_as == info.tensor) {
-    if (info.name == "uint64") {
+    if (info.itk_type == C::ULONGLONG) {
       GTGM_CHECK(!(raw < 0).any().item<bool>(),
                  "{}: uint64 values >= 2^63 cannot be held as int64 "
                  "(expected values below 9223372036854775808)",
@@ -153,8 +157,8 @@ torch::Tensor widen_unsigned(torch::Tensor raw, const ComponentInfo& info, const
     }
     return raw;
   }
-  if (info.name == "uint16") return raw.to(torch::kInt).bitwise_and(0xFFFF);
-  if (info.name == "uint32") return raw.to(torch::kLong).bitwise_and(int64_t(0xFFFFFFFF));
+  if (info.itk_type == C::USHORT) return raw.to(torch::kInt).bitwise_and(0xFFFF);
+  if (info.itk_type == C::UINT) return raw.to(torch::kLong).bitwise_and(int64_t(0xFFFFFFFF));
   GTGM_THROW("{}: internal: no widening from {}", what, info.name);
 }
 

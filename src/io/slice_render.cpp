@@ -25,9 +25,7 @@ std::vector<VoxelPosition> grid_positions(const std::array<int64_t, 3>& shape, c
 }
 
 std::pair<double, double> window_range(const torch::Tensor& volume, const RenderOptions& o) {
-  GTGM_CHECK(o.window == "auto" || o.window == "fixed" || o.window == "minmax",
-             "captioner window '{}' is unknown (auto, fixed, minmax)", o.window);
-  if (o.window == "fixed") {
+  if (o.window == config::CaptionWindow::Fixed) {
     GTGM_CHECK(o.high > o.low, "captioner window_high {} must exceed window_low {}", o.high, o.low);
     return {o.low, o.high};
   }
@@ -36,7 +34,7 @@ std::pair<double, double> window_range(const torch::Tensor& volume, const Render
   const int64_t stride = std::max<int64_t>(1, flat.numel() / 1000000);
   const auto sample = flat.slice(0, 0, flat.numel(), stride).to(torch::kFloat);
   const double mn = sample.min().item<double>(), mx = sample.max().item<double>();
-  if (o.window == "minmax") return {mn, mx > mn ? mx : mn + 1};
+  if (o.window == config::CaptionWindow::MinMax) return {mn, mx > mn ? mx : mn + 1};
   if (mn <= -500 && mx >= 300) return {o.low, o.high};
   const auto q = torch::quantile(sample, torch::tensor({0.005, 0.995}, torch::kFloat));
   const double lo = q[0].item<double>(), hi = q[1].item<double>();

@@ -28,18 +28,71 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::vector<std::string>& volume_extensions() {
-  // Longest first so ".nii.gz" wins over ".gz".
-  static const std::vector<std::string> exts = {".nii.gz", ".nrrd", ".nhdr", ".hdf5", ".tiff", ".nii",
-                                                ".mha",    ".mhd",  ".tif",  ".dcm",  ".hdf",  ".h5"};
-  return exts;
+// What a volume file's extension says about writing it.
+enum class VolumeFileKind {
+  NIfTIGz,            // .nii.gz
+  NIfTI,              // .nii: written uncompressed
+  NRRD,               // .nrrd
+  NRRDDetached,       // .nhdr: header + separate data file
+  MetaImage,          // .mha
+  MetaImageDetached,  // .mhd: header + separate data file
+  TIFF,               // .tif, .tiff: one channel, no origin/direction
+  DICOM,              // .dcm: written as a series folder instead
+  HDF5,               // .h5, .hdf, .hdf5
+};
+
+struct VolumeExtension {
+  const char* ext;
+  VolumeFileKind kind;
+};
+
+// The one extension -> format table. Longest first so ".nii.gz" wins over ".nii"-like suffixes.
+constexpr VolumeExtension kVolumeExtensions[] = {
+    {".nii.gz", VolumeFileKind::NIfTIGz},    {".nrrd", VolumeFileKind::NRRD},
+    {".nhdr", VolumeFileKind::NRRDDetached}, {".hdf5", VolumeFileKind::HDF5},
+    {".tiff", VolumeFileKind::TIFF},         {".nii", VolumeFileKind::NIfTI},
+    {".mha", VolumeFileKind::MetaImage},     {".mhd", VolumeFileKind::MetaImageDetached},
+    {".tif", VolumeFileKind::TIFF},          {".dcm", VolumeFileKind::DICOM},
+    {".hdf", VolumeFileKind::HDF5},          {".h5", VolumeFileKind::HDF5},
+};
+
+// The table entry of `path`'s extension (case-insensitive), or nullptr.
+const VolumeExtension* extension_of(const fs::path& path) {
+  const auto name = core::lower(path.filename().string());
+  for (const auto& e : kVolumeExtensions)
+    if (core::ends_with(name, e.ext)) return &e;
+  return nullptr;
 }
 
-std::string extension_of(const fs::path& path) {
-  const auto name = core::lower(path.filename().string());
-  for (const auto& e : volume_extensions())
-    if (core::ends_with(name, e)) return e;
-  return "";
+// A stored voxel type ("uint16", as VolumeHeader::stored_dtype): value range and the same-size
+// torch dtype its raw bytes are held in; unsigned types wider than their storage are read widened.
+struct VoxelTypeInfo {
+  const char* name;
+  double lo, hi;
+  torch::ScalarType storage;
+  torch::ScalarType widened;  // tensor dtype unsigned values are read as; Undefined when not widened
+  int wrap_bits;              // > 0: written by wrapping into `storage` (to_unsigned_storage)
+};
+
+const VoxelTypeInfo kVoxelTypes[] = {
+    {"uint8", 0, 255, torch::kByte, c10::ScalarType::Undefined, 0},
+    {"int8", -128, 127, torch::kChar, c10::ScalarType::Undefined, 0},
+    {"uint16", 0, 65535, torch::kShort, torch::kInt, 16},
+    {"int16", -32768, 32767, torch::kShort, c10::ScalarType::Undefined, 0},
+    {"uint32", 0, 4294967295.0, torch::kInt, torch::kLong, 32},
+    {"int32", -2147483648.0, 2147483647.0, torch::kInt, c10::ScalarType::Undefined, 0},
+    {"uint64", 0, 1.8446744073709552e19, torch::kLong, torch::kLong, 0},
+    {"int64", -9.2233720368547758e18, 9.2233720368547758e18, torch::kLong, c10::ScalarType::Undefined, 0},
+    {"float32", -std::numeric_limits<double>::infinity(), std::numeric_limits<double>::infinity(), torch::kFloat,
+     c10::ScalarType::Undefined, 0},
+    {"float64", -std::numeric_limits<double>::infinity(), std::numeric_limits<double>::infinity(), torch::kDouble,
+     c10::ScalarType::Undefined, 0},
+};
+
+const VoxelTypeInfo* voxel_type_info(const std::string& dtype) {
+  for (const auto& t : kVoxelTypes)
+    if (dtype == t.name) return &t;
+  return nullptr;
 }
 
 // Bit-pattern narrowing of widened unsigned values back to their same-size signed storage type.
@@ -52,26 +105,13 @@ torch::Tensor to_unsigned_storage(const torch::Tensor& v, int bits) {
 }
 
 std::pair<double, double> range_of(const std::string& dtype) {
-  if (dtype == "uint8") return {0, 255};
-  if (dtype == "int8") return {-128, 127};
-  if (dtype == "uint16") return {0, 65535};
-  if (dtype == "int16") return {-32768, 32767};
-  if (dtype == "uint32") return {0, 4294967295.0};
-  if (dtype == "int32") return {-2147483648.0, 2147483647.0};
-  if (dtype == "uint64") return {0, 1.8446744073709552e19};
-  if (dtype == "int64") return {-9.2233720368547758e18, 9.2233720368547758e18};
+  if (const VoxelTypeInfo* t = voxel_type_info(dtype)) return {t->lo, t->hi};
   return {-std::numeric_limits<double>::infinity(), std::numeric_limits<double>::infinity()};
 }
 
 // The same-size torch dtype a stored type's raw bytes are held in.
 torch::ScalarType storage_dtype(const std::string& dtype, const std::string& what) {
-  if (dtype == "uint8") return torch::kByte;
-  if (dtype == "int8") return torch::kChar;
-  if (dtype == "uint16" || dtype == "int16") return torch::kShort;
-  if (dtype == "uint32" || dtype == "int32") return torch::kInt;
-  if (dtype == "uint64" || dtype == "int64") return torch::kLong;
-  if (dtype == "float32") return torch::kFloat;
-  if (dtype == "float64") return torch::kDouble;
+  if (const VoxelTypeInfo* t = voxel_type_info(dtype)) return t->storage;
   GTGM_THROW(
       "{}: unknown voxel type '{}' (expected uint8, int8, uint16, int16, uint32, int32, uint64, int64, "
       "float32 or float64)",
@@ -87,8 +127,8 @@ bool fits(const torch::Tensor& t, const std::string& dtype) {
 
 std::string default_write_dtype(const Volume& v) {
   const auto dt = v.data.scalar_type();
-  const bool widened = (v.stored_dtype == "uint16" && dt == torch::kInt) ||
-                       ((v.stored_dtype == "uint32" || v.stored_dtype == "uint64") && dt == torch::kLong);
+  const VoxelTypeInfo* stored = voxel_type_info(v.stored_dtype);
+  const bool widened = stored != nullptr && stored->widened != c10::ScalarType::Undefined && dt == stored->widened;
   if (widened && fits(v.data, v.stored_dtype)) return v.stored_dtype;
   return dtype_name(dt);
 }
@@ -124,19 +164,19 @@ VolumeHeader header_of(const Volume& v) {
 #ifdef GTGM_WITH_ITK
 // Writes voxels already converted to the stored type (`data`, as info.read_as) through ITK.
 void write_with_itk(const Volume& volume, const fs::path& path, const torch::Tensor& data, const std::string& target,
-                    const std::string& ext, const WriteOptions& options) {
+                    const VolumeExtension& ext, const WriteOptions& options) {
   const std::string spec = path.string();
   const auto info = detail::component_for_name(target, "write_volume " + spec);
   const int64_t c = volume.channels();
   // Detached-header formats reference their data file by name, so they cannot be renamed after
   // writing; the others go to a temporary name in the same folder first.
-  const bool detached = ext == ".mhd" || ext == ".nhdr";
+  const bool detached = ext.kind == VolumeFileKind::MetaImageDetached || ext.kind == VolumeFileKind::NRRDDetached;
   const fs::path parent = path.parent_path().empty() ? fs::path(".") : path.parent_path();
   fs::create_directories(parent);
   const fs::path tmp = detached ? path : parent / fmt::format(".gtgm-tmp-{}-{}", ::getpid(), path.filename().string());
   detail::register_io_factories();
   auto io = itk::ImageIOFactory::CreateImageIO(tmp.string().c_str(), itk::IOFileModeEnum::WriteMode);
-  GTGM_CHECK(io, "write_volume {}: no ITK writer for extension '{}'", spec, ext);
+  GTGM_CHECK(io, "write_volume {}: no ITK writer for extension '{}'", spec, ext.ext);
   const unsigned dims = c > 1 ? 4 : 3;
   const auto [d, h, w] = volume.shape();
   const std::array<int64_t, 4> size{w, h, d, c};
@@ -157,7 +197,7 @@ void write_with_itk(const Volume& volume, const fs::path& path, const torch::Ten
   io->SetComponentType(info.itk_type);
   io->SetNumberOfComponents(1);
   io->SetIORegion(region);
-  io->SetUseCompression(options.compress && ext != ".nii");
+  io->SetUseCompression(options.compress && ext.kind != VolumeFileKind::NIfTI);
   io->SetFileName(tmp.string());
   try {
     io->Write(data.data_ptr());
@@ -202,12 +242,12 @@ int64_t VolumeHeader::num_bytes() const {
   return channels * shape[0] * shape[1] * shape[2] * static_cast<int64_t>(c10::elementSize(dtype));
 }
 
-bool has_volume_extension(const fs::path& path) { return !extension_of(path).empty(); }
+bool has_volume_extension(const fs::path& path) { return extension_of(path) != nullptr; }
 
 std::string strip_volume_extension(const fs::path& path) {
   const auto name = path.filename().string();
-  const auto ext = extension_of(path);
-  return name.substr(0, name.size() - ext.size());
+  const VolumeExtension* ext = extension_of(path);
+  return ext == nullptr ? name : name.substr(0, name.size() - std::char_traits<char>::length(ext->ext));
 }
 
 VolumeHeader read_volume_header(const fs::path& path, const ReadOptions& options) {
@@ -273,14 +313,15 @@ void write_volume(const Volume& volume, const fs::path& path, const WriteOptions
     write_hdf5_volume(h5->first, h5->second.empty() ? "volumes/raw" : h5->second, volume, ho);
     return;
   }
-  const auto ext = extension_of(path);
-  GTGM_CHECK(ext != ".dcm", "write_volume {}: DICOM is written as a series folder: use write_dicom_series", spec);
-  GTGM_CHECK(!ext.empty(),
+  const VolumeExtension* ext = extension_of(path);
+  GTGM_CHECK(ext == nullptr || ext->kind != VolumeFileKind::DICOM,
+             "write_volume {}: DICOM is written as a series folder: use write_dicom_series", spec);
+  GTGM_CHECK(ext != nullptr,
              "write_volume {}: unknown extension (expected .nii.gz, .nii, .nrrd, .nhdr, .mha, "
              ".mhd, .tif, .tiff, .h5, .hdf or .hdf5)",
              spec);
   const int64_t c = volume.channels();
-  const bool tiff = ext == ".tif" || ext == ".tiff";
+  const bool tiff = ext->kind == VolumeFileKind::TIFF;
   if (tiff) {
     GTGM_CHECK(c == 1, "write_volume {}: TIFF stacks hold one channel, found C = {}", spec, c);
     const Geometry identity;
@@ -303,16 +344,15 @@ void write_volume(const Volume& volume, const fs::path& path, const WriteOptions
     GTGM_CHECK(fits(data, target), "write_volume {}: values [{}, {}] do not fit the voxel type {}", spec,
                data.min().item<double>(), data.max().item<double>(), target);
   }
-  if (target == "uint16")
-    data = to_unsigned_storage(data.to(torch::kLong), 16);
-  else if (target == "uint32")
-    data = to_unsigned_storage(data.to(torch::kLong), 32);
+  const VoxelTypeInfo* target_info = voxel_type_info(target);
+  if (target_info != nullptr && target_info->wrap_bits > 0)
+    data = to_unsigned_storage(data.to(torch::kLong), target_info->wrap_bits);
   else
     data = data.to(storage);
   data = data.contiguous();
 
 #ifdef GTGM_WITH_ITK
-  write_with_itk(volume, path, data, target, ext, options);
+  write_with_itk(volume, path, data, target, *ext, options);
 #else
   GTGM_CHECK(is_nifti_path(path),
              "write_volume {}: this gtgm was built without ITK (GTGM_WITH_ITK=OFF): only NIfTI "

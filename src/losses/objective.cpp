@@ -34,8 +34,9 @@ GtgmObjectiveImpl::GtgmObjectiveImpl(const config::LossConfig& cfg, int64_t embe
              "loss.temperature={} gives a logit scale {} above loss.max_logit_scale={}", cfg.temperature,
              1.0 / cfg.temperature, cfg.max_logit_scale);
   logit_scale_ = register_module("logit_scale", LogitScale(so));
-  if (uses_view_term() && (cfg.vr_kind == "byol" || cfg.vr_kind == "simsiam")) {
-    GTGM_CHECK(embed_dim > 0, "GtgmObjective: embed_dim must be > 0 for loss.vr_kind={}", cfg.vr_kind);
+  if (uses_view_term() && (cfg.vr_kind == config::ViewTerm::BYOL || cfg.vr_kind == config::ViewTerm::SimSiam)) {
+    GTGM_CHECK(embed_dim > 0, "GtgmObjective: embed_dim must be > 0 for loss.vr_kind={}",
+               config::to_string(cfg.vr_kind));
     predictor_ = register_module("predictor", Predictor(PredictorOptions{embed_dim, cfg.predictor_hidden}));
   }
 }
@@ -44,7 +45,8 @@ torch::Tensor GtgmObjectiveImpl::logit_scale() { return logit_scale_->forward();
 
 LossTerms GtgmObjectiveImpl::forward(const GtgmInputs& in, const dist::Context* ctx) {
   LossTerms out;
-  const ClipReduction red = cfg_.clip_reduction == "sum" ? ClipReduction::Sum : ClipReduction::Mean;
+  const ClipReduction red =
+      cfg_.clip_reduction == config::ClipReduction::Sum ? ClipReduction::Sum : ClipReduction::Mean;
   auto add_total = [&](const torch::Tensor& v) { out.total = out.total.defined() ? out.total + v : v; };
   if (uses_text()) {
     GTGM_CHECK(in.t.defined(), "GtgmObjective: loss.vlp_weight={} needs the text projection t", cfg_.vlp_weight);
@@ -65,29 +67,30 @@ LossTerms GtgmObjectiveImpl::forward(const GtgmInputs& in, const dist::Context* 
   }
   if (uses_view_term()) {
     GTGM_CHECK(in.e1.defined() && in.e2.defined(), "GtgmObjective: loss.vr_kind={} needs the embeddings e1 and e2",
-               cfg_.vr_kind);
+               config::to_string(cfg_.vr_kind));
+    using config::ViewTerm;
     torch::Tensor vr;
-    if (cfg_.vr_kind == "barlow") {
+    if (cfg_.vr_kind == ViewTerm::Barlow) {
       BarlowOptions o;
       o.lambda = cfg_.barlow_lambda;
       o.standardize = cfg_.barlow_standardize;
       vr = barlow_twins_loss(in.e1, in.e2, o, ctx);
-    } else if (cfg_.vr_kind == "vicreg") {
+    } else if (cfg_.vr_kind == ViewTerm::VICReg) {
       VicregOptions o;
       o.sim_weight = cfg_.vicreg_sim_weight;
       o.std_weight = cfg_.vicreg_std_weight;
       o.cov_weight = cfg_.vicreg_cov_weight;
       vr = vicreg_loss(in.e1, in.e2, o, ctx);
-    } else if (cfg_.vr_kind == "simsiam") {
+    } else if (cfg_.vr_kind == ViewTerm::SimSiam) {
       vr = simsiam_loss(predictor_->forward(in.e1), predictor_->forward(in.e2), in.e1, in.e2);
-    } else if (cfg_.vr_kind == "byol") {
+    } else if (cfg_.vr_kind == ViewTerm::BYOL) {
       GTGM_CHECK(in.target_e1.defined() && in.target_e2.defined(),
                  "GtgmObjective: loss.vr_kind=byol needs target_e1/target_e2 from the EMA target network");
       vr = byol_loss(predictor_->forward(in.e1), predictor_->forward(in.e2), in.target_e1, in.target_e2);
     } else {
-      GTGM_THROW("GtgmObjective: unknown loss.vr_kind '{}'", cfg_.vr_kind);
+      GTGM_THROW("GtgmObjective: unknown loss.vr_kind '{}'", config::to_string(cfg_.vr_kind));
     }
-    out.terms.emplace_back(cfg_.vr_kind, vr);
+    out.terms.emplace_back(config::to_string(cfg_.vr_kind), vr);
     add_total(cfg_.vr_weight * vr);
   }
   return out;

@@ -12,18 +12,12 @@
 namespace gtgm::models {
 
 NormKind parse_norm(const std::string& name) {
-  if (name == "batch") return NormKind::Batch;
-  if (name == "instance") return NormKind::Instance;
-  if (name == "group") return NormKind::Group;
-  if (name == "none") return NormKind::None;
+  if (const auto kind = config::parse_enum<NormKind>(name)) return *kind;
   throw ConfigError(fmt::format("unknown norm '{}'; valid: batch, instance, group, none", name));
 }
 
 ActKind parse_act(const std::string& name) {
-  if (name == "relu") return ActKind::ReLU;
-  if (name == "leaky_relu") return ActKind::LeakyReLU;
-  if (name == "gelu") return ActKind::GELU;
-  if (name == "none") return ActKind::None;
+  if (const auto kind = config::parse_enum<ActKind>(name)) return *kind;
   throw ConfigError(fmt::format("unknown activation '{}'; valid: relu, leaky_relu, gelu, none", name));
 }
 

@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <map>
 #include <sstream>
 
 #include "gtgm/core/error.h"
@@ -11,10 +10,32 @@ namespace gtgm::models {
 
 namespace {
 
-using EncoderFactory = std::function<std::shared_ptr<EncoderImpl>(const config::ModelConfig&)>;
+NormKind norm_kind(config::Norm n) {
+  switch (n) {
+    case config::Norm::Batch:
+      return NormKind::Batch;
+    case config::Norm::Instance:
+      return NormKind::Instance;
+    case config::Norm::Group:
+      return NormKind::Group;
+  }
+  return NormKind::None;
+}
+
+ActKind act_kind(config::Activation a) {
+  switch (a) {
+    case config::Activation::ReLU:
+      return ActKind::ReLU;
+    case config::Activation::LeakyReLU:
+      return ActKind::LeakyReLU;
+    case config::Activation::GELU:
+      return ActKind::GELU;
+  }
+  return ActKind::None;
+}
 
 BlockSpec block_spec(const config::ModelConfig& c) {
-  return BlockSpec{c.spatial_dims, parse_norm(c.norm), c.norm_groups, parse_act(c.activation)};
+  return BlockSpec{c.spatial_dims, norm_kind(c.norm), c.norm_groups, act_kind(c.activation)};
 }
 
 Shape to_shape(const std::vector<int>& v) { return Shape(v.begin(), v.end()); }
@@ -28,9 +49,9 @@ std::shared_ptr<EncoderImpl> make_resnet(const config::ModelConfig& c) {
                .stem_kernel(to_shape(c.stem_kernel))
                .stem_stride(to_shape(c.stem_stride))
                .stem_pool(c.stem_pool)
-               .norm(parse_norm(c.norm))
+               .norm(norm_kind(c.norm))
                .norm_groups(c.norm_groups)
-               .act(parse_act(c.activation))
+               .act(act_kind(c.activation))
                .embed_dim(c.embed_dim);
   return ResNet3d(o).ptr();
 }
@@ -45,9 +66,9 @@ std::shared_ptr<EncoderImpl> make_resunet(const config::ModelConfig& c, bool res
                .kernels(plan.kernels)
                .blocks(plan.blocks)
                .residual(residual)
-               .norm(parse_norm(c.norm))
+               .norm(norm_kind(c.norm))
                .norm_groups(c.norm_groups)
-               .act(parse_act(c.activation))
+               .act(act_kind(c.activation))
                .embed_dim(c.embed_dim);
   return ResUNetEncoder(o).ptr();
 }
@@ -62,20 +83,10 @@ std::shared_ptr<EncoderImpl> make_vit(const config::ModelConfig& c) {
                .num_layers(c.num_layers)
                .num_heads(c.num_heads)
                .mlp_dim(c.mlp_dim)
-               .pos_embed(c.pos_embed == "sincos" ? PosEmbedKind::SinCos : PosEmbedKind::Learnable)
+               .pos_embed(c.pos_embed == config::PosEmbed::SinCos ? PosEmbedKind::SinCos : PosEmbedKind::Learnable)
                .dropout(c.dropout)
                .embed_dim(c.embed_dim);
   return ViT3d(o).ptr();
-}
-
-const std::map<std::string, EncoderFactory>& encoder_registry() {
-  static const std::map<std::string, EncoderFactory> reg = {
-      {"resnet3d", make_resnet},
-      {"resunet", [](const config::ModelConfig& c) { return make_resunet(c, true); }},
-      {"unet", [](const config::ModelConfig& c) { return make_resunet(c, false); }},
-      {"vit3d", make_vit},
-  };
-  return reg;
 }
 
 void check_model_config(const config::ModelConfig& cfg) {
@@ -94,7 +105,7 @@ std::string human(int64_t n) {
 }
 
 SegmentationHead build_head(const config::ModelConfig& cfg, const DecoderImpl& decoder) {
-  const bool affinity = cfg.head == "affinity";
+  const bool affinity = cfg.head == config::HeadType::Affinity;
   return SegmentationHead(SegmentationHeadOptions(cfg.spatial_dims, decoder.output_channels(),
                                                   affinity ? cfg.spatial_dims : cfg.num_classes)
                               .deep_supervision(cfg.deep_supervision)
@@ -103,37 +114,40 @@ SegmentationHead build_head(const config::ModelConfig& cfg, const DecoderImpl& d
 
 }  // namespace
 
-std::vector<std::string> encoder_types() {
-  std::vector<std::string> names;
-  for (const auto& [name, f] : encoder_registry()) names.push_back(name);
-  return names;
-}
+std::vector<std::string> encoder_types() { return config::enum_spellings<config::EncoderType>(); }
 
 std::shared_ptr<EncoderImpl> build_encoder(const config::ModelConfig& cfg) {
-  const auto& reg = encoder_registry();
-  const auto it = reg.find(cfg.type);
-  if (it == reg.end()) {
-    throw ConfigError(fmt::format("model.type: unknown encoder '{}'; valid: {}", cfg.type, fmt::join(encoder_types(), ", ")));
-  }
   check_model_config(cfg);
-  return it->second(cfg);
+  switch (cfg.type) {
+    case config::EncoderType::ResNet3d:
+      return make_resnet(cfg);
+    case config::EncoderType::ResUNet:
+      return make_resunet(cfg, /*residual=*/true);
+    case config::EncoderType::UNet:
+      return make_resunet(cfg, /*residual=*/false);
+    case config::EncoderType::ViT3d:
+      return make_vit(cfg);
+  }
+  throw ConfigError(fmt::format("model.type: unknown encoder {}; valid: {}", static_cast<int>(cfg.type),
+                                fmt::join(encoder_types(), ", ")));
 }
 
 std::shared_ptr<DecoderImpl> build_decoder(const config::ModelConfig& cfg, const EncoderImpl& encoder) {
-  std::string kind = cfg.decoder;
-  if (kind == "auto") kind = encoder.type() == "vit3d" ? "unetr" : "unet";
+  using config::DecoderType;
+  DecoderType kind = cfg.decoder;
+  if (kind == DecoderType::Auto) kind = encoder.type() == "vit3d" ? DecoderType::UNETR : DecoderType::UNet;
   const BlockSpec spec = block_spec(cfg);
-  if (kind == "unet") {
+  if (kind == DecoderType::UNet) {
     GTGM_CHECK(encoder.type() != "vit3d",
                "model.decoder: unet needs multi-scale skips; vit3d gives one token grid, use decoder: unetr");
     auto o = UNetDecoderOptions(encoder.feature_info())
                  .channels(std::vector<int64_t>(cfg.decoder_channels.begin(), cfg.decoder_channels.end()))
                  .max_channels(cfg.max_channels)
-                 .transposed(cfg.upsample == "transposed")
+                 .transposed(cfg.upsample == config::Upsample::Transposed)
                  .block(spec);
     return UNetDecoder(o).ptr();
   }
-  if (kind == "unetr") {
+  if (kind == DecoderType::UNETR) {
     GTGM_CHECK(encoder.type() == "vit3d", "model.decoder: unetr needs model.type: vit3d, got {}", encoder.type());
     auto o = UNETRDecoderOptions()
                  .spatial_dims(cfg.spatial_dims)
@@ -144,10 +158,11 @@ std::shared_ptr<DecoderImpl> build_decoder(const config::ModelConfig& cfg, const
                  .block(spec);
     return UNETRDecoder(o).ptr();
   }
-  if (kind == "none") {
+  if (kind == DecoderType::None) {
     throw ConfigError("model.decoder is none: a segmentation model needs a decoder (unet, unetr or auto)");
   }
-  throw ConfigError(fmt::format("model.decoder: unknown decoder '{}'; valid: auto, unet, unetr, none", kind));
+  throw ConfigError(
+      fmt::format("model.decoder: unknown decoder '{}'; valid: auto, unet, unetr, none", to_string(kind)));
 }
 
 GtgmModel build_gtgm_model(const config::ModelConfig& cfg) {
@@ -198,7 +213,7 @@ std::string describe_models(const config::ModelConfig& cfg) {
     for (const auto& [name, n] : rows) ss << fmt::format("  {:<12} {:>13}  ({})\n", name, n, human(n));
   };
   table("pretraining model (GtgmModel) parameters:", parameter_breakdown(*model));
-  if (cfg.decoder != "none") {
+  if (cfg.decoder != config::DecoderType::None) {
     // Reuse the encoder: the segmentation model's encoder is the same architecture.
     auto decoder = build_decoder(cfg, enc);
     auto head = build_head(cfg, *decoder);

@@ -202,10 +202,9 @@ void BertModelImpl::freeze(int k) {
 }
 
 torch::Tensor pool_hidden(BertModelImpl& model, const torch::Tensor& hidden, const torch::Tensor& attention_mask,
-                          const std::string& pooling) {
-  if (pooling == "cls") return hidden.select(1, 0);  // [N, H]
-  if (pooling == "pooler") return model.pooler_output(hidden);
-  GTGM_CHECK(pooling == "mean", "unknown pooling '{}' (cls, mean, pooler)", pooling);
+                          config::Pooling pooling) {
+  if (pooling == config::Pooling::CLS) return hidden.select(1, 0);  // [N, H]
+  if (pooling == config::Pooling::Pooler) return model.pooler_output(hidden);
   const auto m = attention_mask.to(hidden.device(), hidden.scalar_type()).unsqueeze(-1);  // [N, L, 1]
   return (hidden * m).sum(1) / m.sum(1).clamp_min(1e-9);
 }

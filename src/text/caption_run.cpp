@@ -115,8 +115,8 @@ CaptionRunResult run_caption(const config::CaptionerConfig& cfg, Captioner& capt
     const torch::Tensor values = data.to(torch::kFloat);
     const VolumeInfo info = describe_volume(data, vol.geometry, cfg.modality);
     const auto window = io::window_range(values, ro);
-    GTGM_INFO("caption: {} ({} {}x{}x{}), {} of {} positions to do", id, info.modality, info.shape[0], info.shape[1],
-              info.shape[2], pending.size(), positions.size());
+    GTGM_INFO("caption: {} ({} {}x{}x{}), {} of {} positions to do", id, config::to_string(info.modality),
+              info.shape[0], info.shape[1], info.shape[2], pending.size(), positions.size());
     core::Progress progress("caption " + id, static_cast<int64_t>(pending.size()), "view");
     std::atomic<size_t> next{0};
     std::atomic<int64_t> done{0}, failed{0};

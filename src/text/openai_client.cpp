@@ -240,8 +240,7 @@ std::string OpenAICaptioner::generator() const { return "openai:" + client_.opti
 std::string OpenAICaptioner::prompt_hash() const { return hash_hex(client_.options().prompt); }
 
 std::unique_ptr<Captioner> make_captioner(const config::CaptionerConfig& cfg) {
-  if (cfg.type == "template") return std::make_unique<TemplateCaptioner>();
-  GTGM_CHECK(cfg.type == "openai", "text.captioner.type '{}' is unknown (template, openai)", cfg.type);
+  if (cfg.type == config::CaptionerType::Template) return std::make_unique<TemplateCaptioner>();
   return std::make_unique<OpenAICaptioner>(chat_options_from_config(cfg), cfg.concurrency);
 }
 

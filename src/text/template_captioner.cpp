@@ -87,7 +87,8 @@ std::string em_content(const torch::Tensor& patch, const VolumeInfo& info) {
 
 }  // namespace
 
-VolumeInfo describe_volume(const torch::Tensor& volume, const io::Geometry& geometry, const std::string& modality) {
+VolumeInfo describe_volume(const torch::Tensor& volume, const io::Geometry& geometry,
+                           config::CaptionModality modality) {
   GTGM_CHECK(volume.dim() == 3 && volume.numel() > 0, "describe_volume needs a non-empty [D, H, W] tensor, got {}",
              volume.sizes());
   VolumeInfo info;
@@ -103,19 +104,27 @@ VolumeInfo describe_volume(const torch::Tensor& volume, const io::Geometry& geom
   info.p50 = q[3].item<double>();
   info.p90 = q[4].item<double>();
   info.p99 = q[5].item<double>();
-  if (modality == "CT" || modality == "MRI" || modality == "EM") {
-    info.modality = modality;
-    return info;
+  switch (modality) {
+    case config::CaptionModality::CT:
+      info.modality = config::Modality::CT;
+      return info;
+    case config::CaptionModality::MRI:
+      info.modality = config::Modality::MRI;
+      return info;
+    case config::CaptionModality::EM:
+      info.modality = config::Modality::EM;
+      return info;
+    case config::CaptionModality::Auto:
+      break;
   }
-  GTGM_CHECK(modality == "auto", "captioner modality '{}' is unknown (auto, CT, MRI, EM)", modality);
   const double mn = sample.min().item<double>(), mx = sample.max().item<double>();
   const auto& sp = geometry.spacing;  // (x, y, z)
   if (mn <= -500 && mx >= 300) {
-    info.modality = "CT";
+    info.modality = config::Modality::CT;
   } else if (volume.scalar_type() == torch::kUInt8 && sp[2] >= 4.0 * std::max(sp[0], sp[1])) {
-    info.modality = "EM";
+    info.modality = config::Modality::EM;
   } else {
-    info.modality = "MRI";
+    info.modality = config::Modality::MRI;
   }
   return info;
 }
@@ -134,7 +143,7 @@ std::string TemplateCaptioner::caption(const SliceView& v) {
   const bool whole = v.patch[1] - v.patch[0] >= 0.9 * h && v.patch[3] - v.patch[2] >= 0.9 * w;
   std::string out;
 
-  if (info.modality == "EM") {
+  if (info.modality == config::Modality::EM) {
     out = fmt::format("{} {} of {} ({} x {} nm pixels, {} nm sections).",
                       variant ? "Electron microscopy section" : "Serial-section electron micrograph, section", z + 1, d,
                       num(sp[0]), num(sp[1]), num(sp[2]));
@@ -144,8 +153,8 @@ std::string TemplateCaptioner::caption(const SliceView& v) {
                  : fmt::format(" The view covers {} x {} um near the {} of the section.", num(pw), num(ph),
                                edge ? "edge" : "centre");
   } else {
-    const std::string opening =
-        variant ? fmt::format("{} image, axial slice", info.modality) : fmt::format("Axial {} slice", info.modality);
+    const std::string opening = variant ? fmt::format("{} image, axial slice", config::to_string(info.modality))
+                                        : fmt::format("Axial {} slice", config::to_string(info.modality));
     // Superior-inferior from the z component of the slice axis (LPS: +z is superior).
     const double kz = dir[8];
     const double fz = (z + 0.5) / static_cast<double>(d);
@@ -164,9 +173,17 @@ std::string TemplateCaptioner::caption(const SliceView& v) {
   const auto patch =
       v.volume->select(0, z).slice(0, v.patch[0], v.patch[1]).slice(1, v.patch[2], v.patch[3]).to(torch::kFloat);
   out += " ";
-  out += info.modality == "CT"   ? ct_content(patch)
-         : info.modality == "EM" ? em_content(patch, info)
-                                 : mri_content(patch, info);
+  switch (info.modality) {
+    case config::Modality::CT:
+      out += ct_content(patch);
+      break;
+    case config::Modality::EM:
+      out += em_content(patch, info);
+      break;
+    case config::Modality::MRI:
+      out += mri_content(patch, info);
+      break;
+  }
   return out;
 }
 

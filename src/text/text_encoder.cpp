@@ -13,14 +13,14 @@ namespace gtgm::text {
 namespace {
 
 /// Pools [N, L, H] model output, passes [N, H] through.
-torch::Tensor pool_output(const torch::Tensor& out, const torch::Tensor& mask, const std::string& pooling,
+torch::Tensor pool_output(const torch::Tensor& out, const torch::Tensor& mask, config::Pooling pooling,
                           const std::string& source) {
   if (out.dim() == 2) return out;
-  GTGM_CHECK(out.dim() == 3, "{}: text model returned {}; expected [N, L, H] or [N, H]", source,
-             core::shape_str(out.sizes()));
-  if (pooling == "cls") return out.select(1, 0);
-  GTGM_CHECK(pooling == "mean", "{}: pooling '{}' needs a BERT model; TorchScript encoders support cls and mean",
-             source, pooling);
+  GTGM_CHECK(out.dim() == 3, "{}: text model returned {}; expected [N, L, H] or [N, H]", source, core::shape_str(out.sizes()));
+  if (pooling == config::Pooling::CLS) return out.select(1, 0);
+  GTGM_CHECK(pooling == config::Pooling::Mean,
+             "{}: pooling '{}' needs a BERT model; TorchScript encoders support cls and mean", source,
+             config::to_string(pooling));
   const auto m = mask.to(out.device(), out.scalar_type()).unsqueeze(-1);
   return (out * m).sum(1) / m.sum(1).clamp_min(1e-9);
 }
@@ -41,11 +41,11 @@ fs::path find_vocab(const config::TextConfig& cfg, const fs::path& folder) {
 
 // ---- BERT ---------------------------------------------------------------------------------------
 
-BertTextEncoder::BertTextEncoder(BertModel model, std::shared_ptr<WordPieceTokenizer> tokenizer, std::string pooling,
-                                 int max_length, int freeze_layers, std::string source)
+BertTextEncoder::BertTextEncoder(BertModel model, std::shared_ptr<WordPieceTokenizer> tokenizer,
+                                 config::Pooling pooling, int max_length, int freeze_layers, std::string source)
     : TextEncoder("BertTextEncoder"),
       model_(register_module("bert", std::move(model))),
-      pooling_(std::move(pooling)),
+      pooling_(pooling),
       freeze_layers_(freeze_layers),
       source_(std::move(source)) {
   tokenizer_ = std::move(tokenizer);
@@ -80,18 +80,22 @@ torch::Tensor BertTextEncoder::encode(const std::vector<std::string>& texts) {
 std::string BertTextEncoder::describe() const {
   const auto& c = model_->config();
   return fmt::format("bert {} layers, {}-d, vocab {} from {}; pooling {}, max_length {}, {}", c.num_hidden_layers,
-                     c.hidden_size, c.vocab_size, source_, pooling_, max_length_, freeze_text(freeze_layers_));
+                     c.hidden_size, c.vocab_size, source_, config::to_string(pooling_), max_length_,
+                     freeze_text(freeze_layers_));
 }
 
 // ---- TorchScript --------------------------------------------------------------------------------
 
-TorchScriptTextEncoder::TorchScriptTextEncoder(const fs::path& module_path, std::shared_ptr<WordPieceTokenizer> tokenizer,
-                                               std::string pooling, int max_length)
-    : TextEncoder("TorchScriptTextEncoder"), path_(module_path.string()), pooling_(std::move(pooling)) {
+TorchScriptTextEncoder::TorchScriptTextEncoder(const fs::path& module_path,
+                                               std::shared_ptr<WordPieceTokenizer> tokenizer, config::Pooling pooling,
+                                               int max_length)
+    : TextEncoder("TorchScriptTextEncoder"), path_(module_path.string()), pooling_(pooling) {
   tokenizer_ = std::move(tokenizer);
   max_length_ = max_length;
-  GTGM_CHECK(pooling_ != "pooler", "text.pooling: 'pooler' needs text.type bert; a TorchScript encoder ({}) "
-             "supports cls and mean (or returns [N, H] itself)", path_);
+  GTGM_CHECK(pooling_ != config::Pooling::Pooler,
+             "text.pooling: 'pooler' needs text.type bert; a TorchScript encoder ({}) "
+             "supports cls and mean (or returns [N, H] itself)",
+             path_);
   try {
     module_ = torch::jit::load(path_);
   } catch (const std::exception& e) {
@@ -129,7 +133,8 @@ torch::Tensor TorchScriptTextEncoder::encode(const std::vector<std::string>& tex
 }
 
 std::string TorchScriptTextEncoder::describe() const {
-  return fmt::format("torchscript {} ({}-d); pooling {}, max_length {}, frozen", path_, dim_, pooling_, max_length_);
+  return fmt::format("torchscript {} ({}-d); pooling {}, max_length {}, frozen", path_, dim_,
+                     config::to_string(pooling_), max_length_);
 }
 
 void TorchScriptTextEncoder::to(torch::Device device, bool non_blocking) {
@@ -152,15 +157,15 @@ WordPieceOptions tokenizer_options(const fs::path& folder, const config::TextCon
       GTGM_THROW("{}: not valid JSON ({})", tc_path.string(), e.what());
     }
   }
-  if (cfg.lower_case != "auto") {
-    opt.lower_case = cfg.lower_case == "true";
+  if (cfg.lower_case != config::AutoBool::Auto) {
+    opt.lower_case = cfg.lower_case == config::AutoBool::True;
   } else if (tc.contains("do_lower_case") && tc["do_lower_case"].is_boolean()) {
     opt.lower_case = tc["do_lower_case"].get<bool>();
   } else {
     opt.lower_case = true;  // BertTokenizer's default (a cased vocab without tokenizer_config.json is lowered too)
   }
-  if (cfg.strip_accents != "auto") {
-    opt.strip_accents = cfg.strip_accents == "true";
+  if (cfg.strip_accents != config::AutoBool::Auto) {
+    opt.strip_accents = cfg.strip_accents == config::AutoBool::True;
   } else if (tc.contains("strip_accents") && tc["strip_accents"].is_boolean()) {
     opt.strip_accents = tc["strip_accents"].get<bool>();
   }
@@ -179,7 +184,7 @@ std::shared_ptr<TextEncoder> build_text_encoder(const config::TextConfig& cfg) {
              "(config.json, vocab.txt, model.safetensors or pytorch_model.bin) or a TorchScript .pt file");
   const fs::path model(cfg.model_dir);
   std::error_code ec;
-  if (cfg.type == "torchscript") {
+  if (cfg.type == config::TextEncoderType::TorchScript) {
     GTGM_CHECK(fs::is_regular_file(model, ec), "text.model_dir: TorchScript file {} not found", model.string());
     const fs::path vocab = find_vocab(cfg, model.parent_path());
     auto tok = std::make_shared<WordPieceTokenizer>(
@@ -188,7 +193,6 @@ std::shared_ptr<TextEncoder> build_text_encoder(const config::TextConfig& cfg) {
     GTGM_INFO("text encoder: {}", enc->describe());
     return enc;
   }
-  GTGM_CHECK(cfg.type == "bert", "text.type '{}' is unknown (bert, torchscript)", cfg.type);
   GTGM_CHECK(fs::is_directory(model, ec), "text.model_dir: {} is not a folder (expected a Hugging Face BERT folder)",
              model.string());
   const fs::path config_json = model / "config.json";
@@ -210,7 +214,7 @@ std::shared_ptr<TextEncoder> build_text_encoder(const config::TextConfig& cfg) {
   auto tok = std::make_shared<WordPieceTokenizer>(
       WordPieceTokenizer::from_vocab_file(vocab, tokenizer_options(vocab.parent_path(), cfg)));
   BertModel bert(bert_cfg);
-  load_bert_weights(*bert, weights, /*need_pooler=*/cfg.pooling == "pooler");
+  load_bert_weights(*bert, weights, /*need_pooler=*/cfg.pooling == config::Pooling::Pooler);
   auto enc = std::make_shared<BertTextEncoder>(std::move(bert), std::move(tok), cfg.pooling, cfg.max_length,
                                                cfg.freeze_layers, weights.string());
   GTGM_INFO("text encoder: {}", enc->describe());

@@ -38,7 +38,8 @@ Optimizer::Optimizer(const config::OptimConfig& o, torch::nn::Module& module) : 
       plain.push_back(item.value());
     }
   }
-  GTGM_CHECK(!decay.empty() || !plain.empty(), "optimiser {}: the module has no trainable parameters", o.name);
+  GTGM_CHECK(!decay.empty() || !plain.empty(), "optimiser {}: the module has no trainable parameters",
+             config::to_string(o.name));
   num_decay_ = decay.size();
   names_ = decay_names;
   names_.insert(names_.end(), plain_names.begin(), plain_names.end());
@@ -46,7 +47,7 @@ Optimizer::Optimizer(const config::OptimConfig& o, torch::nn::Module& module) : 
   params_.insert(params_.end(), plain.begin(), plain.end());
 
   std::vector<torch::optim::OptimizerParamGroup> groups;
-  if (o.name == "adamw") {
+  if (o.name == config::OptimizerName::AdamW) {
     GTGM_CHECK(o.betas.size() == 2, "optim.betas: expected 2 values, got {}", o.betas.size());
     auto base = torch::optim::AdamWOptions(o.lr).betas({o.betas[0], o.betas[1]}).eps(o.eps).weight_decay(o.weight_decay);
     auto no_decay = base;
@@ -54,7 +55,7 @@ Optimizer::Optimizer(const config::OptimConfig& o, torch::nn::Module& module) : 
     if (!decay.empty()) groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(base));
     if (!plain.empty()) groups.emplace_back(plain, std::make_unique<torch::optim::AdamWOptions>(no_decay));
     opt_ = std::make_unique<torch::optim::AdamW>(groups, base);
-  } else if (o.name == "sgd") {
+  } else if (o.name == config::OptimizerName::SGD) {
     auto base = torch::optim::SGDOptions(o.lr).momentum(o.momentum).nesterov(o.momentum > 0).weight_decay(o.weight_decay);
     auto no_decay = base;
     no_decay.weight_decay(0.0);
@@ -62,7 +63,8 @@ Optimizer::Optimizer(const config::OptimConfig& o, torch::nn::Module& module) : 
     if (!plain.empty()) groups.emplace_back(plain, std::make_unique<torch::optim::SGDOptions>(no_decay));
     opt_ = std::make_unique<torch::optim::SGD>(groups, base);
   } else {
-    throw ConfigError(fmt::format("optim.name: unknown optimiser '{}'; expected adamw or sgd", o.name));
+    throw ConfigError(
+        fmt::format("optim.name: unknown optimiser '{}'; expected adamw or sgd", config::to_string(o.name)));
   }
 }
 
@@ -90,8 +92,9 @@ std::vector<torch::Tensor> Optimizer::grads() const {
 std::string Optimizer::summary() const {
   int64_t n_decay = 0, n_plain = 0;
   for (size_t i = 0; i < params_.size(); ++i) (i < num_decay_ ? n_decay : n_plain) += params_[i].numel();
-  return fmt::format("{}: {} tensors ({} values) with weight decay {}, {} tensors ({} values) without", kind_,
-                     num_decay_, count_text(n_decay), weight_decay_, params_.size() - num_decay_, count_text(n_plain));
+  return fmt::format("{}: {} tensors ({} values) with weight decay {}, {} tensors ({} values) without",
+                     config::to_string(kind_), num_decay_, count_text(n_decay), weight_decay_,
+                     params_.size() - num_decay_, count_text(n_plain));
 }
 
 io::NamedTensors Optimizer::state_tensors() const {
@@ -100,7 +103,7 @@ io::NamedTensors Optimizer::state_tensors() const {
   for (size_t i = 0; i < params_.size(); ++i) {
     const auto it = state.find(state_key(*opt_, params_[i]));
     if (it == state.end()) continue;
-    if (kind_ == "adamw") {
+    if (kind_ == config::OptimizerName::AdamW) {
       const auto& s = static_cast<const torch::optim::AdamWParamState&>(*it->second);
       out.emplace_back(names_[i] + ".exp_avg", s.exp_avg());
       out.emplace_back(names_[i] + ".exp_avg_sq", s.exp_avg_sq());
@@ -120,17 +123,18 @@ nlohmann::json Optimizer::state_meta() const {
     nlohmann::json p = {{"name", names_[i]}, {"group", i < num_decay_ ? 0 : 1}, {"shape", params_[i].sizes().vec()}};
     const auto it = state.find(state_key(*opt_, params_[i]));
     p["has_state"] = it != state.end();
-    if (it != state.end() && kind_ == "adamw") {
+    if (it != state.end() && kind_ == config::OptimizerName::AdamW) {
       p["step"] = static_cast<const torch::optim::AdamWParamState&>(*it->second).step();
     }
     params.push_back(p);
   }
-  return {{"optimizer", kind_}, {"weight_decay", weight_decay_}, {"params", params}};
+  return {{"optimizer", config::to_string(kind_)}, {"weight_decay", weight_decay_}, {"params", params}};
 }
 
 void Optimizer::load_state(const io::NamedTensors& tensors, const nlohmann::json& meta) {
   const std::string saved_kind = meta.value("optimizer", "");
-  GTGM_CHECK(saved_kind == kind_, "optimizer state is for '{}' but this run uses '{}' (optim.name)", saved_kind, kind_);
+  GTGM_CHECK(saved_kind == config::to_string(kind_), "optimizer state is for '{}' but this run uses '{}' (optim.name)",
+             saved_kind, config::to_string(kind_));
   std::map<std::string, torch::Tensor> by_name(tensors.begin(), tensors.end());
   std::map<std::string, nlohmann::json> saved;
   for (const auto& p : meta.at("params")) saved[p.at("name").get<std::string>()] = p;
@@ -163,7 +167,7 @@ void Optimizer::load_state(const io::NamedTensors& tensors, const nlohmann::json
                names_[i], saved_group, group);
     if (!p.value("has_state", false)) continue;
     const auto& param = params_[i];
-    if (kind_ == "adamw") {
+    if (kind_ == config::OptimizerName::AdamW) {
       auto s = std::make_unique<torch::optim::AdamWParamState>();
       s->step(p.at("step").get<int64_t>());
       s->exp_avg(tensor(names_[i] + ".exp_avg", param));

@@ -35,7 +35,9 @@ RestartPosition restart_position(double t, double t0, double t_mult) {
   return p;
 }
 
-bool schedule_depends_on_total(const std::string& schedule) { return schedule == "cosine" || schedule == "poly"; }
+bool schedule_depends_on_total(config::Schedule schedule) {
+  return schedule == config::Schedule::Cosine || schedule == config::Schedule::Poly;
+}
 
 double learning_rate(const config::OptimConfig& o, int64_t step, int64_t total_steps) {
   GTGM_CHECK(total_steps >= 1, "learning_rate: total_steps must be >= 1, got {}", total_steps);
@@ -45,15 +47,20 @@ double learning_rate(const config::OptimConfig& o, int64_t step, int64_t total_s
   if (step < warmup) return o.lr * static_cast<double>(step + 1) / static_cast<double>(warmup);
   const double t = static_cast<double>(step - warmup);
   const double period = static_cast<double>(std::max<int64_t>(1, total_steps - warmup));
-  if (o.schedule == "constant") return o.lr;
-  if (o.schedule == "cosine") return cosine(o.lr, o.min_lr, t, period);
-  if (o.schedule == "poly") return o.min_lr + (o.lr - o.min_lr) * std::pow(1.0 - t / period, o.poly_power);
-  if (o.schedule == "cosine_restarts") {
-    const RestartPosition p = restart_position(t, o.restart_period, o.restart_mult);
-    return cosine(o.lr, o.min_lr, p.t_cur, p.t_i);
+  switch (o.schedule) {
+    case config::Schedule::Constant:
+      return o.lr;
+    case config::Schedule::Cosine:
+      return cosine(o.lr, o.min_lr, t, period);
+    case config::Schedule::Poly:
+      return o.min_lr + (o.lr - o.min_lr) * std::pow(1.0 - t / period, o.poly_power);
+    case config::Schedule::CosineRestarts: {
+      const RestartPosition p = restart_position(t, o.restart_period, o.restart_mult);
+      return cosine(o.lr, o.min_lr, p.t_cur, p.t_i);
+    }
   }
-  GTGM_THROW("optim.schedule: unknown schedule '{}'; expected one of: cosine_restarts, cosine, poly, constant",
-             o.schedule);
+  GTGM_THROW("optim.schedule: unknown schedule {}; expected one of: cosine_restarts, cosine, poly, constant",
+             static_cast<int>(o.schedule));
 }
 
 }  // namespace gtgm::train

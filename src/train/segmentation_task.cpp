@@ -142,9 +142,9 @@ losses::DiceCeOptions dice_ce_options(const config::FinetuneConfig& cfg) {
 FinetuneTaskBase::FinetuneTaskBase(const config::Config& cfg, const torch::Device& device, ValidateFn validate,
                                    const std::string& task, const std::string& hint)
     : cfg_(cfg), device_(device), validate_(std::move(validate)) {
-  if (cfg_.model.head != task) {
+  if (config::to_string(cfg_.model.head) != task) {
     throw ConfigError(fmt::format("finetune.task is {} but model.head is '{}': use model.head: {} {}", task,
-                                  cfg_.model.head, task, hint));
+                                  config::to_string(cfg_.model.head), task, hint));
   }
   model_ = models::build_segmentation_model(cfg_.model);
   model_->to(device_);

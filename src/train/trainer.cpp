@@ -227,7 +227,7 @@ fs::path Trainer::save_checkpoint() {
                {"skipped_total", skipped_total_},
                {"scaler", scaler_->state()},
                {"schedule",
-                {{"name", cfg_.optim.schedule},
+                {{"name", config::to_string(cfg_.optim.schedule)},
                  {"total_steps", cfg_.train.steps},
                  {"next_lr", learning_rate(cfg_.optim, step_, cfg_.train.steps)},
                  {"last_lr", last_lr_}}},

@@ -118,19 +118,19 @@ TEST(Suite, ReportsOursBesidePaperAndKeepsGoing) {
   EXPECT_EQ(fake.options[0].resume, "");
 
   const auto& spleen = row(r, "Task09_Spleen", "gtgm");
-  EXPECT_EQ(spleen.status, "done");
+  EXPECT_EQ(spleen.status, app::RowStatus::Done);
   EXPECT_DOUBLE_EQ(*spleen.ours, 100.0);
   EXPECT_DOUBLE_EQ(*spleen.paper, 90.0);
   EXPECT_EQ(spleen.train_cases, 2);
   EXPECT_DOUBLE_EQ(*row(r, "Task09_Spleen", "random").ours, 0.0);
   const auto& lung = row(r, "Task06_Lung", "random");
-  EXPECT_EQ(lung.status, "data missing");
+  EXPECT_EQ(lung.status, app::RowStatus::DataMissing);
   EXPECT_EQ(lung.message, "data missing: " + (f.dir / "data/Task06_Lung").lexically_normal().string());
   EXPECT_DOUBLE_EQ(*lung.paper, 73.49);
   const auto& liver = row(r, "Task03_Liver", "random");
-  EXPECT_EQ(liver.status, "failed");
+  EXPECT_EQ(liver.status, app::RowStatus::Failed);
   EXPECT_NE(liver.message.find("boom: Task03_Liver-random-f1 ran out of memory"), std::string::npos) << liver.message;
-  EXPECT_EQ(row(r, "Task03_Liver", "gtgm").status, "done");
+  EXPECT_EQ(row(r, "Task03_Liver", "gtgm").status, app::RowStatus::Done);
 
   const std::string md = core::read_text_file(f.out() / "report.md");
   EXPECT_NE(md.find("| Dataset | Metric | Labels | ours gtgm | ours random | paper gtgm | paper random | Δ gtgm | Δ "
@@ -180,11 +180,11 @@ TEST(Suite, ReusesFinishedRunsResumesInterruptedOnesRefusesOthers) {
   const auto again = app::run_suite(f.suite, o);
   EXPECT_EQ(row(again, "Task09_Spleen", "gtgm").seconds, row(first, "Task09_Spleen", "gtgm").seconds);
   EXPECT_EQ(fake.calls, 2);  // not called again
-  EXPECT_EQ(row(again, "Task09_Spleen", "gtgm").status, "reused");
+  EXPECT_EQ(row(again, "Task09_Spleen", "gtgm").status, app::RowStatus::Reused);
   EXPECT_DOUBLE_EQ(*row(again, "Task09_Spleen", "gtgm").ours, 100.0);
 
   o.dry_run = true;
-  EXPECT_EQ(row(app::run_suite(f.suite, o), "Task09_Spleen", "random").status, "would reuse");
+  EXPECT_EQ(row(app::run_suite(f.suite, o), "Task09_Spleen", "random").status, app::RowStatus::WouldReuse);
   o.dry_run = false;
 
   // Another config in the same run dir: refused with the differing key, nothing overwritten.
@@ -192,7 +192,7 @@ TEST(Suite, ReusesFinishedRunsResumesInterruptedOnesRefusesOthers) {
   changed.sets.push_back("run.threads=1");
   const auto refused = app::run_suite(changed, o);
   EXPECT_EQ(fake.calls, 2);
-  EXPECT_EQ(row(refused, "Task09_Spleen", "gtgm").status, "failed");
+  EXPECT_EQ(row(refused, "Task09_Spleen", "gtgm").status, app::RowStatus::Failed);
   EXPECT_NE(row(refused, "Task09_Spleen", "gtgm")
                 .message.find("holds a run of another config (1 key(s) differ: run.threads: 0 -> 1)"),
             std::string::npos)
@@ -204,14 +204,14 @@ TEST(Suite, ReusesFinishedRunsResumesInterruptedOnesRefusesOthers) {
   const int calls = fake.calls;
   const auto stopped = app::run_suite(changed, o);
   EXPECT_EQ(fake.calls, calls + 1);  // the suite stops at the interrupted run
-  EXPECT_EQ(row(stopped, "Task09_Spleen", "gtgm").status, "interrupted");
+  EXPECT_EQ(row(stopped, "Task09_Spleen", "gtgm").status, app::RowStatus::Interrupted);
   EXPECT_NE(row(stopped, "Task09_Spleen", "gtgm").message.find("interrupted (SIGTERM) at step 1"), std::string::npos);
-  EXPECT_EQ(row(stopped, "Task09_Spleen", "random").status, "not run");
+  EXPECT_EQ(row(stopped, "Task09_Spleen", "random").status, app::RowStatus::NotRun);
   EXPECT_TRUE(fs::exists(fs::path(changed.output_dir) / "report.md"));
   fake.interrupt = false;
   const auto resumed = app::run_suite(changed, o);
-  EXPECT_EQ(row(resumed, "Task09_Spleen", "gtgm").status, "resumed");
-  EXPECT_EQ(row(resumed, "Task09_Spleen", "random").status, "done");
+  EXPECT_EQ(row(resumed, "Task09_Spleen", "gtgm").status, app::RowStatus::Resumed);
+  EXPECT_EQ(row(resumed, "Task09_Spleen", "random").status, app::RowStatus::Done);
   ASSERT_EQ(fake.calls, calls + 3);
   EXPECT_EQ(fake.options[static_cast<size_t>(calls + 1)].resume,
             app::run_dir(changed, "Task09_Spleen", "gtgm", 1.0).string());
@@ -228,8 +228,8 @@ TEST(Suite, DryRunListsMissingDataAndWritesNothing) {
   const auto r = app::run_suite(f.suite, o);
   EXPECT_EQ(fake.calls, 0);
   ASSERT_EQ(r.rows.size(), 4u);
-  EXPECT_EQ(r.rows[0].status, "data missing");
-  EXPECT_EQ(r.rows[2].status, "would run");
+  EXPECT_EQ(r.rows[0].status, app::RowStatus::DataMissing);
+  EXPECT_EQ(r.rows[2].status, app::RowStatus::WouldRun);
   EXPECT_FALSE(fs::exists(f.out()));
   o.only = {"Task3_Liver"};
   EXPECT_THROW_MSG(app::run_suite(f.suite, o), "--only: no dataset 'Task3_Liver' in the suite");
@@ -241,7 +241,7 @@ TEST(Suite, DryRunListsMissingDataAndWritesNothing) {
   EXPECT_NE(
       row(r2, "Task09_Spleen", "gtgm").message.find("init 'gtgm': " + (f.dir / "nope").string() + " does not exist"),
       std::string::npos);
-  EXPECT_EQ(row(r2, "Task09_Spleen", "random").status, "done");
+  EXPECT_EQ(row(r2, "Task09_Spleen", "random").status, app::RowStatus::Done);
 }
 
 TEST(Suite, OverlayStripHasThreePanels) {

@@ -38,15 +38,15 @@ void expect_consistent(const config::SuiteConfig& s) {
       EXPECT_EQ(cfg.train.init, init.path) << d.name;
       EXPECT_EQ(cfg.data.label_fraction, d.label_fractions.back()) << d.name;
       if (d.name.rfind("CREMI_", 0) == 0) {
-        EXPECT_EQ(cfg.finetune.task, "affinity") << d.name;
-        EXPECT_EQ(cfg.data.format, "cremi") << d.name;
+        EXPECT_EQ(cfg.finetune.task, config::FinetuneTask::Affinity) << d.name;
+        EXPECT_EQ(cfg.data.format, config::DataFormat::CREMI) << d.name;
         EXPECT_EQ(d.metric, "voi") << d.name;
       } else {
         const auto& spec = data::decathlon_task(d.name);
-        EXPECT_EQ(cfg.finetune.task, "segmentation") << d.name;
+        EXPECT_EQ(cfg.finetune.task, config::FinetuneTask::Segmentation) << d.name;
         EXPECT_EQ(cfg.model.in_channels, static_cast<int>(spec.channels.size())) << d.name;
         EXPECT_EQ(cfg.model.num_classes, static_cast<int>(spec.labels.size())) << d.name;
-        EXPECT_EQ(cfg.data.modality, spec.modality) << d.name;
+        EXPECT_EQ(config::to_string(cfg.data.modality), spec.modality) << d.name;
         EXPECT_EQ(d.metric, "dice") << d.name;
       }
     }
@@ -101,7 +101,7 @@ TEST(SuiteConfigs, Demo13MatchesTheStandIns) {
   expect_consistent(s);
   // The demo encoder of configs/demo/pretrain.yaml.
   const auto cfg = app::run_config(s, s.datasets[0], 1.0, s.inits[0]);
-  EXPECT_EQ(cfg.model.type, "resnet3d");
+  EXPECT_EQ(cfg.model.type, config::EncoderType::ResNet3d);
   EXPECT_EQ(cfg.model.depth, 18);
   EXPECT_EQ(cfg.model.base_channels, 8);
   EXPECT_EQ(cfg.data.root, "demo_run/data/Task01_BrainTumour");

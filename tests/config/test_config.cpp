@@ -108,7 +108,7 @@ TEST(Config, InheritMergesKeyByKey) {
   EXPECT_EQ(c.optim.lr, 3e-4);             // child wins
   EXPECT_EQ(c.optim.weight_decay, 1e-5);   // parent kept key by key
   EXPECT_EQ(c.data.crop_size, (std::vector<int>{16, 32, 32}));  // lists replace
-  EXPECT_EQ(c.data.modality, "CT");        // --set wins over both
+  EXPECT_EQ(c.data.modality, config::Modality::CT);             // --set wins over both
 }
 
 TEST(Config, InheritErrorsPointAtTheRightFile) {

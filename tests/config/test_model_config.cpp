@@ -16,7 +16,7 @@ TEST(ModelConfig, ParsesPerAxisSpecs) {
 
 TEST(ModelConfig, ResolvesStagePlanDefaults) {
   ModelConfig c;
-  c.type = "resunet";
+  c.type = config::EncoderType::ResUNet;
   c.stages = 4;
   c.base_channels = 32;
   c.max_channels = 128;

@@ -21,8 +21,8 @@ TEST(CoreCuda, SelectsDevicesAndRefusesMissingOnes_CUDA) {
   EXPECT_THROW_MSG(core::select_device("cuda:" + std::to_string(n)),
                    "only " + std::to_string(n) + " CUDA device(s) are visible");
   const torch::Device gpu(torch::kCUDA, 0);
-  EXPECT_EQ(core::resolve_precision("fp16", gpu), core::Precision::FP16);
-  EXPECT_EQ(core::resolve_precision("bf16", gpu), core::Precision::BF16);
+  EXPECT_EQ(core::resolve_precision(core::PrecisionRequest::FP16, gpu), core::Precision::FP16);
+  EXPECT_EQ(core::resolve_precision(core::PrecisionRequest::BF16, gpu), core::Precision::BF16);
 }
 
 TEST(CoreCuda, AutocastGuardCastsOnTheGpuAndRestores_CUDA) {

@@ -43,16 +43,18 @@ TEST(Device, ParsesSpecs) {
 
 TEST(Device, PrecisionResolution) {
   const torch::Device cpu(torch::kCPU);
-  EXPECT_EQ(core::resolve_precision("fp32", cpu), core::Precision::FP32);
-  EXPECT_EQ(core::resolve_precision("auto", cpu), core::cpu_has_bf16() ? core::Precision::BF16 : core::Precision::FP32);
-  EXPECT_EQ(core::resolve_precision("bf16", cpu), core::cpu_has_bf16() ? core::Precision::BF16 : core::Precision::FP32);
-  EXPECT_THROW_MSG(core::resolve_precision("fp16", cpu), "fp16 needs a CUDA device");
-  EXPECT_THROW_MSG(core::resolve_precision("half", cpu), "unknown precision 'half'");
+  using core::PrecisionRequest;
+  EXPECT_EQ(core::resolve_precision(PrecisionRequest::FP32, cpu), core::Precision::FP32);
+  EXPECT_EQ(core::resolve_precision(PrecisionRequest::Auto, cpu),
+            core::cpu_has_bf16() ? core::Precision::BF16 : core::Precision::FP32);
+  EXPECT_EQ(core::resolve_precision(PrecisionRequest::BF16, cpu),
+            core::cpu_has_bf16() ? core::Precision::BF16 : core::Precision::FP32);
+  EXPECT_THROW_MSG(core::resolve_precision(PrecisionRequest::FP16, cpu), "fp16 needs a CUDA device");
 }
 
 TEST(Device, AutocastGuardRunsBf16OnlyWhereSupported) {
   const torch::Device cpu(torch::kCPU);
-  const auto p = core::resolve_precision("bf16", cpu);
+  const auto p = core::resolve_precision(core::PrecisionRequest::BF16, cpu);
   auto x = torch::randn({4, 8});
   auto w = torch::randn({8, 3});
   {

@@ -154,7 +154,7 @@ TEST(Spatial, ReorientKeepsEveryVoxelAtItsPhysicalPosition) {
                                                       {0, 1, 0, 0, 0, -1, -1, 0, 0},
                                                       {1, 0, 0, 0, 0, 1, 0, -1, 0}};
   for (const auto& dir : directions) {
-    for (const std::string orient : {"LPS", "RAS"}) {
+    for (const config::Orientation orient : {config::Orientation::LPS, config::Orientation::RAS}) {
       auto v = test::index_volume(1, 3, 4, 5);
       v.geometry = odd_geometry();
       v.geometry.direction = dir;
@@ -163,7 +163,7 @@ TEST(Spatial, ReorientKeepsEveryVoxelAtItsPhysicalPosition) {
       const auto out = data::reorient(v, r, &new_to_old);
       // Direction becomes diag(+-1) with the orientation's signs.
       const std::array<double, 3> want =
-          orient == "LPS" ? std::array<double, 3>{1, 1, 1} : std::array<double, 3>{-1, -1, 1};
+          orient == config::Orientation::LPS ? std::array<double, 3>{1, 1, 1} : std::array<double, 3>{-1, -1, 1};
       for (int row = 0; row < 3; ++row) {
         for (int col = 0; col < 3; ++col) {
           EXPECT_DOUBLE_EQ(out.geometry.direction[row * 3 + col], row == col ? want[row] : 0.0);
@@ -184,7 +184,7 @@ TEST(Spatial, ReorientKeepsEveryVoxelAtItsPhysicalPosition) {
       }
     }
   }
-  EXPECT_TRUE(data::canonical_reorientation(odd_geometry(), "none").is_identity());
+  EXPECT_TRUE(data::canonical_reorientation(odd_geometry(), config::Orientation::None).is_identity());
 }
 
 TEST(Spatial, NonzeroBoxAndCrop) {
@@ -247,11 +247,11 @@ TEST(Preprocess, RestoreToSourceInvertsTheWholeChain) {
   lab.data = padded_lab;
 
   data::Plan plan;
-  plan.modality = "MRI";
+  plan.modality = config::Modality::MRI;
   plan.normalization = {data::NormalizationParams{}};
   plan.labels = {0, 1, 2};
   // Half the reoriented spacing: every cache voxel is half a source voxel along each axis.
-  const auto r = data::canonical_reorientation(img.geometry, "LPS");
+  const auto r = data::canonical_reorientation(img.geometry, config::Orientation::LPS);
   const auto ro = data::reorient(img, r);
   const auto sp = ro.geometry.spacing_dhw();
   plan.target_spacing = {sp[0] / 2, sp[1] / 2, sp[2] / 2};
@@ -338,7 +338,7 @@ TEST(Plan, FingerprintStatisticsAndJsonRoundTrip) {
   EXPECT_EQ(again.cases[0].label_voxels, f.label_voxels);
 
   const auto plan = data::make_plan(fp, cfg);
-  EXPECT_EQ(plan.normalization[0].scheme, "ct");
+  EXPECT_EQ(plan.normalization[0].scheme, data::NormScheme::CT);
   EXPECT_TRUE(plan.normalization[0].clip);
   EXPECT_EQ(plan.labels, (std::vector<int64_t>{0, 1, 2}));
   const auto p2 = data::Plan::from_json(plan.to_json(), "plan.json");
@@ -348,7 +348,7 @@ TEST(Plan, FingerprintStatisticsAndJsonRoundTrip) {
   EXPECT_THROW_MSG(data::Plan::from_json("[", "p.json"), "p.json: not valid JSON");
 
   auto other = cfg;
-  other.preprocess.orientation = "RAS";
+  other.preprocess.orientation = config::Orientation::RAS;
   try {
     plan.check_matches(other, "plan.json");
     ADD_FAILURE();
@@ -366,7 +366,7 @@ TEST(Plan, FingerprintStatisticsAndJsonRoundTrip) {
 TEST(Plan, NormalizationSchemes) {
   const auto x = torch::tensor({-2000.0f, 0.0f, 100.0f, 3000.0f}).view({1, 1, 1, 4});
   data::NormalizationParams ct;
-  ct.scheme = "ct";
+  ct.scheme = data::NormScheme::CT;
   ct.clip = true;
   ct.clip_lo = -1000;
   ct.clip_hi = 1000;

@@ -167,7 +167,7 @@ TEST_F(LoaderTest, PretrainIsDeterministicForAnyWorkerCountAndPlacement) {
     expect_same(take(l, 7), expected);
   }
   auto on_device = cfg(2);
-  on_device.augment_on = "device";  // augmentation in next() instead of the workers: same batches
+  on_device.augment_on = config::AugmentOn::Device;  // augmentation in next() instead of the workers: same batches
   data::PretrainLoader d(ds_, on_device, {});
   expect_same(take(d, 7), expected);
   data::LoaderOptions other;

@@ -28,14 +28,14 @@ config::Config write_task(const fs::path& root) {
 TEST(PreprocessDataset, PlanPreprocessAndRestoreOnRealFiles) {
   test::TempDir tmp;
   auto cfg = write_task(tmp / "task");
-  EXPECT_TRUE(data::check_dataset(cfg).empty());
+  EXPECT_TRUE(data::check_dataset(cfg.data).empty());
 
-  const auto plan = data::run_plan(cfg);
+  const auto plan = data::run_plan(cfg.data, cfg.run.seed);
   EXPECT_TRUE(fs::exists(tmp / "task/cache/plan.json"));
   EXPECT_TRUE(fs::exists(tmp / "task/cache/fingerprint.json"));
   EXPECT_EQ(plan.fingerprint.cases.size(), 3u);
   EXPECT_EQ(plan.plan.labels, (std::vector<int64_t>{0, 1, 2}));
-  EXPECT_EQ(plan.plan.normalization[0].scheme, "ct");
+  EXPECT_EQ(plan.plan.normalization[0].scheme, data::NormScheme::CT);
 
   auto r = data::run_preprocess(cfg);
   EXPECT_EQ(r.written, 3);
@@ -83,7 +83,7 @@ TEST(PreprocessDataset, PlanPreprocessAndRestoreOnRealFiles) {
   }
   // Changing a preprocessing key without re-planning is refused, naming the key.
   auto changed = cfg;
-  changed.data.preprocess.orientation = "RAS";
+  changed.data.preprocess.orientation = config::Orientation::RAS;
   EXPECT_THROW_MSG(data::run_preprocess(changed), "data.preprocess.orientation=LPS but the config says RAS");
 }
 
@@ -92,13 +92,13 @@ TEST(PreprocessDataset, EveryBadCaseIsReportedAtOnce) {
   auto cfg = write_task(tmp / "task");
   test::break_msd_task(tmp / "task");
 
-  const auto problems = data::check_dataset(cfg);
+  const auto problems = data::check_dataset(cfg.data);
   std::set<std::string> bad;
   for (const auto& p : problems) bad.insert(p.case_id);
   EXPECT_EQ(bad, (std::set<std::string>{"case_0", "case_2"}));
 
   try {
-    data::run_plan(cfg);
+    data::run_plan(cfg.data, cfg.run.seed);
     ADD_FAILURE() << "expected an error";
   } catch (const Error& e) {
     const std::string m = e.message();

@@ -23,7 +23,7 @@ TEST(DistNccl, OneProcessSmoke_CUDA) {
   o.world_size = 1;
   o.master_addr = "127.0.0.1";
   o.master_port = dist::free_port();
-  o.backend = "nccl";
+  o.backend = config::DistBackend::NCCL;
   o.device = torch::Device(torch::kCUDA, 0);
   o.timeout = std::chrono::seconds(60);
   ProcessGroup pg(o);

@@ -150,7 +150,7 @@ TEST(DistContext, SingleProcessNeedsNoRendezvous) {
 
 TEST(DistContext, BackendChoiceIsChecked) {
   config::DistConfig cfg;
-  cfg.backend = "nccl";
+  cfg.backend = config::DistBackend::NCCL;
   // world 2 on CPU with nccl: refused before any rendezvous.
   const auto env = env_of({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", "1"}});
   EXPECT_THROW_MSG(init_from_env(cfg, torch::kCPU, env), "dist.backend=nccl needs a CUDA device, but run.device resolved to cpu");

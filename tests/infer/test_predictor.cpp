@@ -37,7 +37,7 @@ TEST(Predictor, LabelsOfASourceVolumeReturnToItsGridAndGeometry) {
   data::Plan plan;
   plan.target_spacing = {3.0, 1.0, 1.0};
   data::NormalizationParams identity;
-  identity.scheme = "ct";
+  identity.scheme = data::NormScheme::CT;
   plan.normalization = {identity};
   plan.labels = {1, 2};
   plan.fg_locations = 10;
@@ -106,7 +106,7 @@ TEST(Predictor, RefusesASourceVolumeWithoutAPlanOrWithOtherChannels) {
                    "no preprocessing plan: a source volume (/scans/brain_0001.nii.gz) needs the plan");
   data::Plan plan;
   plan.normalization.resize(1);
-  plan.normalization[0].scheme = "ct";
+  plan.normalization[0].scheme = data::NormScheme::CT;
   EXPECT_THROW_MSG(infer::Predictor(net, {infer::PredictionKind::Segmentation, o}, plan).predict(two),
                    "/scans/brain_0001.nii.gz has 2 channel(s) (shape [2, 6, 6, 6]), the network was trained on 1");
   EXPECT_THROW_MSG(

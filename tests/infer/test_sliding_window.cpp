@@ -41,13 +41,14 @@ TEST(EvalSlidingWindow, WindowStartsTable) {
 }
 
 TEST(EvalSlidingWindow, GaussianProfile) {
-  torch::Tensor g = infer::importance_profile(8, "gaussian", 0.125);
+  torch::Tensor g = infer::importance_profile(8, config::Blend::Gaussian, 0.125);
   ASSERT_EQ(g.size(0), 8);
   EXPECT_DOUBLE_EQ(g.max().item<double>(), 1.0);
   EXPECT_TRUE(torch::allclose(g, g.flip(0)));
   // sigma = 1 voxel, centre 3.5: g(0) / g(3) = exp(-(3.5^2 - 0.5^2) / 2).
   EXPECT_NEAR(g[0].item<double>() / g[3].item<double>(), std::exp(-(3.5 * 3.5 - 0.25) / 2.0), 1e-12);
-  EXPECT_TRUE(torch::equal(infer::importance_profile(5, "constant", 0.125), torch::ones({5}, torch::kFloat64)));
+  EXPECT_TRUE(
+      torch::equal(infer::importance_profile(5, config::Blend::Constant, 0.125), torch::ones({5}, torch::kFloat64)));
 }
 
 TEST(EvalSlidingWindow, ConstantPredictorGivesConstantEverywhere) {
@@ -68,12 +69,12 @@ TEST(EvalSlidingWindow, ConstantPredictorGivesConstantEverywhere) {
 
 TEST(EvalSlidingWindow, PointwisePredictorIsReproducedExactlyWhereverWindowsLand) {
   torch::Tensor img = random_image({1, 11, 14, 9}, 1);
-  for (const std::string blend : {"gaussian", "constant"}) {
+  for (const config::Blend blend : {config::Blend::Gaussian, config::Blend::Constant}) {
     auto o = opts({5, 6, 4}, 3);
     o.blend = blend;
     torch::Tensor out = infer::sliding_window_inference(img, affine(2.0, 1.0), o);
     torch::Tensor want = torch::cat({img * 2.0 + 1.0, -img}, 0);
-    EXPECT_LT((out - want).abs().max().item<double>(), 1e-5) << blend;
+    EXPECT_LT((out - want).abs().max().item<double>(), 1e-5) << config::to_string(blend);
   }
 }
 
@@ -185,7 +186,7 @@ TEST(EvalSlidingWindow, OptionsFromConfig) {
   cfg.overlap = 0.25;
   cfg.mirror_tta = true;
   cfg.sw_batch_size = 4;
-  cfg.accumulate_dtype = "float16";
+  cfg.accumulate_dtype = config::AccumulateDtype::Float16;
   auto o = infer::sliding_window_options(cfg, {2, 3, 4}, torch::kCPU);
   EXPECT_EQ(o.patch_size, (std::array<int64_t, 3>{2, 3, 4}));
   EXPECT_DOUBLE_EQ(o.overlap, 0.25);

@@ -81,7 +81,7 @@ TEST(GtgmObjective, AblationsAreConfigChanges) {
 
   config::LossConfig none;
   none.vlp_weight = 0;
-  none.vr_kind = "none";
+  none.vr_kind = config::ViewTerm::None;
   EXPECT_THROW_MSG(GtgmObjective(none, 10), "every term has weight 0");
 
   config::LossConfig paper;
@@ -92,7 +92,7 @@ TEST(GtgmObjective, EveryViewTermKindRuns) {
   torch::manual_seed(1);
   for (const std::string kind : {"barlow", "vicreg", "simsiam", "byol"}) {
     config::LossConfig cfg;
-    cfg.vr_kind = kind;
+    cfg.vr_kind = *config::parse_enum<config::ViewTerm>(kind);
     cfg.learnable_temperature = true;
     GtgmObjective objective(cfg, 10);
     GtgmInputs in = random_inputs();

@@ -18,14 +18,14 @@ double relative_error(const torch::Tensor& a, const torch::Tensor& b) {
 
 config::ModelConfig small(const std::string& type) {
   config::ModelConfig c;
-  c.type = type;
+  c.type = *config::parse_enum<config::EncoderType>(type);
   c.base_channels = 4;
   c.embed_dim = 0;
   c.depth = 18;
   c.stages = 3;
   c.channels = {4, 8, 8};
   c.strides = {"1", "1x2x2", "2"};
-  c.norm = "instance";
+  c.norm = config::Norm::Instance;
   c.patch_size = {4, 8, 8};
   c.input_size = {8, 16, 16};
   c.hidden_size = 24;

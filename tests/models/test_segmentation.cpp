@@ -14,13 +14,13 @@ Shape seg_shape_of(const torch::Tensor& t) { return Shape(t.sizes().begin(), t.s
 
 config::ModelConfig base(const std::string& type) {
   config::ModelConfig c;
-  c.type = type;
+  c.type = *config::parse_enum<config::EncoderType>(type);
   c.base_channels = 2;
   c.embed_dim = 0;
   c.depth = 10;
   c.stages = 2;
   c.channels = {2, 4};
-  c.norm = "instance";
+  c.norm = config::Norm::Instance;
   c.patch_size = {2, 4, 4};
   c.input_size = {4, 8, 8};
   c.hidden_size = 12;
@@ -47,7 +47,7 @@ std::vector<SegCase> seg_cases() {
   std::vector<SegCase> cases;
   {
     auto c = base("resnet3d");  // decoder adds a final upsample from stride 1x2x2 to full size
-    c.norm = "batch";
+    c.norm = config::Norm::Batch;
     c.deep_supervision = true;
     cases.push_back(
         {"resnet3d_unet_ds", c, {2, 1, 16, 32, 32}, 3, {{16, 32, 32}, {16, 16, 16}, {8, 8, 8}, {4, 4, 4}, {2, 2, 2}}});
@@ -57,7 +57,7 @@ std::vector<SegCase> seg_cases() {
     c.spatial_dims = 2;
     c.stem_kernel = {7, 7};
     c.stem_stride = {2, 2};
-    c.upsample = "interpolate";
+    c.upsample = config::Upsample::Interpolate;
     cases.push_back({"resnet2d_unet_interp", c, {1, 1, 32, 64}, 3, {{32, 64}}});
   }
   {
@@ -66,7 +66,7 @@ std::vector<SegCase> seg_cases() {
     c.channels = {2, 4, 4};
     c.strides = {"1", "1x2x2", "2"};
     c.kernels = {"1x3x3", "3", "3"};
-    c.head = "affinity";
+    c.head = config::HeadType::Affinity;
     c.deep_supervision = true;
     c.decoder_channels = {3, 4};
     cases.push_back({"resunet_aniso_affinity", c, {2, 1, 4, 8, 8}, 3, {{4, 8, 8}, {4, 4, 4}}});
@@ -74,9 +74,9 @@ std::vector<SegCase> seg_cases() {
   {
     auto c = base("unet");
     c.spatial_dims = 2;
-    c.norm = "group";
+    c.norm = config::Norm::Group;
     c.norm_groups = 2;
-    c.upsample = "interpolate";
+    c.upsample = config::Upsample::Interpolate;
     cases.push_back({"unet2d_group", c, {2, 1, 6, 10}, 3, {{6, 10}}});
   }
   {
@@ -89,9 +89,9 @@ std::vector<SegCase> seg_cases() {
     c.spatial_dims = 2;
     c.patch_size = {8, 4};
     c.input_size = {16, 8};
-    c.pos_embed = "sincos";
+    c.pos_embed = config::PosEmbed::SinCos;
     c.num_layers = 3;  // UNETR taps one layer per level: log2(8) = 3
-    c.head = "affinity";
+    c.head = config::HeadType::Affinity;
     cases.push_back({"vit2d_unetr_affinity", c, {2, 1, 16, 12}, 2, {{16, 12}}});
   }
   return cases;
@@ -233,13 +233,13 @@ TEST(ModelsSegmentation, ParameterCountsByHand) {
   //   block: double conv (2 + 2) -> 2: 216 + 4 + 108 + 4 = 332
   // head: 1^3 conv 2 -> 3 classes: 6 + 3 = 9
   auto c = base("resunet");
-  c.norm = "batch";
+  c.norm = config::Norm::Batch;
   auto seg = build_segmentation_model(c);
   EXPECT_EQ(count_parameters(*seg->encoder()), 962);
   EXPECT_EQ(count_parameters(*seg->decoder()), 66 + 332);
   EXPECT_EQ(count_parameters(*seg->head()), 9);
   // interpolate + 1^3 conv 4 -> 2 (8 + 2) instead of the transposed conv
-  c.upsample = "interpolate";
+  c.upsample = config::Upsample::Interpolate;
   EXPECT_EQ(count_parameters(*build_segmentation_model(c)->decoder()), 10 + 332);
   // deep supervision adds nothing here (one decoder level); affinity: 3 outputs = 9 too
   const auto rows = parameter_breakdown(*seg);
@@ -285,13 +285,13 @@ TEST(ModelsSegmentation, PadsInputSizesNotDivisibleByTheStrideAndCropsTheLogitsB
 
 TEST(ModelsSegmentation, DecoderChoiceErrors) {
   auto c = base("resnet3d");
-  c.decoder = "none";
+  c.decoder = config::DecoderType::None;
   EXPECT_THROW_MSG(build_segmentation_model(c), "model.decoder is none: a segmentation model needs a decoder");
   c = base("vit3d");
-  c.decoder = "unet";
+  c.decoder = config::DecoderType::UNet;
   EXPECT_THROW_MSG(build_segmentation_model(c), "use decoder: unetr with vit3d");
   c = base("resunet");
-  c.decoder = "unetr";
+  c.decoder = config::DecoderType::UNETR;
   EXPECT_THROW_MSG(build_segmentation_model(c), "model.decoder: unetr needs model.type: vit3d (got resunet)");
   c = base("resunet");
   c.decoder_channels = {4, 4, 4};

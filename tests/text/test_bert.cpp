@@ -33,7 +33,7 @@ Expected expected() {
 config::TextConfig tiny_config(const std::string& pooling = "cls") {
   config::TextConfig c;
   c.model_dir = test::bert_tiny_dir().string();
-  c.pooling = pooling;
+  c.pooling = *config::parse_enum<config::Pooling>(pooling);
   c.max_length = 20;
   return c;
 }
@@ -91,7 +91,7 @@ TEST(BertParity, TorchScriptExportMatches) {
   const auto e = expected();
   for (const std::string pooling : {"cls", "mean"}) {
     auto cfg = tiny_config(pooling);
-    cfg.type = "torchscript";
+    cfg.type = config::TextEncoderType::TorchScript;
     cfg.model_dir = (test::bert_tiny_dir() / "text_encoder.pt").string();
     auto enc = text::build_text_encoder(cfg);
     EXPECT_TRUE(enc->frozen());
@@ -99,7 +99,7 @@ TEST(BertParity, TorchScriptExportMatches) {
     expect_close(enc->encode(e.sentences), e.t.at(pooling), 1e-5, "torchscript " + pooling);
   }
   auto cfg = tiny_config("pooler");
-  cfg.type = "torchscript";
+  cfg.type = config::TextEncoderType::TorchScript;
   cfg.model_dir = (test::bert_tiny_dir() / "text_encoder.pt").string();
   EXPECT_THROW_MSG(text::build_text_encoder(cfg), "'pooler' needs text.type bert");
 }
@@ -188,7 +188,7 @@ TEST(BertEncoder, MaxLengthCappedByPositionsAndTokenizerSettings) {
   }();
   EXPECT_EQ(enc->encode({long_text, "ct"}).sizes().vec(), (std::vector<int64_t>{2, 12}));
   EXPECT_TRUE(text::tokenizer_options(test::bert_tiny_dir(), cfg).lower_case);  // tokenizer_config.json
-  cfg.lower_case = "false";
+  cfg.lower_case = config::AutoBool::False;
   EXPECT_FALSE(text::tokenizer_options(test::bert_tiny_dir(), cfg).lower_case);
   EXPECT_EQ(enc->encode({}).sizes().vec(), (std::vector<int64_t>{0, 12}));
 }

@@ -113,7 +113,7 @@ TEST(CaptionRun, OpenAIConcurrentAndResumesAfterFailures) {
   v.data = (torch::rand({1, 20, 64, 64}) * 100).to(torch::kShort);
   io::write_nifti(v, dir / "mr_1.nii.gz");
   config::CaptionerConfig cfg;
-  cfg.type = "openai";
+  cfg.type = config::CaptionerType::OpenAI;
   cfg.model = "m";
   cfg.step = {5, 32, 32};  // 4 x 2 x 2 = 16 positions
   cfg.slice_size = 16;

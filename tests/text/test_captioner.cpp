@@ -53,11 +53,11 @@ TEST(CaptionViews, WindowAndRenderExactValues) {
   ASSERT_EQ(img.sizes().vec(), (std::vector<int64_t>{6, 6}));
   const std::vector<int> expected = {0, 0, 85, 170, 255, 255};  // (-200..300 step 100 - -100) / 300 * 255
   for (int x = 0; x < 6; ++x) EXPECT_EQ(img[2][x].item<int>(), expected[x]) << x;
-  o.window = "minmax";
+  o.window = config::CaptionWindow::MinMax;
   EXPECT_EQ(io::window_range(vol, o), (std::pair<double, double>{-1000, 300}));
   // MRI-like values: percentiles.
   auto mri = torch::arange(1000).to(torch::kFloat).view({10, 10, 10});
-  o.window = "auto";
+  o.window = config::CaptionWindow::Auto;
   const auto wm = io::window_range(mri, o);
   EXPECT_NEAR(wm.first, 4.995, 1e-3);
   EXPECT_NEAR(wm.second, 994.005, 1e-3);
@@ -113,8 +113,8 @@ TEST(TemplateCaptioner, DescribesModalityLocationAndContent) {
   const auto vol = test::ct_slice_phantom(30, 64, 64);
   io::Geometry g;
   g.spacing = {0.8, 0.8, 2.5};
-  const auto info = text::describe_volume(vol, g, "auto");
-  EXPECT_EQ(info.modality, "CT");
+  const auto info = text::describe_volume(vol, g, config::CaptionModality::Auto);
+  EXPECT_EQ(info.modality, config::Modality::CT);
   text::TemplateCaptioner cap;
   auto caption_at = [&](const text::VoxelPosition& p, const text::VolumeInfo& inf, const torch::Tensor& v, int patch) {
     text::SliceView view;
@@ -151,21 +151,22 @@ TEST(TemplateCaptioner, DescribesModalityLocationAndContent) {
 
   // MRI-like (no HU range) and EM-like (uint8, 40 nm sections vs 4 nm pixels).
   const auto mri = (vol + 1000.0) / 10.0;
-  const auto mri_info = text::describe_volume(mri, g, "auto");
-  EXPECT_EQ(mri_info.modality, "MRI");
+  const auto mri_info = text::describe_volume(mri, g, config::CaptionModality::Auto);
+  EXPECT_EQ(mri_info.modality, config::Modality::MRI);
   const auto m = caption_at({15, 32, 32}, mri_info, mri, 40);
   EXPECT_NE(m.find("MRI"), std::string::npos) << m;
   EXPECT_NE(m.find("Signal is"), std::string::npos) << m;
   io::Geometry em_g;
   em_g.spacing = {4, 4, 40};
   const auto em = (torch::rand({6, 64, 64}) * 255).to(torch::kUInt8);
-  const auto em_info = text::describe_volume(em, em_g, "auto");
-  EXPECT_EQ(em_info.modality, "EM");
+  const auto em_info = text::describe_volume(em, em_g, config::CaptionModality::Auto);
+  EXPECT_EQ(em_info.modality, config::Modality::EM);
   const auto emf = em.to(torch::kFloat);
   const auto e = caption_at({1, 32, 32}, em_info, emf, 32);
   EXPECT_NE(e.find("4 x 4 nm pixels, 40 nm sections"), std::string::npos) << e;
   EXPECT_NE(e.find("membrane"), std::string::npos) << e;
-  EXPECT_EQ(text::describe_volume(mri, g, "CT").modality, "CT");  // explicit override
+  EXPECT_EQ(text::describe_volume(mri, g, config::CaptionModality::CT).modality,
+            config::Modality::CT);  // explicit override
 }
 
 }  // namespace gtgm

@@ -141,7 +141,7 @@ TEST(OpenAIClient, ClientErrorsAreNotRetriedAndTheKeyStaysSecret) {
   FakeHttpServer server([](int, const test::FakeRequest&) { return FakeResponse{401, "{\"error\":\"bad key\"}"}; });
   ::setenv("GTGM_TEST_VLM_KEY", "sk-do-not-print", 1);
   config::CaptionerConfig cfg;
-  cfg.type = "openai";
+  cfg.type = config::CaptionerType::OpenAI;
   cfg.endpoint = server.url();
   cfg.model = "m";
   cfg.api_key_env = "GTGM_TEST_VLM_KEY";

@@ -93,8 +93,8 @@ TEST(Schedule, WarmupAndEdges) {
   EXPECT_EQ(p.cycle, 2);
   EXPECT_DOUBLE_EQ(p.t_cur, 0);
   EXPECT_DOUBLE_EQ(p.t_i, 9);
-  EXPECT_TRUE(train::schedule_depends_on_total("poly"));
-  EXPECT_FALSE(train::schedule_depends_on_total("cosine_restarts"));
+  EXPECT_TRUE(train::schedule_depends_on_total(config::Schedule::Poly));
+  EXPECT_FALSE(train::schedule_depends_on_total(config::Schedule::CosineRestarts));
   EXPECT_THROW_MSG(train::learning_rate(o, -1, 10), "step must be >= 0");
 }
 

@@ -182,7 +182,7 @@ TEST_F(SegTask, LossesAreFiniteAndTheGradientReachesTheEncoder) {
     EXPECT_GT(g.abs().sum().item<double>(), 0.0);
   }
   config::Config bad = *cfg_;
-  bad.model.head = "affinity";
+  bad.model.head = config::HeadType::Affinity;
   EXPECT_THROW_MSG(train::SegmentationTask(bad, torch::kCPU, ds), "model.head is 'affinity'");
 }
 
@@ -252,6 +252,6 @@ TEST(AffinityTaskSplit, BatchesHoldTheAffinitiesOfTheirLabelsAndStayInTheTrainSl
   EXPECT_GT(task.model()->encoder()->parameters().front().grad().abs().sum().item<double>(), 0.0);
   EXPECT_EQ(task.state(), (nlohmann::json{{"affinity_batch", 1}}));
   config::Config bad = cfg;
-  bad.model.head = "segmentation";
+  bad.model.head = config::HeadType::Segmentation;
   EXPECT_THROW_MSG(train::AffinityTask(bad, torch::kCPU, ds, {r}), "model.head is 'segmentation'");
 }

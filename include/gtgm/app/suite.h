@@ -26,7 +26,44 @@
 #include <vector>
 
 #include "gtgm/app/finetune.h"
+#include "gtgm/config/enum_names.h"
 #include "gtgm/config/suite_config.h"
+
+namespace gtgm::app {
+
+/// What happened to one run of the suite; reports spell it as its config::EnumNames entry.
+enum class RowStatus {
+  Done,         ///< "done": run now
+  Reused,       ///< "reused": an earlier run with the same request
+  Resumed,      ///< "resumed": an interrupted run finished now
+  DataMissing,  ///< "data missing"
+  Failed,       ///< "failed"
+  Interrupted,  ///< "interrupted": stopped by a signal (the suite stops)
+  NotRun,       ///< "not run": after an interruption
+  WouldRun,     ///< "would run" (dry run)
+  WouldReuse,   ///< "would reuse" (dry run)
+  WouldResume,  ///< "would resume" (dry run)
+};
+
+}  // namespace gtgm::app
+
+namespace gtgm::config {
+template <>
+struct EnumNames<app::RowStatus> {
+  static constexpr std::pair<app::RowStatus, const char*> items[] = {
+      {app::RowStatus::Done, "done"},
+      {app::RowStatus::Reused, "reused"},
+      {app::RowStatus::Resumed, "resumed"},
+      {app::RowStatus::DataMissing, "data missing"},
+      {app::RowStatus::Failed, "failed"},
+      {app::RowStatus::Interrupted, "interrupted"},
+      {app::RowStatus::NotRun, "not run"},
+      {app::RowStatus::WouldRun, "would run"},
+      {app::RowStatus::WouldReuse, "would reuse"},
+      {app::RowStatus::WouldResume, "would resume"},
+  };
+};
+}  // namespace gtgm::config
 
 namespace gtgm::app {
 
@@ -47,9 +84,7 @@ struct SuiteRow {
   double fraction = 1.0;
   std::string fraction_label;  ///< "10%": the dataset's fraction_labels entry, else the percentage
   std::string init;
-  /// "done" (run now), "reused", "resumed", "data missing", "failed", "interrupted", "not run" (after
-  /// an interruption), and for dry runs "would run", "would reuse", "would resume".
-  std::string status;
+  RowStatus status = RowStatus::Done;
   std::string message;                    ///< "data missing: <path>", the error, or "" when fine
   std::optional<double> ours;             ///< in report units (Dice in %, others as scored)
   std::optional<double> paper;            ///< published number, same units

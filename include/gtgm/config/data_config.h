@@ -2,22 +2,89 @@
 #include <string>
 #include <vector>
 
+#include "gtgm/config/enum_names.h"
 #include "gtgm/config/schema.h"
 
 namespace gtgm::config {
 
+/// `data.preprocess.orientation`: the canonical orientation of the cache.
+enum class Orientation { LPS, RAS, None };
+template <>
+struct EnumNames<Orientation> {
+  static constexpr std::pair<Orientation, const char*> items[] = {
+      {Orientation::LPS, "LPS"}, {Orientation::RAS, "RAS"}, {Orientation::None, "none"}};
+};
+
+/// `data.preprocess.label_interp`: label resampling.
+enum class LabelInterp { Nearest, Linear };
+template <>
+struct EnumNames<LabelInterp> {
+  static constexpr std::pair<LabelInterp, const char*> items[] = {{LabelInterp::Nearest, "nearest"},
+                                                                  {LabelInterp::Linear, "linear"}};
+};
+
+/// `data.preprocess.image_dtype`: element type of cached images.
+enum class ImageDtype { Float32, Float16 };
+template <>
+struct EnumNames<ImageDtype> {
+  static constexpr std::pair<ImageDtype, const char*> items[] = {{ImageDtype::Float32, "float32"},
+                                                                 {ImageDtype::Float16, "float16"}};
+};
+
+/// `data.preprocess.compression`: cache payload compression.
+enum class Compression { None, Zstd };
+template <>
+struct EnumNames<Compression> {
+  static constexpr std::pair<Compression, const char*> items[] = {{Compression::None, "none"},
+                                                                  {Compression::Zstd, "zstd"}};
+};
+
+/// `data.preprocess.ct_clip`: CT intensity clipping before z-score.
+enum class CtClip { Percentile, Window, None };
+template <>
+struct EnumNames<CtClip> {
+  static constexpr std::pair<CtClip, const char*> items[] = {
+      {CtClip::Percentile, "percentile"}, {CtClip::Window, "window"}, {CtClip::None, "none"}};
+};
+
+/// `data.format`: the on-disk layout of data.root.
+enum class DataFormat { MSD, NNUNet, CREMI, Glob };
+template <>
+struct EnumNames<DataFormat> {
+  static constexpr std::pair<DataFormat, const char*> items[] = {{DataFormat::MSD, "msd"},
+                                                                 {DataFormat::NNUNet, "nnunet"},
+                                                                 {DataFormat::CREMI, "cremi"},
+                                                                 {DataFormat::Glob, "glob"}};
+};
+
+/// `data.modality`: decides normalisation.
+enum class Modality { CT, MRI, EM };
+template <>
+struct EnumNames<Modality> {
+  static constexpr std::pair<Modality, const char*> items[] = {
+      {Modality::CT, "CT"}, {Modality::MRI, "MRI"}, {Modality::EM, "EM"}};
+};
+
+/// `data.augment_on`: where batched augmentation runs.
+enum class AugmentOn { Auto, Worker, Device };
+template <>
+struct EnumNames<AugmentOn> {
+  static constexpr std::pair<AugmentOn, const char*> items[] = {
+      {AugmentOn::Auto, "auto"}, {AugmentOn::Worker, "worker"}, {AugmentOn::Device, "device"}};
+};
+
 /// `data.preprocess:` how `gtgm plan` / `gtgm preprocess` turn source volumes into the cache.
 struct PreprocessConfig {
-  std::string orientation = "LPS";
+  Orientation orientation = Orientation::LPS;
   std::vector<double> target_spacing = {};
   double anisotropy_threshold = 3.0;
-  std::string ct_clip = "percentile";
+  CtClip ct_clip = CtClip::Percentile;
   std::vector<double> ct_percentiles = {0.5, 99.5};
   std::vector<double> ct_window = {-1000.0, 1000.0};
   bool crop_nonzero = true;
-  std::string label_interp = "nearest";
-  std::string image_dtype = "float32";
-  std::string compression = "none";
+  LabelInterp label_interp = LabelInterp::Nearest;
+  ImageDtype image_dtype = ImageDtype::Float32;
+  Compression compression = Compression::None;
   int64_t patch_voxels = 128 * 128 * 128;
   int fg_locations = 1000;
   int workers = 0;
@@ -26,27 +93,23 @@ struct PreprocessConfig {
   void visit(V& v) {
     v.field("orientation", orientation,
             "Canonical orientation the cache is stored in (LPS = identity direction, as ITK; RAS flips x "
-            "and y; none keeps the file's axes).",
-            one_of({"LPS", "RAS", "none"}));
+            "and y; none keeps the file's axes).");
     v.field("target_spacing", target_spacing,
             "Cache spacing [D, H, W] (mm, nm for EM); empty = planned (median, anisotropic-axis rule).",
             gt(0).length(0, 3));
     v.field("anisotropy_threshold", anisotropy_threshold,
             "Planning: an axis whose median spacing exceeds this times the finest gets the 10th percentile.", gt(1));
     v.field("ct_clip", ct_clip,
-            "CT intensity clipping before z-score: foreground percentiles, a fixed window, or none.",
-            one_of({"percentile", "window", "none"}));
+            "CT intensity clipping before z-score: foreground percentiles, a fixed window, or none.");
     v.field("ct_percentiles", ct_percentiles, "CT clip percentiles of foreground intensities (ct_clip=percentile).",
             between(0, 100).length(2));
     v.field("ct_window", ct_window, "CT clip window [low, high] in HU (ct_clip=window).", any().length(2));
     v.field("crop_nonzero", crop_nonzero, "Crop each case to the bounding box of its nonzero voxels.");
     v.field("label_interp", label_interp,
-            "Label resampling: nearest neighbour, or per-class linear (smoother, argmax of interpolated one-hot).",
-            one_of({"nearest", "linear"}));
-    v.field("image_dtype", image_dtype, "Element type of cached images.", one_of({"float32", "float16"}));
+            "Label resampling: nearest neighbour, or per-class linear (smoother, argmax of interpolated one-hot).");
+    v.field("image_dtype", image_dtype, "Element type of cached images.");
     v.field("compression", compression,
-            "Cache payload: none (memory-mapped in place) or zstd (smaller; decompressed into RAM on open).",
-            one_of({"none", "zstd"}));
+            "Cache payload: none (memory-mapped in place) or zstd (smaller; decompressed into RAM on open).");
     v.field("patch_voxels", patch_voxels, "Planning: voxel budget of the suggested segmentation patch.", ge(4096));
     v.field("fg_locations", fg_locations, "Foreground voxel positions stored per class and case (oversampling).",
             ge(1));
@@ -118,8 +181,8 @@ struct SegAugmentConfig {
 /// `data:` dataset location and layout, preprocessing cache, crops, loader.
 struct DataConfig {
   std::string root = "";
-  std::string format = "msd";
-  std::string modality = "CT";
+  DataFormat format = DataFormat::MSD;
+  Modality modality = Modality::CT;
   std::string cache_dir = "";
   std::vector<int> crop_size = {24, 224, 224};
   int batch_size = 2;
@@ -135,7 +198,7 @@ struct DataConfig {
   std::string pattern = "**/*.nii.gz";
   bool allow_outside_root = false;
   int64_t samples_per_epoch = 0;
-  std::string augment_on = "auto";
+  AugmentOn augment_on = AugmentOn::Auto;
   PreprocessConfig preprocess;
   PretrainAugmentConfig pretrain_augment;
   SegAugmentConfig seg_augment;
@@ -143,9 +206,8 @@ struct DataConfig {
   template <class V>
   void visit(V& v) {
     v.field("root", root, "Dataset root folder (MSD task, nnU-Net raw dataset, CREMI folder or volume folder).");
-    v.field("format", format, "On-disk layout of `root`.", one_of({"msd", "nnunet", "cremi", "glob"}));
-    v.field("modality", modality, "Decides normalisation (CT window + z-score; MRI/EM per-case z-score).",
-            one_of({"CT", "MRI", "EM"}));
+    v.field("format", format, "On-disk layout of `root`.");
+    v.field("modality", modality, "Decides normalisation (CT window + z-score; MRI/EM per-case z-score).");
     v.field("cache_dir", cache_dir, "Preprocessed cache folder; empty = <root>/gtgm_cache.");
     v.field("crop_size", crop_size, "Crop / patch size [D, H, W] in voxels.", ge(1).length(3));
     v.field("batch_size", batch_size, "Samples per step per process.", ge(1));
@@ -169,8 +231,7 @@ struct DataConfig {
             "Crops per epoch over all ranks (rounded up to whole global batches); 0 = one per training case.", ge(0));
     v.field("augment_on", augment_on,
             "Where batched augmentation runs: auto (the training device when it is CUDA, else the loader "
-            "workers), worker, or device.",
-            one_of({"auto", "worker", "device"}));
+            "workers), worker, or device.");
     v.section("preprocess", preprocess, "Planning and preprocessing into the cache.");
     v.section("pretrain_augment", pretrain_augment, "Two-view pretraining augmentation (PAPER.md).");
     v.section("seg_augment", seg_augment, "Segmentation augmentation.");

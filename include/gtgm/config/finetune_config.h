@@ -2,14 +2,23 @@
 #include <cstdint>
 #include <string>
 
+#include "gtgm/config/enum_names.h"
 #include "gtgm/config/schema.h"
 
 namespace gtgm::config {
 
+/// `finetune.task`.
+enum class FinetuneTask { Segmentation, Affinity };
+template <>
+struct EnumNames<FinetuneTask> {
+  static constexpr std::pair<FinetuneTask, const char*> items[] = {{FinetuneTask::Segmentation, "segmentation"},
+                                                                   {FinetuneTask::Affinity, "affinity"}};
+};
+
 /// `finetune:` what `gtgm finetune` adds to data:/model:/optim:/train:/eval: (docs/finetuning.md):
 /// the task and its loss, validation, EM agglomeration and the EM slice split.
 struct FinetuneConfig {
-  std::string task = "segmentation";
+  FinetuneTask task = FinetuneTask::Segmentation;
   double dice_weight = 1.0;
   double ce_weight = 1.0;
   bool batch_dice = false;
@@ -25,8 +34,7 @@ struct FinetuneConfig {
   void visit(V& v) {
     v.field("task", task,
             "segmentation: semantic labels, Dice+CE (MSD); affinity: 3 nearest-neighbour affinities from neuron ids, "
-            "then watershed + agglomeration (CREMI; needs model.head: affinity).",
-            one_of({"segmentation", "affinity"}));
+            "then watershed + agglomeration (CREMI; needs model.head: affinity).");
     v.field("dice_weight", dice_weight, "Weight of the soft-Dice term of DiceCE (paper: DiceCE, 1).", ge(0));
     v.field("ce_weight", ce_weight, "Weight of the cross-entropy term of DiceCE (paper: DiceCE, 1).", ge(0));
     v.field("batch_dice", batch_dice,

@@ -2,9 +2,29 @@
 #include <cstdint>
 #include <string>
 
+#include "gtgm/config/enum_names.h"
 #include "gtgm/config/schema.h"
 
 namespace gtgm::config {
+
+/// `loss.clip_reduction`: how the two CLIP directions combine.
+enum class ClipReduction { Sum, Mean };
+template <>
+struct EnumNames<ClipReduction> {
+  static constexpr std::pair<ClipReduction, const char*> items[] = {{ClipReduction::Sum, "sum"},
+                                                                    {ClipReduction::Mean, "mean"}};
+};
+
+/// `loss.vr_kind`: the feature-wise view term.
+enum class ViewTerm { Barlow, VICReg, BYOL, SimSiam, None };
+template <>
+struct EnumNames<ViewTerm> {
+  static constexpr std::pair<ViewTerm, const char*> items[] = {{ViewTerm::Barlow, "barlow"},
+                                                               {ViewTerm::VICReg, "vicreg"},
+                                                               {ViewTerm::BYOL, "byol"},
+                                                               {ViewTerm::SimSiam, "simsiam"},
+                                                               {ViewTerm::None, "none"}};
+};
 
 /// `loss:` the GTGM objective vlp_weight * (clip(v1,t) + clip(v2,t)) + vr_weight * vr(E1,E2) and
 /// the view-term baselines (losses::GtgmObjective).
@@ -13,8 +33,8 @@ struct LossConfig {
   double temperature = 0.07;
   bool learnable_temperature = false;
   double max_logit_scale = 100.0;
-  std::string clip_reduction = "sum";
-  std::string vr_kind = "barlow";
+  ClipReduction clip_reduction = ClipReduction::Sum;
+  ViewTerm vr_kind = ViewTerm::Barlow;
   double vr_weight = 0.01;
   double barlow_lambda = 0.0051;
   bool barlow_standardize = true;
@@ -33,10 +53,8 @@ struct LossConfig {
     v.field("max_logit_scale", max_logit_scale, "Upper clamp of the learnable logit scale 1/temperature (CLIP: 100).",
             ge(1));
     v.field("clip_reduction", clip_reduction,
-            "How the two CLIP directions combine: sum (the reference code: CE(i->t) + CE(t->i)) or mean (CLIP paper).",
-            one_of({"sum", "mean"}));
-    v.field("vr_kind", vr_kind, "Feature-wise view term between E1 and E2.",
-            one_of({"barlow", "vicreg", "byol", "simsiam", "none"}));
+            "How the two CLIP directions combine: sum (the reference code: CE(i->t) + CE(t->i)) or mean (CLIP paper).");
+    v.field("vr_kind", vr_kind, "Feature-wise view term between E1 and E2.");
     v.field("vr_weight", vr_weight, "Weight of the view term (paper: 0.01; 0 = text-only ablation).", ge(0));
     v.field("barlow_lambda", barlow_lambda, "Off-diagonal weight of Barlow Twins (paper: 0.0051).", ge(0));
     v.field("barlow_standardize", barlow_standardize,

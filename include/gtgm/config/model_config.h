@@ -3,20 +3,81 @@
 #include <string>
 #include <vector>
 
+#include "gtgm/config/enum_names.h"
 #include "gtgm/config/schema.h"
 
 namespace gtgm::config {
+
+/// `model.type`: the image encoder.
+enum class EncoderType { ResNet3d, ResUNet, UNet, ViT3d };
+template <>
+struct EnumNames<EncoderType> {
+  static constexpr std::pair<EncoderType, const char*> items[] = {{EncoderType::ResNet3d, "resnet3d"},
+                                                                  {EncoderType::ResUNet, "resunet"},
+                                                                  {EncoderType::UNet, "unet"},
+                                                                  {EncoderType::ViT3d, "vit3d"}};
+};
+
+/// `model.norm`: normalisation layers of conv blocks.
+enum class Norm { Batch, Instance, Group };
+template <>
+struct EnumNames<Norm> {
+  static constexpr std::pair<Norm, const char*> items[] = {
+      {Norm::Batch, "batch"}, {Norm::Instance, "instance"}, {Norm::Group, "group"}};
+};
+
+/// `model.activation`: activation of conv blocks.
+enum class Activation { ReLU, LeakyReLU, GELU };
+template <>
+struct EnumNames<Activation> {
+  static constexpr std::pair<Activation, const char*> items[] = {
+      {Activation::ReLU, "relu"}, {Activation::LeakyReLU, "leaky_relu"}, {Activation::GELU, "gelu"}};
+};
+
+/// `model.pos_embed`: vit3d position embeddings.
+enum class PosEmbed { Learnable, SinCos };
+template <>
+struct EnumNames<PosEmbed> {
+  static constexpr std::pair<PosEmbed, const char*> items[] = {{PosEmbed::Learnable, "learnable"},
+                                                               {PosEmbed::SinCos, "sincos"}};
+};
+
+/// `model.decoder`: the segmentation decoder.
+enum class DecoderType { Auto, UNet, UNETR, None };
+template <>
+struct EnumNames<DecoderType> {
+  static constexpr std::pair<DecoderType, const char*> items[] = {{DecoderType::Auto, "auto"},
+                                                                  {DecoderType::UNet, "unet"},
+                                                                  {DecoderType::UNETR, "unetr"},
+                                                                  {DecoderType::None, "none"}};
+};
+
+/// `model.upsample`: UNet decoder upsampling.
+enum class Upsample { Transposed, Interpolate };
+template <>
+struct EnumNames<Upsample> {
+  static constexpr std::pair<Upsample, const char*> items[] = {{Upsample::Transposed, "transposed"},
+                                                               {Upsample::Interpolate, "interpolate"}};
+};
+
+/// `model.head`: the output head.
+enum class HeadType { Segmentation, Affinity };
+template <>
+struct EnumNames<HeadType> {
+  static constexpr std::pair<HeadType, const char*> items[] = {{HeadType::Segmentation, "segmentation"},
+                                                               {HeadType::Affinity, "affinity"}};
+};
 
 /// `model:` image encoder, decoder and projection heads; `type:` picks a registry factory.
 /// Per-axis values are written D x H x W ("1x2x2"; one number means every axis; 2D uses "HxW").
 struct ModelConfig {
   // ---- shared by every encoder ----
-  std::string type = "resnet3d";
+  EncoderType type = EncoderType::ResNet3d;
   int spatial_dims = 3;
   int in_channels = 1;
-  std::string norm = "batch";
+  Norm norm = Norm::Batch;
   int norm_groups = 8;
-  std::string activation = "relu";
+  Activation activation = Activation::ReLU;
   int embed_dim = 2048;
 
   // ---- resnet3d ----
@@ -41,7 +102,7 @@ struct ModelConfig {
   int num_layers = 12;
   int num_heads = 12;
   int mlp_dim = 3072;
-  std::string pos_embed = "learnable";
+  PosEmbed pos_embed = PosEmbed::Learnable;
   double dropout = 0.0;
 
   // ---- projection heads (pretraining) ----
@@ -51,24 +112,23 @@ struct ModelConfig {
   bool proj_out_bn = false;
 
   // ---- segmentation ----
-  std::string decoder = "auto";
-  std::string upsample = "transposed";
+  DecoderType decoder = DecoderType::Auto;
+  Upsample upsample = Upsample::Transposed;
   std::vector<int> decoder_channels = {};
   int unetr_feature_size = 16;
-  std::string head = "segmentation";
+  HeadType head = HeadType::Segmentation;
   int num_classes = 2;
   bool deep_supervision = false;
 
   template <class V>
   void visit(V& v) {
-    v.field("type", type, "Image encoder.", one_of({"resnet3d", "resunet", "unet", "vit3d"}));
+    v.field("type", type, "Image encoder.");
     v.field("spatial_dims", spatial_dims, "2 (slices) or 3 (volumes); per-axis lists have this many entries.",
             between(2, 3));
     v.field("in_channels", in_channels, "Input channels (4 for BrainTumour's multi-modal MRI).", ge(1));
-    v.field("norm", norm, "Normalisation layers of conv encoders/decoders.", one_of({"batch", "instance", "group"}));
+    v.field("norm", norm, "Normalisation layers of conv encoders/decoders.");
     v.field("norm_groups", norm_groups, "Groups of `norm: group` (must divide every channel count).", ge(1));
-    v.field("activation", activation, "Activation of conv blocks (resnet3d in the paper: relu).",
-            one_of({"relu", "leaky_relu", "gelu"}));
+    v.field("activation", activation, "Activation of conv blocks (resnet3d in the paper: relu).");
     v.field("embed_dim", embed_dim,
             "Pooled image embedding size E (paper: 2048 = ResNet-50's width); a Linear `embed` is added after "
             "global pooling only when the encoder's width differs; 0 = the encoder's width.",
@@ -96,24 +156,22 @@ struct ModelConfig {
     v.field("num_layers", num_layers, "vit3d transformer blocks (ViT-B: 12).", ge(1));
     v.field("num_heads", num_heads, "vit3d attention heads (must divide hidden_size).", ge(1));
     v.field("mlp_dim", mlp_dim, "vit3d MLP width (ViT-B: 3072).", ge(1));
-    v.field("pos_embed", pos_embed, "vit3d position embeddings.", one_of({"learnable", "sincos"}));
+    v.field("pos_embed", pos_embed, "vit3d position embeddings.");
     v.field("dropout", dropout, "vit3d dropout in attention output and MLP.", between(0, 1));
     v.field("text_embed_dim", text_embed_dim, "Text encoder output size fed to text_proj (BioBERT: 768).", ge(1));
     v.field("proj_hidden", proj_hidden, "Projection MLP hidden size (paper: 2048).", ge(1));
     v.field("proj_dim", proj_dim, "Shared image-text projection size (paper: 512).", ge(1));
     v.field("proj_out_bn", proj_out_bn,
             "Append a non-affine BatchNorm to both projection MLPs (GTGM+ reference code); paper: false.");
-    v.field("decoder", decoder, "Segmentation decoder; auto = unetr for vit3d, unet otherwise.",
-            one_of({"auto", "unet", "unetr", "none"}));
-    v.field("upsample", upsample, "UNet decoder upsampling: transposed conv, or (bi/tri)linear interpolation + 1x1 conv.",
-            one_of({"transposed", "interpolate"}));
+    v.field("decoder", decoder, "Segmentation decoder; auto = unetr for vit3d, unet otherwise.");
+    v.field("upsample", upsample,
+            "UNet decoder upsampling: transposed conv, or (bi/tri)linear interpolation + 1x1 conv.");
     v.field("decoder_channels", decoder_channels,
             "UNet decoder channels per skip level, highest resolution first; [] = skip channels capped at max_channels.",
             ge(1));
     v.field("unetr_feature_size", unetr_feature_size, "UNETR decoder channels at full resolution (doubling per level).",
             ge(1));
-    v.field("head", head, "Output head: segmentation (num_classes logits) or affinity (one per axis, EM).",
-            one_of({"segmentation", "affinity"}));
+    v.field("head", head, "Output head: segmentation (num_classes logits) or affinity (one per axis, EM).");
     v.field("num_classes", num_classes, "Segmentation classes including background.", ge(1));
     v.field("deep_supervision", deep_supervision, "Extra outputs at lower decoder scales.");
   }

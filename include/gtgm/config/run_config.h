@@ -2,9 +2,19 @@
 #include <cstdint>
 #include <string>
 
+#include "gtgm/config/enum_names.h"
 #include "gtgm/config/schema.h"
+#include "gtgm/core/precision.h"
 
 namespace gtgm::config {
+
+template <>
+struct EnumNames<core::PrecisionRequest> {
+  static constexpr std::pair<core::PrecisionRequest, const char*> items[] = {{core::PrecisionRequest::Auto, "auto"},
+                                                                             {core::PrecisionRequest::FP32, "fp32"},
+                                                                             {core::PrecisionRequest::BF16, "bf16"},
+                                                                             {core::PrecisionRequest::FP16, "fp16"}};
+};
 
 /// `run:` where outputs go, seeding, device, precision, logging.
 struct RunConfig {
@@ -12,7 +22,7 @@ struct RunConfig {
   std::string dir = "runs/gtgm";
   int64_t seed = 42;
   std::string device = "auto";
-  std::string precision = "auto";
+  core::PrecisionRequest precision = core::PrecisionRequest::Auto;
   std::string log_level = "info";
   int threads = 0;
   bool deterministic = false;
@@ -25,8 +35,7 @@ struct RunConfig {
     v.field("device", device, "auto (cuda:LOCAL_RANK when available, else cpu), cpu, cuda or cuda:N.");
     v.field("precision", precision,
             "Mixed precision. auto = bf16 on CUDA and on CPUs with avx512_bf16/amx, else fp32; fp16 needs CUDA "
-            "and uses a grad scaler.",
-            one_of({"auto", "fp32", "bf16", "fp16"}));
+            "and uses a grad scaler.");
     v.field("log_level", log_level, "Console and log.txt level.", one_of({"trace", "debug", "info", "warn", "error", "off"}));
     v.field("threads", threads, "Intra-op CPU threads; 0 = LibTorch default (all cores).", ge(0));
     v.field("deterministic", deterministic, "Ask LibTorch for deterministic algorithms (slower on CUDA).");

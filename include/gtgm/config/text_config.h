@@ -2,20 +2,71 @@
 #include <string>
 #include <vector>
 
+#include "gtgm/config/enum_names.h"
 #include "gtgm/config/schema.h"
 
 namespace gtgm::config {
 
+/// `text.captioner.type`.
+enum class CaptionerType { Template, OpenAI };
+template <>
+struct EnumNames<CaptionerType> {
+  static constexpr std::pair<CaptionerType, const char*> items[] = {{CaptionerType::Template, "template"},
+                                                                    {CaptionerType::OpenAI, "openai"}};
+};
+
+/// `text.captioner.modality`.
+enum class CaptionModality { Auto, CT, MRI, EM };
+template <>
+struct EnumNames<CaptionModality> {
+  static constexpr std::pair<CaptionModality, const char*> items[] = {{CaptionModality::Auto, "auto"},
+                                                                      {CaptionModality::CT, "CT"},
+                                                                      {CaptionModality::MRI, "MRI"},
+                                                                      {CaptionModality::EM, "EM"}};
+};
+
+/// `text.captioner.window`: slice intensity window.
+enum class CaptionWindow { Auto, Fixed, MinMax };
+template <>
+struct EnumNames<CaptionWindow> {
+  static constexpr std::pair<CaptionWindow, const char*> items[] = {
+      {CaptionWindow::Auto, "auto"}, {CaptionWindow::Fixed, "fixed"}, {CaptionWindow::MinMax, "minmax"}};
+};
+
+/// `text.type`.
+enum class TextEncoderType { BERT, TorchScript };
+template <>
+struct EnumNames<TextEncoderType> {
+  static constexpr std::pair<TextEncoderType, const char*> items[] = {{TextEncoderType::BERT, "bert"},
+                                                                      {TextEncoderType::TorchScript, "torchscript"}};
+};
+
+/// `text.pooling`: token features -> sentence embedding.
+enum class Pooling { CLS, Mean, Pooler };
+template <>
+struct EnumNames<Pooling> {
+  static constexpr std::pair<Pooling, const char*> items[] = {
+      {Pooling::CLS, "cls"}, {Pooling::Mean, "mean"}, {Pooling::Pooler, "pooler"}};
+};
+
+/// auto (decided from the model folder), true or false.
+enum class AutoBool { Auto, True, False };
+template <>
+struct EnumNames<AutoBool> {
+  static constexpr std::pair<AutoBool, const char*> items[] = {
+      {AutoBool::Auto, "auto"}, {AutoBool::True, "true"}, {AutoBool::False, "false"}};
+};
+
 /// `text.captioner:` how `gtgm caption` describes slices of a volume.
 struct CaptionerConfig {
-  std::string type = "template";
+  CaptionerType type = CaptionerType::Template;
   std::vector<int> step = {10, 80, 80};
   int slice_size = 224;
   int patch = 160;
-  std::string modality = "auto";
+  CaptionModality modality = CaptionModality::Auto;
   double window_low = -160.0;
   double window_high = 240.0;
-  std::string window = "auto";
+  CaptionWindow window = CaptionWindow::Auto;
   std::string endpoint = "http://127.0.0.1:8000/v1/chat/completions";
   std::string model = "";
   std::string api_key_env = "";
@@ -31,19 +82,19 @@ struct CaptionerConfig {
 
   template <class V>
   void visit(V& v) {
-    v.field("type", type, "Captioner: template (describes what the image shows, no model) or openai "
-            "(an OpenAI-compatible chat-completions server: vLLM, llama.cpp server, Ollama).",
-            one_of({"template", "openai"}));
+    v.field("type", type,
+            "Captioner: template (describes what the image shows, no model) or openai "
+            "(an OpenAI-compatible chat-completions server: vLLM, llama.cpp server, Ollama).");
     v.field("step", step, "Grid step between caption positions in voxels (z, y, x); reference code: 10, 80, 80.",
             ge(1).length(3));
     v.field("slice_size", slice_size, "Rendered slice side in pixels (the axial slice is resized to this).", ge(8));
     v.field("patch", patch, "In-plane patch side in voxels around each position (0 = the whole slice).", ge(0));
-    v.field("modality", modality, "Template captioner: auto (CT when values look like HU, EM for 8-bit strongly "
-            "anisotropic volumes, else MRI) or a fixed CT, MRI or EM.",
-            one_of({"auto", "CT", "MRI", "EM"}));
-    v.field("window", window, "Intensity window of rendered slices: auto (CT window when values look like HU, "
-            "else 0.5/99.5 percentiles), fixed (window_low..window_high) or minmax.",
-            one_of({"auto", "fixed", "minmax"}));
+    v.field("modality", modality,
+            "Template captioner: auto (CT when values look like HU, EM for 8-bit strongly "
+            "anisotropic volumes, else MRI) or a fixed CT, MRI or EM.");
+    v.field("window", window,
+            "Intensity window of rendered slices: auto (CT window when values look like HU, "
+            "else 0.5/99.5 percentiles), fixed (window_low..window_high) or minmax.");
     v.field("window_low", window_low, "Lower bound of the fixed window (CT: HU).");
     v.field("window_high", window_high, "Upper bound of the fixed window (CT: HU).");
     v.field("endpoint", endpoint, "openai: full URL of the chat-completions endpoint.");
@@ -62,15 +113,15 @@ struct CaptionerConfig {
 
 /// `text:` the frozen text encoder and the caption / embedding caches.
 struct TextConfig {
-  std::string type = "bert";
+  TextEncoderType type = TextEncoderType::BERT;
   std::string model_dir = "";
   std::string weights = "";
   std::string vocab = "";
   int max_length = 128;
   int freeze_layers = -1;
-  std::string pooling = "cls";
-  std::string lower_case = "auto";
-  std::string strip_accents = "auto";
+  Pooling pooling = Pooling::CLS;
+  AutoBool lower_case = AutoBool::Auto;
+  AutoBool strip_accents = AutoBool::Auto;
   int batch_size = 64;
   std::string device = "";
   std::string caption_cache = "";
@@ -79,8 +130,7 @@ struct TextConfig {
 
   template <class V>
   void visit(V& v) {
-    v.field("type", type, "Text encoder: bert (Hugging Face folder) or torchscript (exported module).",
-            one_of({"bert", "torchscript"}));
+    v.field("type", type, "Text encoder: bert (Hugging Face folder) or torchscript (exported module).");
     v.field("model_dir", model_dir,
             "bert: Hugging Face folder (config.json, vocab.txt, model.safetensors or pytorch_model.bin); "
             "torchscript: the .pt file (forward(input_ids, attention_mask) -> [N, L, H] or [N, H]).");
@@ -93,14 +143,12 @@ struct TextConfig {
             "Frozen part: -1 = everything (paper figure), 0 = nothing, k = embeddings + first k layers "
             "(reference code: 6).",
             ge(-1));
-    v.field("pooling", pooling, "Sentence embedding: cls (last hidden state of [CLS], paper), mean (masked mean) "
-            "or pooler (tanh dense on [CLS], HF pooler_output).",
-            one_of({"cls", "mean", "pooler"}));
+    v.field("pooling", pooling,
+            "Sentence embedding: cls (last hidden state of [CLS], paper), mean (masked mean) "
+            "or pooler (tanh dense on [CLS], HF pooler_output).");
     v.field("lower_case", lower_case,
-            "Lower-case text before WordPiece: auto = tokenizer_config.json's do_lower_case, else true (HF default).",
-            one_of({"auto", "true", "false"}));
-    v.field("strip_accents", strip_accents, "Strip accents: auto = tokenizer_config.json, else same as lower_case.",
-            one_of({"auto", "true", "false"}));
+            "Lower-case text before WordPiece: auto = tokenizer_config.json's do_lower_case, else true (HF default).");
+    v.field("strip_accents", strip_accents, "Strip accents: auto = tokenizer_config.json, else same as lower_case.");
     v.field("batch_size", batch_size, "Captions per encoder call in `gtgm embed-text`.", ge(1));
     v.field("device", device, "Device of the text encoder in `gtgm embed-text`; empty = run.device.");
     v.field("caption_cache", caption_cache, "Caption cache (JSONL) produced by `gtgm caption`.");

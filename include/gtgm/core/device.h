@@ -5,6 +5,8 @@
 
 #include <string>
 
+#include "gtgm/core/precision.h"
+
 namespace gtgm::core {
 
 /// "auto" -> cuda:local_rank when CUDA is available, else cpu. "cuda:N" checks N < device count.
@@ -26,7 +28,7 @@ bool cpu_has_bf16();
 /// Resolves the configured precision for a device:
 /// auto -> bf16 on CUDA (fp32 on pre-Ampere) and on bf16-capable CPUs, else fp32;
 /// bf16 on a CPU without bf16 -> fp32 with a warning; fp16 on CPU -> ConfigError.
-Precision resolve_precision(const std::string& requested, const torch::Device& device);
+Precision resolve_precision(PrecisionRequest requested, const torch::Device& device);
 
 /// RAII autocast region for `device` at precision `p` (no-op for FP32). Nestable.
 class AutocastGuard {

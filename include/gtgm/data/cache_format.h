@@ -19,6 +19,7 @@
 #include <memory>
 #include <string>
 
+#include "gtgm/config/data_config.h"
 #include "gtgm/io/volume.h"
 
 namespace gtgm::data {
@@ -51,6 +52,8 @@ std::string cache_dtype_name(CacheDType t);
 CacheDType parse_cache_dtype(const std::string& name);
 /// Parses "none" / "zstd"; throws naming the valid ones (and when zstd was not built in).
 CacheCompression parse_cache_compression(const std::string& name);
+/// The cache compression of data.preprocess.compression (ConfigError for zstd without libzstd).
+CacheCompression cache_compression(config::Compression compression);
 /// Whether this build can write and read zstd payloads.
 bool zstd_available();
 /// torch dtype of a cache dtype.

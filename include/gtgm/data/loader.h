@@ -91,7 +91,7 @@ class EpochSchedule {
 };
 
 /// Resolves data.augment_on for a device: true = augment in the workers.
-bool augment_in_workers(const std::string& augment_on, const torch::Device& device);
+bool augment_in_workers(config::AugmentOn augment_on, const torch::Device& device);
 
 /// Limits the calling thread's intra-op parallelism (OpenMP builds) to one thread, so N loader
 /// workers use N cores instead of N x all cores.

@@ -77,6 +77,9 @@ Manifest load_cremi(const std::filesystem::path& root_or_list, const ManifestOpt
 Manifest load_glob(const std::filesystem::path& root, const ManifestOptions& options = {});
 
 /// Dispatches on `format` ("msd", "nnunet", "cremi", "glob"; ConfigError listing them otherwise).
+Manifest load_manifest(config::DataFormat format, const std::filesystem::path& root,
+                       const ManifestOptions& options = {});
+/// As above, `format` spelled as in data.format (throws ConfigError for an unknown one).
 Manifest load_manifest(const std::string& format, const std::filesystem::path& root,
                        const ManifestOptions& options = {});
 /// From the config: data.format, data.root, data.pattern, data.allow_outside_root.

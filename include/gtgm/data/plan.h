@@ -60,9 +60,25 @@ CaseFingerprint fingerprint_case(const std::string& id, const io::Volume& image,
 /// percentiles, class frequencies).
 Fingerprint summarize_fingerprint(std::vector<CaseFingerprint> cases, const config::PreprocessConfig& cfg);
 
+/// How one channel is normalised: ct (fixed statistics from the fingerprint), zscore (per case)
+/// or none; plan.json spells it as in EnumNames<NormScheme>.
+enum class NormScheme { CT, ZScore, None };
+
+}  // namespace gtgm::data
+
+namespace gtgm::config {
+template <>
+struct EnumNames<data::NormScheme> {
+  static constexpr std::pair<data::NormScheme, const char*> items[] = {
+      {data::NormScheme::CT, "ct"}, {data::NormScheme::ZScore, "zscore"}, {data::NormScheme::None, "none"}};
+};
+}  // namespace gtgm::config
+
+namespace gtgm::data {
+
 /// Intensity normalisation of one channel, as resolved by planning.
 struct NormalizationParams {
-  std::string scheme = "zscore";  ///< "ct" (fixed stats from the fingerprint) or "zscore" (per case)
+  NormScheme scheme = NormScheme::ZScore;
   bool clip = false;
   double clip_lo = 0, clip_hi = 0;
   double mean = 0, std = 1;  ///< used by "ct"
@@ -70,16 +86,16 @@ struct NormalizationParams {
 
 /// The plan (plan.json): everything preprocessing needs.
 struct Plan {
-  std::string modality = "CT";
-  std::string orientation = "LPS";
+  config::Modality modality = config::Modality::CT;
+  config::Orientation orientation = config::Orientation::LPS;
   std::array<double, 3> target_spacing{1, 1, 1};   ///< (D, H, W)
   std::array<int64_t, 3> median_shape{0, 0, 0};    ///< cropped cases at the target spacing
   std::array<int64_t, 3> patch_size{0, 0, 0};      ///< suggested segmentation patch
   std::vector<NormalizationParams> normalization;  ///< per channel
   bool crop_nonzero = true;
-  std::string label_interp = "nearest";
-  std::string image_dtype = "float32";
-  std::string compression = "none";
+  config::LabelInterp label_interp = config::LabelInterp::Nearest;
+  config::ImageDtype image_dtype = config::ImageDtype::Float32;
+  config::Compression compression = config::Compression::None;
   int64_t fg_locations = 1000;
   std::vector<int64_t> labels;  ///< label values seen (empty for instance labels / no labels)
   bool instance_labels = false;

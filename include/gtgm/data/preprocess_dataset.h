@@ -2,6 +2,7 @@
 /// Dataset-level planning and preprocessing (what `gtgm plan` and `gtgm preprocess` run): read the
 /// manifest, check or fingerprint every case in parallel, plan, and fill the cache directory.
 /// Bad cases are collected and reported together, never one at a time.
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -17,7 +18,7 @@ std::filesystem::path resolve_cache_dir(const config::DataConfig& cfg);
 
 /// `gtgm plan --check`: runs every io check over every training case of the manifest (reading
 /// each file) and returns all problems (empty = the dataset is fine).
-std::vector<io::Problem> check_dataset(const config::Config& cfg);
+std::vector<io::Problem> check_dataset(const config::DataConfig& cfg);
 
 struct PlanResult {
   Fingerprint fingerprint;
@@ -27,8 +28,8 @@ struct PlanResult {
 
 /// `gtgm plan`: fingerprints every training case (data.preprocess.workers threads), plans, and
 /// writes fingerprint.json and plan.json into the cache dir. Cases that cannot be read are all
-/// reported in one error.
-PlanResult run_plan(const config::Config& cfg);
+/// reported in one error. `seed` (run.seed) picks the intensity samples of each case.
+PlanResult run_plan(const config::DataConfig& cfg, int64_t seed);
 
 struct PreprocessResult {
   std::filesystem::path cache_dir;

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 
+#include "gtgm/config/data_config.h"
 #include "gtgm/data/cache_format.h"
 #include "gtgm/io/volume.h"
 
@@ -25,7 +26,7 @@ struct Reorientation {
 /// signs of `orientation`: "LPS" (direction = identity, as ITK), "RAS" (x and y reversed) or
 /// "none" (identity). Oblique directions go to the closest axis; the residual rotation is kept in
 /// the geometry.
-Reorientation canonical_reorientation(const io::Geometry& geometry, const std::string& orientation);
+Reorientation canonical_reorientation(const io::Geometry& geometry, config::Orientation orientation);
 
 /// Applies `r` to `v` ([C, D, H, W] data and geometry, so physical positions are unchanged).
 /// `new_to_old` (optional) receives the index map from the new grid to the old one.
@@ -50,8 +51,8 @@ io::Volume crop(const io::Volume& v, const Box& box, IndexTransform* new_to_old 
 std::array<int64_t, 3> resampled_shape(const std::array<int64_t, 3>& shape, const std::array<double, 3>& spacing_dhw,
                                        const std::array<double, 3>& target_dhw);
 
-/// How label maps are resampled.
-enum class LabelInterp { Nearest, Linear };
+/// How label maps are resampled (data.preprocess.label_interp).
+using LabelInterp = config::LabelInterp;
 /// Parses "nearest" / "linear".
 LabelInterp parse_label_interp(const std::string& name);
 

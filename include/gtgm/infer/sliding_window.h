@@ -35,7 +35,7 @@ using ForwardFn = std::function<torch::Tensor(const torch::Tensor&)>;
 struct SlidingWindowOptions {
   std::array<int64_t, 3> patch_size{64, 64, 64};       ///< window [pd, ph, pw] in voxels
   double overlap = 0.5;                                ///< fraction of a window shared with its neighbour, [0, 1)
-  std::string blend = "gaussian";                      ///< "gaussian" or "constant"
+  config::Blend blend = config::Blend::Gaussian;       ///< gaussian or constant
   double sigma_scale = 0.125;                          ///< gaussian sigma as a fraction of the patch size
   bool mirror_tta = false;                             ///< average over all flips of `mirror_axes`
   std::vector<int64_t> mirror_axes = {0, 1, 2};        ///< spatial axes (0 = D, 1 = H, 2 = W) flipped by TTA
@@ -53,7 +53,7 @@ SlidingWindowOptions sliding_window_options(const config::EvalConfig& cfg, const
 std::vector<int64_t> window_starts(int64_t size, int64_t patch, double overlap);
 
 /// 1-D importance profile of one axis: [patch] float64 (gaussian or constant, max 1).
-torch::Tensor importance_profile(int64_t patch, const std::string& blend, double sigma_scale);
+torch::Tensor importance_profile(int64_t patch, config::Blend blend, double sigma_scale);
 
 /// Blended logits of a whole image. image: [C, D, H, W] (any device/floating dtype; windows are
 /// copied to options.device batch by batch). Returns [K, D, H, W] of accumulate_dtype on

@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "gtgm/config/text_config.h"
+
 namespace gtgm::io {
 
 /// A voxel position (z, y, x) in index order.
@@ -20,7 +22,7 @@ std::vector<VoxelPosition> grid_positions(const std::array<int64_t, 3>& shape, c
 struct RenderOptions {
   int size = 224;                     ///< output side in pixels
   int patch = 160;                    ///< in-plane patch side in voxels around (y, x); 0 = whole slice
-  std::string window = "auto";        ///< auto | fixed | minmax
+  config::CaptionWindow window = config::CaptionWindow::Auto;  ///< auto | fixed | minmax
   double low = -160.0, high = 240.0;  ///< fixed window (CT soft tissue: -160..240 HU)
 };
 

@@ -50,9 +50,9 @@ class GtgmObjectiveImpl : public torch::nn::Module {
   /// Whether the text branch is used (vlp_weight > 0).
   bool uses_text() const { return cfg_.vlp_weight > 0; }
   /// Whether the view term is used (vr_weight > 0 and vr_kind != none).
-  bool uses_view_term() const { return cfg_.vr_weight > 0 && cfg_.vr_kind != "none"; }
+  bool uses_view_term() const { return cfg_.vr_weight > 0 && cfg_.vr_kind != config::ViewTerm::None; }
   /// byol: the trainer keeps an EMA target network and passes target_e1/target_e2.
-  bool needs_target_network() const { return uses_view_term() && cfg_.vr_kind == "byol"; }
+  bool needs_target_network() const { return uses_view_term() && cfg_.vr_kind == config::ViewTerm::BYOL; }
 
  private:
   config::LossConfig cfg_;

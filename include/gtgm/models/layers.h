@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "gtgm/config/enum_names.h"
+
 namespace gtgm::models {
 
 /// Per-axis sizes (kernel, stride, patch): one entry per spatial axis, D/H/W order.
@@ -19,6 +21,27 @@ using Shape = std::vector<int64_t>;
 enum class NormKind { Batch, Instance, Group, None };
 /// Activation kinds of conv blocks.
 enum class ActKind { ReLU, LeakyReLU, GELU, None };
+
+}  // namespace gtgm::models
+
+namespace gtgm::config {
+template <>
+struct EnumNames<models::NormKind> {
+  static constexpr std::pair<models::NormKind, const char*> items[] = {{models::NormKind::Batch, "batch"},
+                                                                       {models::NormKind::Instance, "instance"},
+                                                                       {models::NormKind::Group, "group"},
+                                                                       {models::NormKind::None, "none"}};
+};
+template <>
+struct EnumNames<models::ActKind> {
+  static constexpr std::pair<models::ActKind, const char*> items[] = {{models::ActKind::ReLU, "relu"},
+                                                                      {models::ActKind::LeakyReLU, "leaky_relu"},
+                                                                      {models::ActKind::GELU, "gelu"},
+                                                                      {models::ActKind::None, "none"}};
+};
+}  // namespace gtgm::config
+
+namespace gtgm::models {
 
 /// "batch" | "instance" | "group" | "none" -> NormKind (throws naming the valid names).
 NormKind parse_norm(const std::string& name);

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <string>
 
+#include "gtgm/config/text_config.h"
 #include "gtgm/io/safetensors.h"
 
 namespace gtgm::text {
@@ -109,7 +110,7 @@ TORCH_MODULE(BertModel);
 /// Pools a hidden state [N, L, H] to [N, H]: "cls" (position 0), "mean" (over attention_mask),
 /// "pooler" (model.pooler_output).
 torch::Tensor pool_hidden(BertModelImpl& model, const torch::Tensor& hidden, const torch::Tensor& attention_mask,
-                          const std::string& pooling);
+                          config::Pooling pooling);
 
 /// Loads Hugging Face weights into `model`: `weights` is a model.safetensors or pytorch_model.bin
 /// (torch.save zip or legacy format). Keys are mapped as HF does: a "bert." prefix is removed,

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "gtgm/config/data_config.h"
 #include "gtgm/config/text_config.h"
 #include "gtgm/io/volume.h"
 #include "gtgm/text/caption_cache.h"
@@ -17,7 +18,7 @@ namespace gtgm::text {
 
 /// Facts about a whole volume, computed once before its positions are captioned.
 struct VolumeInfo {
-  std::string modality;            ///< "CT", "MRI" or "EM"
+  config::Modality modality = config::Modality::CT;
   std::array<int64_t, 3> shape{};  ///< {D, H, W}
   io::Geometry geometry;
   double p01 = 0, p05 = 0, p20 = 0, p50 = 0, p90 = 0, p99 = 0;  ///< intensity percentiles (sampled)
@@ -26,7 +27,7 @@ struct VolumeInfo {
 /// Guesses the modality (unless `modality` is CT/MRI/EM): CT when values look like Hounsfield
 /// units (min <= -500, max >= 300); EM for 8-bit volumes whose slice spacing is >= 4x the
 /// in-plane spacing; else MRI. `volume` is [D, H, W].
-VolumeInfo describe_volume(const torch::Tensor& volume, const io::Geometry& geometry, const std::string& modality);
+VolumeInfo describe_volume(const torch::Tensor& volume, const io::Geometry& geometry, config::CaptionModality modality);
 
 /// One view to caption.
 struct SliceView {

@@ -44,7 +44,7 @@ class TextEncoder : public torch::nn::Module {
 /// BERT from a Hugging Face folder; pooling "cls" | "mean" | "pooler".
 class BertTextEncoder : public TextEncoder {
  public:
-  BertTextEncoder(BertModel model, std::shared_ptr<WordPieceTokenizer> tokenizer, std::string pooling,
+  BertTextEncoder(BertModel model, std::shared_ptr<WordPieceTokenizer> tokenizer, config::Pooling pooling,
                   int max_length, int freeze_layers, std::string source);
   torch::Tensor encode(const std::vector<std::string>& texts) override;
   /// The raw forward: last hidden state [N, L, H] of a tokenized batch.
@@ -57,7 +57,7 @@ class BertTextEncoder : public TextEncoder {
 
  private:
   BertModel model_{nullptr};
-  std::string pooling_;
+  config::Pooling pooling_;
   int freeze_layers_;
   std::string source_;
 };
@@ -66,7 +66,7 @@ class BertTextEncoder : public TextEncoder {
 class TorchScriptTextEncoder : public TextEncoder {
  public:
   TorchScriptTextEncoder(const std::filesystem::path& module_path, std::shared_ptr<WordPieceTokenizer> tokenizer,
-                         std::string pooling, int max_length);
+                         config::Pooling pooling, int max_length);
   torch::Tensor encode(const std::vector<std::string>& texts) override;
   int64_t dim() const override { return dim_; }
   bool frozen() const override { return true; }
@@ -77,7 +77,7 @@ class TorchScriptTextEncoder : public TextEncoder {
  private:
   torch::jit::Module module_;
   std::string path_;
-  std::string pooling_;
+  config::Pooling pooling_;
   size_t num_inputs_ = 2;
   int64_t dim_ = 0;
   torch::Device device_{torch::kCPU};

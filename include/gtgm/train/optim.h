@@ -53,7 +53,7 @@ class Optimizer {
   void load_state(const io::NamedTensors& tensors, const nlohmann::json& meta);
 
  private:
-  std::string kind_;
+  config::OptimizerName kind_;
   std::vector<std::string> names_;
   std::vector<torch::Tensor> params_;
   size_t num_decay_ = 0;

@@ -32,6 +32,6 @@ RestartPosition restart_position(double t, double t0, double t_mult);
 
 /// Whether the schedule's curve depends on train.steps (cosine and poly do; constant and
 /// cosine_restarts do not): changing train.steps on resume then changes the learning rate.
-bool schedule_depends_on_total(const std::string& schedule);
+bool schedule_depends_on_total(config::Schedule schedule);
 
 }  // namespace gtgm::train
