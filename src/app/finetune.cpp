@@ -50,10 +50,6 @@ fs::path ensure_cache(const config::Config& cfg, const dist::Context& ctx) {
   return cache;
 }
 
-std::array<int64_t, 3> patch_of(const config::Config& cfg) {
-  return {cfg.data.crop_size[0], cfg.data.crop_size[1], cfg.data.crop_size[2]};
-}
-
 // The z slab [z0, z1) of a cached array [C, D, H, W] as a contiguous float tensor.
 torch::Tensor slab_of(const torch::Tensor& t, const train::SliceRange& r) {
   return t.narrow(1, r.z_begin, r.z_end - r.z_begin).to(torch::kFloat).contiguous();
