@@ -48,6 +48,9 @@ step pretrain "$GTGM" pretrain "${PRE[@]}" --set run.dir="$WORK/pretrain"
 FT=(--config configs/demo/finetune.yaml --set data.root="$WORK/data/Task01_SynthCT")
 step finetune-pretrained "$GTGM" finetune "${FT[@]}" --pretrained "$WORK/pretrain" --set run.dir="$WORK/finetune_gtgm"
 step finetune-random "$GTGM" finetune "${FT[@]}" --set run.dir="$WORK/finetune_random"
+# New images (the task's unlabelled imagesTs) with the fine-tuned model, back in their own geometry.
+step predict "$GTGM" predict -i "$WORK/data/Task01_SynthCT/imagesTs" -o "$WORK/predict" -m "$WORK/finetune_gtgm" \
+  --overwrite --threads 1
 # 4. The 13-dataset table on the stand-ins (GTGM init vs random init), paper numbers beside ours.
 step eval "$GTGM" eval --config configs/eval/demo13.yaml --data-root "$WORK/data" \
   --set output_dir="$WORK/eval13" --set inits.gtgm="$WORK/pretrain"
@@ -55,5 +58,6 @@ echo "== demo: fine-tuning on Task01_SynthCT (held-out cases):"
 for run in finetune-pretrained finetune-random; do
   echo "   $run: $(grep '^gtgm finetune' "$WORK/$run.log" | tail -1)"
 done
+echo "== demo: predictions of imagesTs: $WORK/predict ($(grep '^gtgm predict' "$WORK/predict.log" | tail -1))"
 echo "== demo: table: $WORK/eval13/report.md"
 echo "== demo: finished in $(( $(date +%s) - start )) s (work dir $WORK)"

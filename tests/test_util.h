@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 
@@ -14,6 +15,18 @@ namespace gtgm::test {
 /// tests/data/bert_tiny: the tiny BERT (weights in every format, vocabulary, golden outputs) that
 /// the text and pretraining tests share.
 inline std::filesystem::path bert_tiny_dir() { return std::filesystem::path(GTGM_TEST_DATA_DIR) / "bert_tiny"; }
+
+/// The unpacked Debian sample data (scripts/fetch_test_data.sh): $GTGM_DEPS_DIR, else .deps/ of
+/// the checkout. Tests that use it skip with a message when a file is absent.
+inline std::filesystem::path deps_dir() {
+  if (const char* d = std::getenv("GTGM_DEPS_DIR"); d != nullptr && std::filesystem::exists(d)) return d;
+  return std::filesystem::path(GTGM_SOURCE_ROOT) / ".deps";
+}
+
+/// A file or folder of python3-pydicom's test data (real public DICOM files and series).
+inline std::filesystem::path pydicom_file(const std::string& name) {
+  return deps_dir() / "python3-pydicom/usr/lib/python3/dist-packages/pydicom/data/test_files" / name;
+}
 
 /// A fresh directory under the system temp dir, removed when the object dies.
 class TempDir {

@@ -278,6 +278,11 @@ train::Validation validate_affinity(const data::CacheDataset& volumes, const std
 FinetuneResult run_finetune(const config::Config& cfg_in, const FinetuneOptions& options) {
   config::Config cfg = cfg_in;
   if (!options.pretrained.empty()) cfg.train.init = options.pretrained;
+  if (prediction_kind(cfg) == infer::PredictionKind::Affinity && cfg.eval.mirror_tta) {
+    throw ConfigError(
+        "eval.mirror_tta: true is not defined for finetune.task: affinity (a flipped affinity prediction is "
+        "shifted by one voxel); set eval.mirror_tta: false");
+  }
   FinetuneResult result;
   result.run_dir = cfg.run.dir;
   const fs::path run_dir = cfg.run.dir;

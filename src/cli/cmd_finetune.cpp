@@ -18,6 +18,7 @@ struct FinetuneCliOptions {
   app::FinetuneOptions run;
   double label_fraction = -1;
   bool no_predict = false;
+  std::string fold;  ///< "", a fold number or "all"
 };
 
 std::string metrics_text(const std::map<std::string, double>& m) {
@@ -44,10 +45,21 @@ void register_finetune(CLI::App& app) {
                   "Continue RUN_DIR from its newest valid checkpoint (or a checkpoint dir); without --config the "
                   "checkpoint's own config is used");
   cmd->add_option("--stop-after", fo->run.stop_after, "Stop with a checkpoint after this many steps (then --resume)");
+  cmd->add_option("--fold", fo->fold,
+                  "k-fold cross-validation: a fold 0..data.num_folds-1 (sets data.fold), or `all` = every fold in "
+                  "RUN_DIR/fold_<k> (run it again to resume; `gtgm predict -m RUN_DIR` ensembles them)");
   cmd->add_flag("--no-predict", fo->no_predict, "Train only: skip prediction and scoring of the held-out cases");
   cmd->callback([opts, fo] {
     std::vector<std::string> sets = opts->sets;
     if (fo->label_fraction >= 0) sets.push_back(fmt::format("data.label_fraction={}", fo->label_fraction));
+    const bool all_folds = fo->fold == "all";
+    if (!fo->fold.empty() && !all_folds) {
+      if (fo->fold.find_first_not_of("0123456789") != std::string::npos || fo->fold.size() > 4)
+        throw ConfigError(fmt::format("gtgm finetune: --fold {}: expected a fold number or `all`", fo->fold));
+      sets.push_back("data.fold=" + fo->fold);
+    }
+    if (all_folds && !fo->run.resume.empty())
+      throw ConfigError("gtgm finetune: --fold all resumes by running it again; drop --resume");
     config::Config cfg;
     if (!fo->run.resume.empty()) {
       if (!opts->log_level.empty()) sets.push_back("run.log_level=" + opts->log_level);
@@ -69,6 +81,20 @@ void register_finetune(CLI::App& app) {
                       fo->run.pretrained));
     }
     fo->run.predict = !fo->no_predict;
+    if (all_folds) {
+      const std::vector<app::FinetuneResult> rs = app::run_finetune_folds(cfg, fo->run);
+      const bool stopped = !rs.empty() && rs.back().train.interrupted;
+      if (stopped) {
+        std::cout << fmt::format("gtgm finetune: fold {} stopped; run the same command again to continue\n",
+                                 rs.back().run_dir.string());
+        return;
+      }
+      std::cout << fmt::format(
+          "gtgm finetune: {} fold(s) trained now, {} kept from earlier, in {}/fold_<k> "
+          "(folds.json); predict with: gtgm predict -m {} -i INPUT -o OUTPUT\n",
+          rs.size(), cfg.data.num_folds - static_cast<int>(rs.size()), cfg.run.dir, cfg.run.dir);
+      return;
+    }
     const app::FinetuneResult r = app::run_finetune(cfg, fo->run);
     if (r.train.interrupted) {
       std::cout << fmt::format("gtgm finetune: stopped ({}) at step {} of {}; continue with --resume {}\n",

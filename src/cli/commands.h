@@ -14,6 +14,7 @@ void register_export(CLI::App& app);
 void register_finetune(CLI::App& app);
 void register_info(CLI::App& app);
 void register_plan(CLI::App& app);
+void register_predict(CLI::App& app);
 void register_preprocess(CLI::App& app);
 void register_pretrain(CLI::App& app);
 void register_score(CLI::App& app);

@@ -19,8 +19,8 @@ TEST(Cli, InfoPrintsVersions) {
 // The commands users have: each must answer --help, and `gtgm --help` must list exactly these (a
 // dropped or an undocumented new command fails here).
 TEST(Cli, EveryCommandHasHelp) {
-  const std::set<std::string> commands = {"pretrain", "finetune", "eval",       "score",  "caption", "embed-text",
-                                          "synth",    "plan",     "preprocess", "export", "bench",   "info"};
+  const std::set<std::string> commands = {"pretrain", "finetune",   "eval",   "score", "caption", "embed-text", "synth",
+                                          "plan",     "preprocess", "export", "bench", "info",    "predict"};
   for (const auto& cmd : commands) {
     const auto r = test::run_gtgm(cmd + " --help");
     EXPECT_EQ(r.exit_code, 0) << cmd << ": " << r.output;

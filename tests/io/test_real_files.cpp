@@ -19,17 +19,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path deps_dir() {
-  if (const char* d = std::getenv("GTGM_DEPS_DIR"); d != nullptr && fs::exists(d)) return d;
-  return fs::path(GTGM_SOURCE_ROOT) / ".deps";
-}
-
 fs::path itk_example(const std::string& name) {
-  return deps_dir() / "insighttoolkit5-examples/usr/share/doc/insighttoolkit5-examples/examples/Data" / name;
-}
-
-fs::path pydicom_file(const std::string& name) {
-  return deps_dir() / "python3-pydicom/usr/lib/python3/dist-packages/pydicom/data/test_files" / name;
+  return gtgm::test::deps_dir() / "insighttoolkit5-examples/usr/share/doc/insighttoolkit5-examples/examples/Data" /
+         name;
 }
 
 #define REQUIRE_FILE(p)                                                                            \
@@ -78,7 +70,7 @@ TEST(RealFiles, ItkKmeansImageAndLabels) {
 }
 
 TEST(RealFiles, PydicomCtSmall) {
-  const auto path = pydicom_file("CT_small.dcm");
+  const auto path = gtgm::test::pydicom_file("CT_small.dcm");
   REQUIRE_FILE(path);
   const auto v = gtgm::io::read_volume(path);
   // pydicom: pixel_array (128, 128) int16, PixelSpacing [0.661468, 0.661468], RescaleIntercept -1024
@@ -106,7 +98,7 @@ TEST(RealFiles, PydicomCtSmall) {
 }
 
 TEST(RealFiles, PydicomMrSmall) {
-  const auto path = pydicom_file("MR_small.dcm");
+  const auto path = gtgm::test::pydicom_file("MR_small.dcm");
   REQUIRE_FILE(path);
   const auto v = gtgm::io::read_volume(path);
   // pydicom: (64, 64) int16, PixelSpacing [0.3125, 0.3125], min 127, max 2145, sum 2125338

@@ -70,4 +70,11 @@ train::Validation validate_affinity(const data::CacheDataset& volumes, const std
 /// Fine-tunes per `cfg` (finetune:, data:, model:, optim:, train:, eval: sections).
 FinetuneResult run_finetune(const config::Config& cfg, const FinetuneOptions& options);
 
+/// `gtgm finetune --fold all`, as nnU-Net's five folds: fine-tunes data.fold = 0 .. data.num_folds
+/// - 1, fold k in run.dir/fold_<k>, so that `gtgm predict -m run.dir` ensembles them. Resumable by
+/// running it again: a fold that finished (its finetune.json, or its last checkpoint at
+/// train.steps with options.predict off) is kept, one with checkpoints is resumed, the rest start.
+/// Writes run.dir/folds.json (per-fold and mean metrics). options.resume must be empty.
+std::vector<FinetuneResult> run_finetune_folds(const config::Config& cfg, const FinetuneOptions& options);
+
 }  // namespace gtgm::app

@@ -7,6 +7,8 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <optional>
+#include <vector>
 
 #include "gtgm/config/config.h"
 #include "gtgm/core/device.h"
@@ -39,5 +41,23 @@ struct LoadedPredictor {
 /// holds. Without a plan.json beside the run or in its cache, predict() of a source volume is
 /// refused (cached cases still work).
 LoadedPredictor load_predictor(const std::filesystem::path& run_or_checkpoint, const torch::Device& device);
+
+/// Several trained networks predicting as one (infer::Predictor's ensemble: probabilities averaged).
+struct LoadedEnsemble {
+  std::vector<LoadedPredictor> members;  ///< each member on its own, in the order given
+  infer::Predictor predictor;            ///< all members averaged
+};
+
+/// The model dirs a user names: a fine-tuning run dir or checkpoint dir stands for itself; a
+/// folder that is neither but holds fold_0, fold_1, ... run dirs (`gtgm finetune --fold all`)
+/// stands for those folds, in fold order. Throws naming a path that is none of these.
+std::vector<std::filesystem::path> expand_model_dirs(const std::vector<std::filesystem::path>& paths);
+
+/// An ensemble of the runs (after expand_model_dirs). The members must agree on what they predict
+/// and how: the task, the classes, the preprocessing plan and the sliding window; an error names
+/// the two runs and what differs. `mirror_tta` turns mirror TTA on for every member (nullopt: as
+/// each run's eval.mirror_tta says).
+LoadedEnsemble load_ensemble(const std::vector<std::filesystem::path>& runs, const torch::Device& device,
+                             std::optional<bool> mirror_tta = std::nullopt);
 
 }  // namespace gtgm::app

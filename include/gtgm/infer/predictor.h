@@ -10,6 +10,7 @@
 
 #include <array>
 #include <optional>
+#include <vector>
 
 #include "gtgm/data/cache_dataset.h"
 #include "gtgm/data/plan.h"
@@ -39,6 +40,9 @@ struct Prediction {
   /// When asked for: softmax probabilities [K, d, h, w] (segmentation) or affinities [3, d, h, w]
   /// in [0, 1], float32 on the CPU, on the preprocessed (network) grid.
   torch::Tensor probabilities;
+  /// The preprocessed (network) grid: data::restore_to_source(probabilities, grid,
+  /// RestoreInterp::Linear) brings the probabilities onto the source grid.
+  data::CacheHeader grid;
 };
 
 class Predictor {
@@ -47,14 +51,19 @@ class Predictor {
   /// plan the network was trained with; without one, predict() of a source volume is refused
   /// (cached cases and preprocessed arrays still work).
   Predictor(ForwardFn network, PredictorOptions options, std::optional<data::Plan> plan = std::nullopt);
+  /// An ensemble: the members' probabilities are averaged (see above). At least one network.
+  Predictor(std::vector<ForwardFn> networks, PredictorOptions options, std::optional<data::Plan> plan = std::nullopt);
 
   const PredictorOptions& options() const { return options_; }
   const std::optional<data::Plan>& plan() const { return plan_; }
+  /// Networks averaged (1 for a single model).
+  size_t members() const { return networks_.size(); }
 
   /// Labels of a preprocessed image [C, d, h, w] on its own grid: [d, h, w] on the CPU (dtypes as
   /// Prediction::labels). `spacing_dhw`
   /// (mm) shapes the watershed's seed distance map (affinities only). With `probabilities`, also
-  /// returns the per-voxel probabilities there (see Prediction::probabilities).
+  /// returns the per-voxel probabilities there (see Prediction::probabilities; the ensemble's
+  /// mean for several members).
   torch::Tensor segment(const torch::Tensor& image, const std::array<double, 3>& spacing_dhw,
                         torch::Tensor* probabilities = nullptr) const;
 
@@ -67,7 +76,7 @@ class Predictor {
   Prediction predict(const io::Volume& image, bool probabilities = false) const;
 
  private:
-  ForwardFn network_;
+  std::vector<ForwardFn> networks_;
   PredictorOptions options_;
   std::optional<data::Plan> plan_;
 };
