@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "gtgm/app/dataset_checks.h"
 #include "gtgm/app/load_predictor.h"
 #include "gtgm/app/run_session.h"
 #include "gtgm/config/load.h"
@@ -283,6 +284,9 @@ FinetuneResult run_finetune(const config::Config& cfg_in, const FinetuneOptions&
         "eval.mirror_tta: true is not defined for finetune.task: affinity (a flipped affinity prediction is "
         "shifted by one voxel); set eval.mirror_tta: false");
   }
+  // A config that contradicts dataset.json is refused before the run dir is touched.
+  check_config_against_dataset(cfg, data::load_manifest(cfg.data),
+                               prediction_kind(cfg) == infer::PredictionKind::Segmentation);
   FinetuneResult result;
   result.run_dir = cfg.run.dir;
   const fs::path run_dir = cfg.run.dir;

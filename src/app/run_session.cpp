@@ -71,8 +71,11 @@ RunSession::RunSession(const config::Config& cfg, const std::string& command, bo
   log_file_.emplace(run_dir / "log.txt");
   GTGM_INFO("gtgm {} {}: {}run dir {}, {} process(es), device {}", command, core::gtgm_version(), detail,
             run_dir.string(), ctx.world_size(), device.str());
-  GTGM_INFO("resolved config:\n{}", config::format_table(cfg));
   config::write_resolved(cfg, run_dir);
+  // The whole table only at debug level: at info it would bury the run's progress on the console.
+  GTGM_INFO("resolved config: {} (every key; the table: --log-level debug)",
+            (run_dir / "config.resolved.yaml").string());
+  GTGM_DEBUG("resolved config:\n{}", config::format_table(cfg));
 }
 
 RunSession::DirLock::~DirLock() {

@@ -22,8 +22,9 @@ torch::Tensor labels_like(const torch::Tensor& logits, const torch::Tensor& targ
   if (t.device().is_cpu() && t.numel() > 0) {
     // On CUDA an out-of-range label is a device assert; on CPU we can name it.
     const int64_t lo = t.min().item<int64_t>(), hi = t.max().item<int64_t>();
-    GTGM_CHECK(lo >= 0 && hi < logits.size(1), "{}: labels must be in [0, {}), found values in [{}, {}]", what,
-               logits.size(1), lo, hi);
+    GTGM_CHECK(lo >= 0 && hi < logits.size(1), "{}: labels must be in [0, {}) (the network's {} output classes: model.num_classes), found "
+               "values in [{}, {}]",
+               what, logits.size(1), logits.size(1), lo, hi);
   }
   return t;
 }

@@ -196,7 +196,7 @@ TEST(Losses, DiceCeMatchesReferenceForEveryOption) {
   const auto labels = torch::randint(0, 3, {2, 4, 4, 4}, torch::kLong);
   EXPECT_NEAR(dice_ce_loss(logits, labels).total.item<double>(),
               dice_ce_loss(logits, labels.unsqueeze(1)).total.item<double>(), 1e-12);
-  EXPECT_THROW_MSG(dice_ce_loss(logits, labels + 3), "labels must be in [0, 3), found values in [3, 5]");
+  EXPECT_THROW_MSG(dice_ce_loss(logits, labels + 3), "labels must be in [0, 3) (the network's 3 output classes: model.num_classes), found values in [3, 5]");
   EXPECT_THROW_MSG(dice_ce_loss(logits, torch::zeros({2, 1, 4, 4, 5}, torch::kLong)), "does not match logits");
   EXPECT_THROW_MSG(dice_ce_loss(logits, torch::zeros({2, 1, 4, 4, 4})), "must hold integer labels");
 }
