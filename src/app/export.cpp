@@ -6,7 +6,9 @@
 #include "gtgm/core/atomic_file.h"
 #include "gtgm/core/build_info.h"
 #include "gtgm/core/error.h"
+#include "gtgm/data/preprocess_dataset.h"
 #include "gtgm/io/safetensors.h"
+#include "gtgm/io/torch_dict.h"
 #include "gtgm/models/registry.h"
 #include "gtgm/train/checkpoint.h"
 
@@ -14,6 +16,33 @@ namespace fs = std::filesystem;
 using ordered_json = nlohmann::ordered_json;
 
 namespace gtgm::app {
+
+namespace {
+
+ordered_json model_config_json(const config::Config& cfg) {
+  ordered_json model_cfg = ordered_json::object();
+  for (const auto& [key, value] : config::flatten(cfg)) {
+    if (key.rfind("model.", 0) == 0) model_cfg[key.substr(6)] = value;
+  }
+  return model_cfg;
+}
+
+bool has_head_tensors(const io::NamedTensors& weights) {
+  for (const auto& [name, t] : weights) {
+    if (name.rfind("head.", 0) == 0) return true;
+  }
+  return false;
+}
+
+void check_weights_finite(const io::NamedTensors& state, const fs::path& file) {
+  for (const auto& [name, t] : state) {
+    GTGM_CHECK(!t.is_floating_point() || torch::isfinite(t).all().item<bool>(),
+               "{}: tensor '{}' holds NaN or Inf (a diverged run); export an earlier checkpoint instead", file.string(),
+               name);
+  }
+}
+
+}  // namespace
 
 ExportResult export_encoder(const ExportOptions& o) {
   ExportResult result;
@@ -51,11 +80,7 @@ ExportResult export_encoder(const ExportOptions& o) {
   io::save_safetensors(o.out / "encoder.safetensors", state, meta);
   result.files.push_back(o.out / "encoder.safetensors");
 
-  c10::Dict<std::string, torch::Tensor> dict;
-  for (const auto& [name, t] : state) dict.insert(name, t.detach().cpu().contiguous());
-  const std::vector<char> bytes = torch::pickle_save(dict);
-  core::atomic_write(o.out / "encoder.pt",
-                     [&](std::ostream& out) { out.write(bytes.data(), static_cast<std::streamsize>(bytes.size())); });
+  io::save_torch_dict(o.out / "encoder.pt", state);
   result.files.push_back(o.out / "encoder.pt");
 
   if (o.with_heads) {
@@ -79,11 +104,7 @@ ExportResult export_encoder(const ExportOptions& o) {
   for (const auto& f : encoder->feature_info()) features.push_back({{"channels", f.channels}, {"stride", f.stride}});
   arch["features"] = features;
   arch["parameters"] = models::count_parameters(*encoder);
-  ordered_json model_cfg = ordered_json::object();
-  for (const auto& [key, value] : config::flatten(cfg)) {
-    if (key.rfind("model.", 0) == 0) model_cfg[key.substr(6)] = value;
-  }
-  arch["model_config"] = model_cfg;
+  arch["model_config"] = model_config_json(cfg);
   ordered_json shapes = ordered_json::object();
   for (const auto& [name, t] : state) shapes[name] = t.sizes().vec();
   arch["tensors"] = shapes;
@@ -91,6 +112,153 @@ ExportResult export_encoder(const ExportOptions& o) {
   core::atomic_write_text(o.out / "architecture.json", arch.dump(2) + "\n");
   result.files.push_back(o.out / "architecture.json");
   result.tensors = static_cast<int64_t>(state.size());
+  result.format = "gtgm-encoder";
+  return result;
+}
+
+ordered_json segmentation_architecture(const config::ModelConfig& cfg, models::SegmentationModelImpl& model) {
+  using config::to_string;
+  const auto& enc = *model.encoder();
+  ordered_json net;
+  net["spatial_dims"] = cfg.spatial_dims;
+  net["in_channels"] = cfg.in_channels;
+  net["input_layout"] = cfg.spatial_dims == 3 ? "[B, C, D, H, W]" : "[B, C, H, W]";
+  net["block"] = {
+      {"norm", to_string(cfg.norm)}, {"norm_groups", cfg.norm_groups}, {"activation", to_string(cfg.activation)}};
+  ordered_json e;
+  e["type"] = enc.type();
+  if (const auto* r = dynamic_cast<const models::ResNet3dImpl*>(&enc)) {
+    const auto& o = r->options();
+    e["depth"] = o.depth();
+    e["base_channels"] = o.base_channels();
+    e["stem_kernel"] = models::expand_shape(o.stem_kernel(), cfg.spatial_dims, "model.stem_kernel");
+    e["stem_stride"] = models::expand_shape(o.stem_stride(), cfg.spatial_dims, "model.stem_stride");
+    e["stem_pool"] = o.stem_pool();
+  } else if (dynamic_cast<const models::ResUNetEncoderImpl*>(&enc) != nullptr) {
+    const auto plan = config::resolve_stage_plan(cfg);
+    e["channels"] = plan.channels;
+    e["strides"] = plan.strides;
+    e["kernels"] = plan.kernels;
+    e["blocks"] = plan.blocks;
+  } else if (const auto* v = dynamic_cast<const models::ViT3dImpl*>(&enc)) {
+    const auto& o = v->options();
+    e["patch_size"] = o.patch_size();
+    e["input_size"] = o.input_size();
+    e["hidden_size"] = o.hidden_size();
+    e["num_layers"] = o.num_layers();
+    e["num_heads"] = o.num_heads();
+    e["mlp_dim"] = o.mlp_dim();
+    e["pos_embed"] = o.pos_embed() == models::PosEmbedKind::SinCos ? "sincos" : "learnable";
+    e["dropout"] = o.dropout();
+    e["tap_layers"] = v->tap_layers();
+  } else {
+    GTGM_THROW("export: model.type {} has no architecture description", enc.type());
+  }
+  e["embed_dim"] = enc.embed_dim();
+  ordered_json features = ordered_json::array();
+  for (const auto& f : enc.feature_info()) features.push_back({{"channels", f.channels}, {"stride", f.stride}});
+  e["features"] = features;
+  net["encoder"] = e;
+
+  ordered_json d;
+  const auto& dec = *model.decoder();
+  if (dynamic_cast<const models::UNetDecoderImpl*>(&dec) != nullptr) {
+    // output_channels() = [final level (only when the top skip is strided),] channels per skip level.
+    std::vector<int64_t> ch = dec.output_channels();
+    const bool final_up = ch.size() == enc.feature_info().size();
+    if (final_up) ch.erase(ch.begin());
+    d["type"] = "unet";
+    d["channels"] = ch;
+    d["upsample"] = to_string(cfg.upsample);
+    d["final_up"] = final_up;
+  } else if (const auto* u = dynamic_cast<const models::UNETRDecoderImpl*>(&dec)) {
+    d["type"] = "unetr";
+    d["feature_size"] = cfg.unetr_feature_size;
+    d["levels"] = u->levels();
+  } else {
+    GTGM_THROW("export: model.decoder {} has no architecture description", to_string(cfg.decoder));
+  }
+  d["output_channels"] = dec.output_channels();
+  d["output_strides"] = dec.output_strides();
+  net["decoder"] = d;
+  const auto& head = model.head()->options();
+  net["head"] = {{"type", to_string(cfg.head)},
+                 {"out_channels", head.out_channels()},
+                 {"deep_supervision", head.deep_supervision()}};
+  net["size_divisor"] = model.size_divisor();
+  return net;
+}
+
+ExportResult export_segmentation_model(models::SegmentationModelImpl& model, const config::Config& cfg,
+                                       const fs::path& out, const ordered_json& extra) {
+  ExportResult result;
+  result.format = "gtgm-segmentation";
+  fs::create_directories(out);
+  const io::NamedTensors state = io::module_state(model);
+  std::map<std::string, std::string> meta = {{"format", result.format}, {"encoder", config::to_string(cfg.model.type)}};
+  if (extra.contains("source_checkpoint")) meta["source"] = extra["source_checkpoint"].get<std::string>();
+  io::save_safetensors(out / "model.safetensors", state, meta);
+  result.files.push_back(out / "model.safetensors");
+  io::save_torch_dict(out / "model.pt", state);
+  result.files.push_back(out / "model.pt");
+
+  ordered_json arch;
+  arch["format"] = result.format;
+  arch["version"] = 1;
+  arch["gtgm_version"] = core::gtgm_version();
+  if (extra.is_object()) {
+    for (auto it = extra.begin(); it != extra.end(); ++it) arch[it.key()] = it.value();
+  }
+  arch["network"] = segmentation_architecture(cfg.model, model);
+  arch["parameters"] = models::count_parameters(model);
+  arch["model_config"] = model_config_json(cfg);
+  ordered_json shapes = ordered_json::object();
+  for (const auto& [name, t] : state) shapes[name] = t.sizes().vec();
+  arch["tensors"] = shapes;
+  arch["files"] = {{"safetensors", "model.safetensors"}, {"torch", "model.pt"}};
+  core::atomic_write_text(out / "architecture.json", arch.dump(2) + "\n");
+  result.files.push_back(out / "architecture.json");
+  result.tensors = static_cast<int64_t>(state.size());
+  return result;
+}
+
+ExportResult export_checkpoint(const ExportOptions& o) {
+  const fs::path ck = train::resolve_checkpoint(o.source, o.best);
+  const fs::path file = ck / "model.safetensors";
+  const io::NamedTensors weights = io::load_safetensors(file);
+  if (!has_head_tensors(weights)) return export_encoder(o);
+  GTGM_CHECK(!o.with_heads, "{}: --with-heads exports pretraining projections, but this is a fine-tuning checkpoint",
+             ck.string());
+  const config::Config cfg =
+      config::load_config_string(core::read_text_file(ck / "config.yaml"), (ck / "config.yaml").string());
+  const int64_t step = train::read_manifest(ck).at("step").get<int64_t>();
+  check_weights_finite(weights, file);
+  models::SegmentationModel model = models::build_segmentation_model(cfg.model);
+  io::load_state_into(*model, weights, /*strict=*/true, file.string());
+  model->eval();
+
+  ordered_json extra;
+  extra["source_checkpoint"] = fs::absolute(ck).string();
+  extra["step"] = step;
+  extra["task"] = config::to_string(cfg.finetune.task);
+  // The preprocessing plan the network was trained on (spacing, normalisation), as predict uses it.
+  const fs::path run_dir = ck.parent_path().parent_path();
+  extra["plan"] = nullptr;
+  for (const fs::path& p : {run_dir / "plan.json", data::resolve_cache_dir(cfg.data) / "plan.json"}) {
+    if (fs::exists(p)) {
+      extra["plan"] = ordered_json::parse(core::read_text_file(p));
+      extra["plan_file"] = fs::absolute(p).string();
+      break;
+    }
+  }
+  ordered_json data_cfg = ordered_json::object();
+  for (const auto& [key, value] : config::flatten(cfg)) {
+    if (key.rfind("data.", 0) == 0) data_cfg[key.substr(5)] = value;
+  }
+  extra["data_config"] = data_cfg;
+  ExportResult result = export_segmentation_model(*model, cfg, o.out, extra);
+  result.checkpoint = ck;
+  result.step = step;
   return result;
 }
 

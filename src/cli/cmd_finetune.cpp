@@ -38,7 +38,8 @@ void register_finetune(CLI::App& app) {
   add_config_options(*cmd, *opts, false);
   cmd->add_option("--pretrained", fo->run.pretrained,
                   "Encoder weights: a pretraining run dir (its best checkpoint), a checkpoint dir, a `gtgm export` "
-                  "dir or an encoder .safetensors file (sets train.init; omitted = train.init, empty = random init)");
+                  "dir, an encoder .safetensors file or a torch.save'd dict such as the export's encoder.pt (sets "
+                  "train.init; omitted = train.init, empty = random init)");
   cmd->add_option("--label-fraction", fo->label_fraction,
                   "Fraction of the training part with labels (paper: 0.01, 0.1, 1; sets data.label_fraction)");
   cmd->add_option("--resume", fo->run.resume,
@@ -77,7 +78,7 @@ void register_finetune(CLI::App& app) {
     if (!fo->run.pretrained.empty() && !std::filesystem::exists(fo->run.pretrained)) {
       throw ConfigError(
           fmt::format("gtgm finetune: --pretrained {} does not exist (expected a pretraining run dir, a "
-                      "checkpoint dir, a `gtgm export` dir or a .safetensors file)",
+                      "checkpoint dir, a `gtgm export` dir, a .safetensors file or an encoder.pt)",
                       fo->run.pretrained));
     }
     fo->run.predict = !fo->no_predict;

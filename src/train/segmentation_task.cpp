@@ -6,6 +6,7 @@
 #include "gtgm/core/format.h"
 #include "gtgm/core/logging.h"
 #include "gtgm/io/safetensors.h"
+#include "gtgm/io/torch_dict.h"
 #include "gtgm/train/checkpoint.h"
 
 namespace fs = std::filesystem;
@@ -35,13 +36,22 @@ InitSource resolve_init_source(const fs::path& path) {
              "export` dir or a .safetensors file)",
              path.string());
   if (fs::is_regular_file(path)) {
-    GTGM_CHECK(path.extension() == ".safetensors", "encoder initialisation: {} is not a .safetensors file",
+    GTGM_CHECK(path.extension() == ".safetensors" || path.extension() == ".pt",
+               "encoder initialisation: {} is neither a .safetensors file nor a torch.save'd .pt dict (gtgm export's "
+               "encoder.pt)",
                path.string());
     bool prefixed = false;
-    for (const auto& e : io::read_safetensors_header(path)) prefixed = prefixed || e.name.rfind("encoder.", 0) == 0;
+    if (path.extension() == ".pt") {
+      for (const auto& [name, t] : io::load_torch_dict(path)) prefixed = prefixed || name.rfind("encoder.", 0) == 0;
+    } else {
+      for (const auto& e : io::read_safetensors_header(path)) prefixed = prefixed || e.name.rfind("encoder.", 0) == 0;
+    }
     return {path, prefixed ? "encoder." : ""};
   }
   if (fs::exists(path / "encoder.safetensors")) return {path / "encoder.safetensors", ""};
+  // A fine-tuned network's export: its encoder.* tensors start the next fine-tuning.
+  if (fs::exists(path / "model.safetensors") && fs::exists(path / "architecture.json"))
+    return {path / "model.safetensors", "encoder."};
   fs::path ck;
   if (fs::exists(path / "manifest.json")) {
     ck = resolve_checkpoint(path);
@@ -70,7 +80,8 @@ torch::Tensor adapt_input_conv(const torch::Tensor& weight, int64_t new_channels
 EncoderInitReport init_encoder_from(models::EncoderImpl& encoder, const fs::path& path, int64_t other_tensors) {
   const InitSource src = resolve_init_source(path);
   const std::string where = src.file.string();
-  const io::NamedTensors stored = io::load_safetensors(src.file);
+  const io::NamedTensors stored =
+      src.file.extension() == ".pt" ? io::load_torch_dict(src.file) : io::load_safetensors(src.file);
   EncoderInitReport report;
   report.source = where;
   report.missing_other = other_tensors;

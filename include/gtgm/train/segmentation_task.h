@@ -6,7 +6,8 @@
 /// over held-out cases) lives in eval/, above train/, so it is injected as a function.
 ///
 /// Encoder initialisation (init_encoder): the encoder's tensors are loaded, non-strictly, from a
-/// pretraining run or checkpoint, a `gtgm export` folder or a .safetensors file; the decoder and
+/// pretraining run or checkpoint, a `gtgm export` folder, a .safetensors file or a torch.save'd
+/// dict such as the export's encoder.pt; the decoder and
 /// head stay randomly initialised. Loading nothing, or a tensor of the wrong shape, is an error,
 /// with one exception: a stem convolution that differs only in its input channels (pretrained on
 /// 1-channel CT, fine-tuned on 4-channel MRI) is adapted as timm's adapt_input_conv does.
@@ -44,8 +45,9 @@ struct EncoderInitReport {
   std::string text() const;
 };
 
-/// The weights file and key prefix an initialisation path names: a .safetensors file (keys
-/// "encoder.*" when any has that prefix, else encoder-relative), a `gtgm export` dir
+/// The weights file and key prefix an initialisation path names: a .safetensors file or a .pt
+/// dict (torch.save / `gtgm export`'s encoder.pt; keys "encoder.*" when any has that prefix, else
+/// encoder-relative), a `gtgm export` dir
 /// (encoder.safetensors), a checkpoint dir (model.safetensors, "encoder.*") or a run dir (its best
 /// checkpoint, or the newest valid one when no best was recorded). Throws naming the path.
 struct InitSource {
