@@ -44,7 +44,7 @@ TEST(TrainSetup, ComponentsGetTheirSectionsAndTheTrainerTheResolvedConfig) {
                      "ck"),
       "optim.lr: 0.001 -> 0.5");
   const train::PretrainTaskConfig p = app::pretrain_task_config(cfg);
-  EXPECT_EQ(p.model.depth, 18);
+  EXPECT_EQ(p.model.resnet3d.depth, 18);
   EXPECT_EQ(p.train.steps, 9);
   const train::FinetuneTaskConfig f = app::finetune_task_config(cfg);
   EXPECT_EQ(f.run.seed, 7);
