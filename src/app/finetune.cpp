@@ -5,6 +5,7 @@
 #include "gtgm/app/dataset_checks.h"
 #include "gtgm/app/load_predictor.h"
 #include "gtgm/app/run_session.h"
+#include "gtgm/app/train_setup.h"
 #include "gtgm/config/load.h"
 #include "gtgm/core/atomic_file.h"
 #include "gtgm/core/build_info.h"
@@ -43,7 +44,7 @@ fs::path ensure_cache(const config::Config& cfg, const dist::Context& ctx) {
     if (ctx.is_rank0()) {
       GTGM_INFO("finetune: no preprocessing cache in {} (cache.json missing): preprocessing {} now", cache.string(),
                 cfg.data.root);
-      const data::PreprocessResult r = data::run_preprocess(cfg);
+      const data::PreprocessResult r = data::run_preprocess(cfg.data, cfg.run.seed);
       GTGM_INFO("finetune: preprocessed {} case(s) ({} reused) into {}", r.written, r.reused, r.cache_dir.string());
     }
     if (ctx.distributed()) dist::barrier(ctx);
@@ -116,7 +117,7 @@ class SegmentationKind : public FinetuneKind {
   }
   std::unique_ptr<train::FinetuneTaskBase> make_task(const config::Config& cfg, const torch::Device& device,
                                                      train::ValidateFn validate) const override {
-    return std::make_unique<train::SegmentationTask>(cfg, device, train_, std::move(validate));
+    return std::make_unique<train::SegmentationTask>(finetune_task_config(cfg), device, train_, std::move(validate));
   }
   train::Validation validate(const config::Config& cfg, const infer::Predictor& predictor) const override {
     return validate_segmentation(*test_, predictor, cfg.model.num_classes,
@@ -168,7 +169,8 @@ class AffinityKind : public FinetuneKind {
   }
   std::unique_ptr<train::FinetuneTaskBase> make_task(const config::Config& cfg, const torch::Device& device,
                                                      train::ValidateFn validate) const override {
-    return std::make_unique<train::AffinityTask>(cfg, device, volumes_, train_slices_, std::move(validate));
+    return std::make_unique<train::AffinityTask>(finetune_task_config(cfg), device, volumes_, train_slices_,
+                                                 std::move(validate));
   }
   train::Validation validate(const config::Config& cfg, const infer::Predictor& predictor) const override {
     return validate_affinity(*volumes_, test_slices_, predictor, static_cast<size_t>(cfg.finetune.validate_cases));
@@ -326,7 +328,7 @@ FinetuneResult run_finetune(const config::Config& cfg_in, const FinetuneOptions&
 
   train::TrainerOptions to;
   to.stop_after = options.stop_after;
-  train::Trainer trainer(cfg, *task, device, to);
+  train::Trainer trainer(trainer_config(cfg), *task, device, to);
   if (!options.resume.empty()) trainer.resume(options.resume);
   result.train = trainer.run();
   GTGM_INFO("fine-tuning {} at step {} after {:.1f}s", result.train.interrupted ? "stopped" : "finished",

@@ -1,6 +1,7 @@
 #include "gtgm/app/run_pretrain.h"
 
 #include "gtgm/app/run_session.h"
+#include "gtgm/app/train_setup.h"
 #include "gtgm/config/load.h"
 #include "gtgm/core/error.h"
 #include "gtgm/core/logging.h"
@@ -24,10 +25,10 @@ config::Config resume_config(const fs::path& resume, const std::string& config_f
 
 train::TrainResult run_pretrain(const config::Config& cfg, const PretrainOptions& options) {
   const RunSession session(cfg, "pretrain", /*resuming=*/!options.resume.empty());
-  train::PretrainTask task(cfg, session.device);
+  train::PretrainTask task(pretrain_task_config(cfg), session.device);
   train::TrainerOptions to;
   to.stop_after = options.stop_after;
-  train::Trainer trainer(cfg, task, session.device, to);
+  train::Trainer trainer(trainer_config(cfg), task, session.device, to);
   if (!options.resume.empty()) trainer.resume(options.resume);
   const train::TrainResult r = trainer.run();
   GTGM_INFO("pretraining {} at step {} after {:.1f}s ({} skipped step(s)); checkpoints in {}",

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "gtgm/app/train_setup.h"
 #include "gtgm/bench/python_reference.h"
 #include "gtgm/config/load.h"
 #include "gtgm/core/device.h"
@@ -84,7 +85,8 @@ TrainBenchResult bench_one(const TrainBenchOptions& o, const std::string& model,
                fmt::format("train.channels_last={}", o.channels_last ? "true" : "false"), "optim.warmup_steps=0"});
   const config::Config cfg = config::default_config(sets);
   torch::manual_seed(0);
-  train::PretrainTask task(cfg, device, train::make_random_source(p.batch, p.crop, device, 1));
+  train::PretrainTask task(app::pretrain_task_config(cfg), device,
+                           train::make_random_source(p.batch, p.crop, device, 1));
   TrainBenchResult r;
   r.impl = "gtgm";
   r.model = model;
@@ -103,7 +105,7 @@ TrainBenchResult bench_one(const TrainBenchOptions& o, const std::string& model,
   to.checkpoints = false;
   to.on_metrics = [&](const train::MetricsRow&) { stamps.push_back(clock.seconds()); };
   if (device.is_cuda()) core::compat::cuda_reset_peak_allocated(device.index());
-  train::Trainer trainer(cfg, task, device, to);
+  train::Trainer trainer(app::trainer_config(cfg), task, device, to);
   clock.reset();
   trainer.run();
   GTGM_CHECK(static_cast<int>(stamps.size()) == total, "bench train: expected {} metric rows, got {}", total,

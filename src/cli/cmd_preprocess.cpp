@@ -17,7 +17,7 @@ void register_preprocess(CLI::App& app) {
   cmd->add_flag("--force", *force, "Rewrite cases already preprocessed for the current plan");
   cmd->callback([opts, force] {
     const auto cfg = load_config(*opts);
-    const auto r = data::run_preprocess(cfg, *force);
+    const auto r = data::run_preprocess(cfg.data, cfg.run.seed, *force);
     std::cout << fmt::format("gtgm preprocess: {} written, {} reused -> {}\n", r.written, r.reused,
                              r.cache_dir.string());
   });

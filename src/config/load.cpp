@@ -148,8 +148,9 @@ void validate(const Config& cfg) {
     errors.push_back(fmt::format("optim.warmup_steps ({}) must be smaller than train.steps ({})", cfg.optim.warmup_steps,
                                  cfg.train.steps));
   }
-  if (cfg.model.in_channels != 1 && cfg.data.modality == Modality::EM) {
-    errors.push_back(fmt::format("model.in_channels is {} but EM volumes have one channel", cfg.model.in_channels));
+  if (cfg.model.encoder.in_channels != 1 && cfg.data.modality == Modality::EM) {
+    errors.push_back(
+        fmt::format("model.in_channels is {} but EM volumes have one channel", cfg.model.encoder.in_channels));
   }
   for (auto& p : model_config_problems(cfg.model)) errors.push_back(std::move(p));
   if (!errors.empty()) {

@@ -52,9 +52,9 @@ std::vector<int64_t> parse_axis_spec(const std::string& text, int dims, const st
   return out;
 }
 
-StagePlan resolve_stage_plan(const ModelConfig& cfg) {
+StagePlan resolve_stage_plan(const EncoderConfig& shared, const UNetEncoderConfig& cfg) {
   const int s = cfg.stages;
-  const int dims = cfg.spatial_dims;
+  const int dims = shared.spatial_dims;
   auto check_len = [&](size_t n, const char* key) {
     if (n != 0 && static_cast<int>(n) != s) {
       throw ConfigError(fmt::format("model.{} has {} entries but model.stages is {} (give one per stage or [])", key,
@@ -68,8 +68,8 @@ StagePlan resolve_stage_plan(const ModelConfig& cfg) {
   StagePlan plan;
   for (int i = 0; i < s; ++i) {
     if (cfg.channels.empty()) {
-      const int64_t c = static_cast<int64_t>(cfg.base_channels) << std::min(i, 20);
-      plan.channels.push_back(std::min<int64_t>(c, cfg.max_channels));
+      const int64_t c = static_cast<int64_t>(shared.base_channels) << std::min(i, 20);
+      plan.channels.push_back(std::min<int64_t>(c, shared.max_channels));
     } else {
       plan.channels.push_back(cfg.channels[static_cast<size_t>(i)]);
     }
@@ -92,85 +92,90 @@ StagePlan resolve_stage_plan(const ModelConfig& cfg) {
 
 std::vector<std::string> model_config_problems(const ModelConfig& cfg) {
   std::vector<std::string> errors;
-  const int dims = cfg.spatial_dims;
+  const EncoderConfig& shared = cfg.encoder;
+  const ResNet3dConfig& resnet = cfg.resnet3d;
+  const ViT3dConfig& vit = cfg.vit3d;
+  const int dims = shared.spatial_dims;
   const std::vector<int> depths = {10, 18, 34, 50, 101, 152};
   if (cfg.type == EncoderType::ResNet3d) {
-    if (std::find(depths.begin(), depths.end(), cfg.depth) == depths.end()) {
-      errors.push_back(fmt::format("model.depth is {}; resnet3d supports 10, 18, 34, 50, 101, 152", cfg.depth));
+    if (std::find(depths.begin(), depths.end(), resnet.depth) == depths.end()) {
+      errors.push_back(fmt::format("model.depth is {}; resnet3d supports 10, 18, 34, 50, 101, 152", resnet.depth));
     }
-    if (static_cast<int>(cfg.stem_kernel.size()) != dims || static_cast<int>(cfg.stem_stride.size()) != dims) {
+    if (static_cast<int>(resnet.stem_kernel.size()) != dims || static_cast<int>(resnet.stem_stride.size()) != dims) {
       errors.push_back(fmt::format("model.stem_kernel {} and model.stem_stride {} need {} entries (model.spatial_dims)",
-                                   list_text(cfg.stem_kernel), list_text(cfg.stem_stride), dims));
+                                   list_text(resnet.stem_kernel), list_text(resnet.stem_stride), dims));
     }
   }
   if (cfg.type == EncoderType::ResUNet || cfg.type == EncoderType::UNet) {
     try {
-      resolve_stage_plan(cfg);
+      resolve_stage_plan(shared, cfg.unet);
     } catch (const ConfigError& e) {
       errors.push_back(e.message());
     }
   }
   if (cfg.type == EncoderType::ViT3d) {
-    if (static_cast<int>(cfg.patch_size.size()) != dims || static_cast<int>(cfg.input_size.size()) != dims) {
+    if (static_cast<int>(vit.patch_size.size()) != dims || static_cast<int>(vit.input_size.size()) != dims) {
       errors.push_back(fmt::format("model.patch_size {} and model.input_size {} need {} entries (model.spatial_dims)",
-                                   list_text(cfg.patch_size), list_text(cfg.input_size), dims));
+                                   list_text(vit.patch_size), list_text(vit.input_size), dims));
     } else {
       for (int a = 0; a < dims; ++a) {
-        if (cfg.input_size[static_cast<size_t>(a)] % cfg.patch_size[static_cast<size_t>(a)] != 0) {
+        if (vit.input_size[static_cast<size_t>(a)] % vit.patch_size[static_cast<size_t>(a)] != 0) {
           errors.push_back(fmt::format("model.input_size {} is not divisible by model.patch_size {}",
-                                       list_text(cfg.input_size), list_text(cfg.patch_size)));
+                                       list_text(vit.input_size), list_text(vit.patch_size)));
           break;
         }
       }
     }
-    if (cfg.hidden_size % cfg.num_heads != 0) {
-      errors.push_back(fmt::format("model.num_heads ({}) must divide model.hidden_size ({})", cfg.num_heads,
-                                   cfg.hidden_size));
+    if (vit.hidden_size % vit.num_heads != 0) {
+      errors.push_back(
+          fmt::format("model.num_heads ({}) must divide model.hidden_size ({})", vit.num_heads, vit.hidden_size));
     }
-    if (cfg.pos_embed == PosEmbed::SinCos && cfg.hidden_size % (2 * dims) != 0) {
-      errors.push_back(fmt::format("model.pos_embed: sincos needs model.hidden_size ({}) divisible by {} (2 x spatial_dims)",
-                                   cfg.hidden_size, 2 * dims));
+    if (vit.pos_embed == PosEmbed::SinCos && vit.hidden_size % (2 * dims) != 0) {
+      errors.push_back(
+          fmt::format("model.pos_embed: sincos needs model.hidden_size ({}) divisible by {} (2 x spatial_dims)",
+                      vit.hidden_size, 2 * dims));
     }
     if (cfg.decoder == DecoderType::UNet) {
       errors.push_back("model.decoder: unet needs an encoder with multi-scale skips; use decoder: unetr with vit3d");
     }
     if (cfg.decoder == DecoderType::UNETR || cfg.decoder == DecoderType::Auto) {
       int levels = 0;
-      for (int p : cfg.patch_size) {
+      for (int p : vit.patch_size) {
         if (!is_power_of_two(p)) {
           errors.push_back(fmt::format("model.decoder: unetr needs power-of-two model.patch_size, got {}",
-                                       list_text(cfg.patch_size)));
+                                       list_text(vit.patch_size)));
           break;
         }
         int l = 0;
         while ((1 << l) < p) ++l;
         levels = std::max(levels, l);
       }
-      if (levels > cfg.num_layers) {
-        errors.push_back(fmt::format("model.decoder: unetr taps {} transformer layers for patch {} but model.num_layers "
-                                     "is {}",
-                                     levels, list_text(cfg.patch_size), cfg.num_layers));
+      if (levels > vit.num_layers) {
+        errors.push_back(
+            fmt::format("model.decoder: unetr taps {} transformer layers for patch {} but model.num_layers "
+                        "is {}",
+                        levels, list_text(vit.patch_size), vit.num_layers));
       }
     }
   } else if (cfg.decoder == DecoderType::UNETR) {
     errors.push_back(
         fmt::format("model.decoder: unetr needs model.type: vit3d (got {}); use decoder: unet", to_string(cfg.type)));
   }
-  if (cfg.norm == Norm::Group) {
+  if (shared.norm == Norm::Group) {
     // Channel counts of conv encoders must be divisible by the group count.
     std::vector<int64_t> chans;
     if (cfg.type == EncoderType::ResNet3d) {
-      chans.push_back(cfg.base_channels);
+      chans.push_back(shared.base_channels);
     } else if (cfg.type == EncoderType::ResUNet || cfg.type == EncoderType::UNet) {
       try {
-        chans = resolve_stage_plan(cfg).channels;
+        chans = resolve_stage_plan(shared, cfg.unet).channels;
       } catch (const ConfigError&) {
       }
     }
     for (int64_t c : chans) {
-      if (c % cfg.norm_groups != 0) {
+      if (c % shared.norm_groups != 0) {
         errors.push_back(fmt::format("model.norm_groups ({}) must divide every channel count; {} channels do not",
-                                     cfg.norm_groups, c));
+                                     shared.norm_groups, c));
         break;
       }
     }

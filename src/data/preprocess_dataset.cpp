@@ -128,27 +128,27 @@ PlanResult run_plan(const config::DataConfig& cfg, int64_t seed) {
   return r;
 }
 
-PreprocessResult run_preprocess(const config::Config& cfg, bool force) {
+PreprocessResult run_preprocess(const config::DataConfig& cfg, int64_t seed, bool force) {
   PreprocessResult r;
-  r.cache_dir = resolve_cache_dir(cfg.data);
+  r.cache_dir = resolve_cache_dir(cfg);
   const auto plan_path = r.cache_dir / "plan.json";
   Plan plan;
   if (!fs::exists(plan_path)) {
     GTGM_INFO("no {} yet: planning first", plan_path.string());
-    plan = run_plan(cfg.data, cfg.run.seed).plan;
+    plan = run_plan(cfg, seed).plan;
   } else {
     plan = Plan::from_json(core::read_text_file(plan_path), plan_path.string());
-    plan.check_matches(cfg.data, plan_path.string());
+    plan.check_matches(cfg, plan_path.string());
   }
   // The legacy FNV-1a basis: cache folders written so far carry this hash.
   const std::string plan_hash = fmt::format("{:016x}", core::fnv1a64(plan.to_json(), core::kFnv1a64LegacyBasis));
-  const auto m = load_manifest(cfg.data);
+  const auto m = load_manifest(cfg);
   GTGM_CHECK(!m.training.empty(), "{}: the manifest lists no cases to preprocess", m.root.string());
   fs::create_directories(r.cache_dir / "cases");
   std::vector<CacheEntry> entries(m.training.size());
   std::atomic<int> written{0}, reused{0};
   const auto failures = parallel_cases(
-      m.training.size(), worker_count(cfg.data, m.training.size()), "preprocess",
+      m.training.size(), worker_count(cfg, m.training.size()), "preprocess",
       [&](size_t i) {
         const auto& c = m.training[i];
         const auto meta = r.cache_dir / "cases" / (c.id + ".json");
@@ -166,8 +166,7 @@ PreprocessResult run_preprocess(const config::Config& cfg, bool force) {
           }
         }
         auto [image, label] = read_checked(c, m);
-        const auto pc =
-            preprocess_case(image, label ? &*label : nullptr, plan, static_cast<uint64_t>(cfg.run.seed) + i);
+        const auto pc = preprocess_case(image, label ? &*label : nullptr, plan, static_cast<uint64_t>(seed) + i);
         auto e = write_cache_case(r.cache_dir, c.id, pc, plan, fmt::format("{}", fmt::join(c.images, ",")), c.label);
         core::atomic_write_text(meta, plan_hash + "\n" + cache_entry_to_json(e));
         entries[i] = std::move(e);

@@ -7,6 +7,40 @@
 
 namespace gtgm::models {
 
+namespace {
+
+NormKind norm_kind(config::Norm n) {
+  switch (n) {
+    case config::Norm::Batch:
+      return NormKind::Batch;
+    case config::Norm::Instance:
+      return NormKind::Instance;
+    case config::Norm::Group:
+      return NormKind::Group;
+  }
+  return NormKind::None;
+}
+
+ActKind act_kind(config::Activation a) {
+  switch (a) {
+    case config::Activation::ReLU:
+      return ActKind::ReLU;
+    case config::Activation::LeakyReLU:
+      return ActKind::LeakyReLU;
+    case config::Activation::GELU:
+      return ActKind::GELU;
+  }
+  return ActKind::None;
+}
+
+}  // namespace
+
+Shape to_shape(const std::vector<int>& v) { return Shape(v.begin(), v.end()); }
+
+BlockSpec block_spec(const config::EncoderConfig& shared) {
+  return BlockSpec{shared.spatial_dims, norm_kind(shared.norm), shared.norm_groups, act_kind(shared.activation)};
+}
+
 void EncoderImpl::check_input(const torch::Tensor& x, const Shape& divisor, const std::string& what) const {
   const char* layout = dims_ == 3 ? "D, H, W" : "H, W";
   GTGM_CHECK(x.defined() && x.dim() == dims_ + 2 && x.size(1) == in_channels_,

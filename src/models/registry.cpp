@@ -10,85 +10,6 @@ namespace gtgm::models {
 
 namespace {
 
-NormKind norm_kind(config::Norm n) {
-  switch (n) {
-    case config::Norm::Batch:
-      return NormKind::Batch;
-    case config::Norm::Instance:
-      return NormKind::Instance;
-    case config::Norm::Group:
-      return NormKind::Group;
-  }
-  return NormKind::None;
-}
-
-ActKind act_kind(config::Activation a) {
-  switch (a) {
-    case config::Activation::ReLU:
-      return ActKind::ReLU;
-    case config::Activation::LeakyReLU:
-      return ActKind::LeakyReLU;
-    case config::Activation::GELU:
-      return ActKind::GELU;
-  }
-  return ActKind::None;
-}
-
-BlockSpec block_spec(const config::ModelConfig& c) {
-  return BlockSpec{c.spatial_dims, norm_kind(c.norm), c.norm_groups, act_kind(c.activation)};
-}
-
-Shape to_shape(const std::vector<int>& v) { return Shape(v.begin(), v.end()); }
-
-std::shared_ptr<EncoderImpl> make_resnet(const config::ModelConfig& c) {
-  auto o = ResNet3dOptions()
-               .depth(c.depth)
-               .spatial_dims(c.spatial_dims)
-               .in_channels(c.in_channels)
-               .base_channels(c.base_channels)
-               .stem_kernel(to_shape(c.stem_kernel))
-               .stem_stride(to_shape(c.stem_stride))
-               .stem_pool(c.stem_pool)
-               .norm(norm_kind(c.norm))
-               .norm_groups(c.norm_groups)
-               .act(act_kind(c.activation))
-               .embed_dim(c.embed_dim);
-  return ResNet3d(o).ptr();
-}
-
-std::shared_ptr<EncoderImpl> make_resunet(const config::ModelConfig& c, bool residual) {
-  const auto plan = config::resolve_stage_plan(c);
-  auto o = ResUNetEncoderOptions()
-               .spatial_dims(c.spatial_dims)
-               .in_channels(c.in_channels)
-               .channels(plan.channels)
-               .strides(plan.strides)
-               .kernels(plan.kernels)
-               .blocks(plan.blocks)
-               .residual(residual)
-               .norm(norm_kind(c.norm))
-               .norm_groups(c.norm_groups)
-               .act(act_kind(c.activation))
-               .embed_dim(c.embed_dim);
-  return ResUNetEncoder(o).ptr();
-}
-
-std::shared_ptr<EncoderImpl> make_vit(const config::ModelConfig& c) {
-  auto o = ViT3dOptions()
-               .spatial_dims(c.spatial_dims)
-               .in_channels(c.in_channels)
-               .patch_size(to_shape(c.patch_size))
-               .input_size(to_shape(c.input_size))
-               .hidden_size(c.hidden_size)
-               .num_layers(c.num_layers)
-               .num_heads(c.num_heads)
-               .mlp_dim(c.mlp_dim)
-               .pos_embed(c.pos_embed == config::PosEmbed::SinCos ? PosEmbedKind::SinCos : PosEmbedKind::Learnable)
-               .dropout(c.dropout)
-               .embed_dim(c.embed_dim);
-  return ViT3d(o).ptr();
-}
-
 void check_model_config(const config::ModelConfig& cfg) {
   const auto problems = config::model_config_problems(cfg);
   if (!problems.empty()) {
@@ -106,8 +27,8 @@ std::string human(int64_t n) {
 
 SegmentationHead build_head(const config::ModelConfig& cfg, const DecoderImpl& decoder) {
   const bool affinity = cfg.head == config::HeadType::Affinity;
-  return SegmentationHead(SegmentationHeadOptions(cfg.spatial_dims, decoder.output_channels(),
-                                                  affinity ? cfg.spatial_dims : cfg.num_classes)
+  const int dims = cfg.encoder.spatial_dims;
+  return SegmentationHead(SegmentationHeadOptions(dims, decoder.output_channels(), affinity ? dims : cfg.num_classes)
                               .deep_supervision(cfg.deep_supervision)
                               .affinity(affinity));
 }
@@ -120,13 +41,13 @@ std::shared_ptr<EncoderImpl> build_encoder(const config::ModelConfig& cfg) {
   check_model_config(cfg);
   switch (cfg.type) {
     case config::EncoderType::ResNet3d:
-      return make_resnet(cfg);
+      return ResNet3d(cfg.encoder, cfg.resnet3d).ptr();
     case config::EncoderType::ResUNet:
-      return make_resunet(cfg, /*residual=*/true);
+      return ResUNetEncoder(cfg.encoder, cfg.unet, /*residual=*/true).ptr();
     case config::EncoderType::UNet:
-      return make_resunet(cfg, /*residual=*/false);
+      return ResUNetEncoder(cfg.encoder, cfg.unet, /*residual=*/false).ptr();
     case config::EncoderType::ViT3d:
-      return make_vit(cfg);
+      return ViT3d(cfg.encoder, cfg.vit3d).ptr();
   }
   throw ConfigError(fmt::format("model.type: unknown encoder {}; valid: {}", static_cast<int>(cfg.type),
                                 fmt::join(encoder_types(), ", ")));
@@ -136,13 +57,13 @@ std::shared_ptr<DecoderImpl> build_decoder(const config::ModelConfig& cfg, const
   using config::DecoderType;
   DecoderType kind = cfg.decoder;
   if (kind == DecoderType::Auto) kind = encoder.type() == "vit3d" ? DecoderType::UNETR : DecoderType::UNet;
-  const BlockSpec spec = block_spec(cfg);
+  const BlockSpec spec = block_spec(cfg.encoder);
   if (kind == DecoderType::UNet) {
     GTGM_CHECK(encoder.type() != "vit3d",
                "model.decoder: unet needs multi-scale skips; vit3d gives one token grid, use decoder: unetr");
     auto o = UNetDecoderOptions(encoder.feature_info())
                  .channels(std::vector<int64_t>(cfg.decoder_channels.begin(), cfg.decoder_channels.end()))
-                 .max_channels(cfg.max_channels)
+                 .max_channels(cfg.encoder.max_channels)
                  .transposed(cfg.upsample == config::Upsample::Transposed)
                  .block(spec);
     return UNetDecoder(o).ptr();
@@ -150,10 +71,10 @@ std::shared_ptr<DecoderImpl> build_decoder(const config::ModelConfig& cfg, const
   if (kind == DecoderType::UNETR) {
     GTGM_CHECK(encoder.type() == "vit3d", "model.decoder: unetr needs model.type: vit3d, got {}", encoder.type());
     auto o = UNETRDecoderOptions()
-                 .spatial_dims(cfg.spatial_dims)
-                 .in_channels(cfg.in_channels)
-                 .hidden_size(cfg.hidden_size)
-                 .patch_size(to_shape(cfg.patch_size))
+                 .spatial_dims(cfg.encoder.spatial_dims)
+                 .in_channels(cfg.encoder.in_channels)
+                 .hidden_size(cfg.vit3d.hidden_size)
+                 .patch_size(to_shape(cfg.vit3d.patch_size))
                  .feature_size(cfg.unetr_feature_size)
                  .block(spec);
     return UNETRDecoder(o).ptr();
@@ -199,8 +120,8 @@ std::string describe_models(const config::ModelConfig& cfg) {
   std::ostringstream ss;
   auto model = build_gtgm_model(cfg);
   const auto& enc = *model->encoder();
-  const char* axes = cfg.spatial_dims == 3 ? "D, H, W" : "H, W";
-  ss << fmt::format("encoder  {} ({}D, in_channels {}, embedding {})\n", enc.type(), cfg.spatial_dims,
+  const char* axes = cfg.encoder.spatial_dims == 3 ? "D, H, W" : "H, W";
+  ss << fmt::format("encoder  {} ({}D, in_channels {}, embedding {})\n", enc.type(), cfg.encoder.spatial_dims,
                     enc.in_channels(), enc.embed_dim());
   ss << fmt::format("features (channels @ stride {}, highest resolution first):\n", axes);
   for (size_t i = 0; i < enc.feature_info().size(); ++i) {

@@ -20,32 +20,32 @@ std::vector<int64_t> resnet_layers(int depth) {
   throw ConfigError(fmt::format("resnet3d depth {} is not supported; valid: 10, 18, 34, 50, 101, 152", depth));
 }
 
-ResNet3dImpl::ResNet3dImpl(const ResNet3dOptions& o)
-    : EncoderImpl("resnet3d", o.spatial_dims(), o.in_channels()), options_(o) {
-  const int d = o.spatial_dims();
+ResNet3dImpl::ResNet3dImpl(const config::EncoderConfig& shared, const config::ResNet3dConfig& o)
+    : EncoderImpl("resnet3d", shared.spatial_dims, shared.in_channels), options_(o) {
+  const int d = shared.spatial_dims;
   GTGM_CHECK(d == 2 || d == 3, "resnet3d: spatial_dims must be 2 or 3, got {}", d);
-  const auto counts = resnet_layers(o.depth());
-  const bool bottleneck = o.depth() >= 50;
+  const auto counts = resnet_layers(o.depth);
+  const bool bottleneck = o.depth >= 50;
   const int64_t expansion = bottleneck ? BottleneckImpl::kExpansion : BasicBlockImpl::kExpansion;
-  const BlockSpec spec{d, o.norm(), o.norm_groups(), o.act()};
-  const Shape kernel = expand_shape(o.stem_kernel(), d, "model.stem_kernel");
-  const Shape stride = expand_shape(o.stem_stride(), d, "model.stem_stride");
+  const BlockSpec spec = block_spec(shared);
+  act_ = spec.act;
+  const int64_t base = shared.base_channels;
+  const Shape kernel = expand_shape(to_shape(o.stem_kernel), d, "model.stem_kernel");
+  const Shape stride = expand_shape(to_shape(o.stem_stride), d, "model.stem_stride");
   Shape pad;
   for (int64_t k : kernel) pad.push_back(k / 2);
 
-  conv1_ = register_module("conv1", Conv(ConvOptions(d, o.in_channels(), o.base_channels(), kernel)
-                                              .stride(stride)
-                                              .padding(pad)));
-  bn1_ = register_module("bn1", make_norm(spec, o.base_channels()));
+  conv1_ = register_module("conv1", Conv(ConvOptions(d, shared.in_channels, base, kernel).stride(stride).padding(pad)));
+  bn1_ = register_module("bn1", make_norm(spec, base));
   Shape cum = stride;
-  features_.push_back({o.base_channels(), cum});
-  if (o.stem_pool()) {
+  features_.push_back({base, cum});
+  if (o.stem_pool) {
     for (auto& s : cum) s *= 2;
   }
 
-  int64_t in = o.base_channels();
+  int64_t in = base;
   for (int i = 0; i < 4; ++i) {
-    const int64_t planes = o.base_channels() << i;
+    const int64_t planes = base << i;
     const Shape layer_stride(static_cast<size_t>(d), i == 0 ? 1 : 2);
     torch::nn::Sequential layer;
     for (int64_t b = 0; b < counts[static_cast<size_t>(i)]; ++b) {
@@ -61,16 +61,16 @@ ResNet3dImpl::ResNet3dImpl(const ResNet3dOptions& o)
     for (size_t a = 0; a < cum.size(); ++a) cum[a] *= layer_stride[a];
     features_.push_back({in, cum});
   }
-  init_embedding(in, o.embed_dim());
+  init_embedding(in, shared.embed_dim);
 }
 
 EncoderOutput ResNet3dImpl::forward(const torch::Tensor& x) {
-  const int d = options_.spatial_dims();
+  const int d = spatial_dims();
   check_input(x, required_divisor(), "resnet3d");
   EncoderOutput out;
-  auto y = activate(bn1_->forward(conv1_->forward(x)), options_.act());  // [B, base, S / stem_stride]
+  auto y = activate(bn1_->forward(conv1_->forward(x)), act_);  // [B, base, S / stem_stride]
   out.features.push_back(y);
-  if (options_.stem_pool()) {
+  if (options_.stem_pool) {
     y = max_pool(y, d, Shape(static_cast<size_t>(d), 3), Shape(static_cast<size_t>(d), 2),
                  Shape(static_cast<size_t>(d), 1));
   }

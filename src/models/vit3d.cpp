@@ -77,37 +77,38 @@ torch::Tensor sincos_position_embedding(const Shape& grid, int64_t hidden) {
 }
 
 // ---- ViT3d ---------------------------------------------------------------------------------------
-ViT3dImpl::ViT3dImpl(const ViT3dOptions& o) : EncoderImpl("vit3d", o.spatial_dims(), o.in_channels()), options_(o) {
-  const int d = o.spatial_dims();
+ViT3dImpl::ViT3dImpl(const config::EncoderConfig& shared, const config::ViT3dConfig& o)
+    : EncoderImpl("vit3d", shared.spatial_dims, shared.in_channels), options_(o) {
+  const int d = shared.spatial_dims;
   GTGM_CHECK(d == 2 || d == 3, "vit3d: spatial_dims must be 2 or 3, got {}", d);
-  options_.patch_size(expand_shape(o.patch_size(), d, "model.patch_size"));
-  options_.input_size(expand_shape(o.input_size(), d, "model.input_size"));
-  const Shape& patch = options_.patch_size();
+  patch_ = expand_shape(to_shape(o.patch_size), d, "model.patch_size");
+  input_size_ = expand_shape(to_shape(o.input_size), d, "model.input_size");
+  const Shape& patch = patch_;
   Shape grid;
   for (int a = 0; a < d; ++a) {
     const auto i = static_cast<size_t>(a);
-    GTGM_CHECK(options_.input_size()[i] % patch[i] == 0,
+    GTGM_CHECK(input_size_[i] % patch[i] == 0,
                "vit3d: model.input_size {} is not a multiple of "
                "model.patch_size {}",
-               core::shape_str(options_.input_size()), core::shape_str(patch));
-    grid.push_back(options_.input_size()[i] / patch[i]);
+               core::shape_str(input_size_), core::shape_str(patch));
+    grid.push_back(input_size_[i] / patch[i]);
   }
-  const int64_t hidden = o.hidden_size();
-  if (o.pos_embed() == PosEmbedKind::SinCos) {
+  const int64_t hidden = o.hidden_size;
+  if (o.pos_embed == config::PosEmbed::SinCos) {
     GTGM_CHECK(hidden % (2 * d) == 0, "vit3d: model.pos_embed sincos needs model.hidden_size ({}) divisible by {}",
                hidden, 2 * d);
   }
 
-  patch_embed_ = register_module("patch_embed", Conv(ConvOptions(d, o.in_channels(), hidden, patch)
+  patch_embed_ = register_module("patch_embed", Conv(ConvOptions(d, shared.in_channels, hidden, patch)
                                                          .stride(patch)
                                                          .padding(Shape(static_cast<size_t>(d), 0))
                                                          .bias(true)));
-  if (o.pos_embed() == PosEmbedKind::Learnable) {
+  if (o.pos_embed == config::PosEmbed::Learnable) {
     pos_embed_ = register_parameter("pos_embed", torch::randn({1, product(grid), hidden}) * 0.02);
   }
   torch::nn::ModuleList list;
-  for (int64_t i = 0; i < o.num_layers(); ++i) {
-    blocks_.push_back(TransformerBlock(hidden, o.num_heads(), o.mlp_dim(), o.dropout()));
+  for (int64_t i = 0; i < o.num_layers; ++i) {
+    blocks_.push_back(TransformerBlock(hidden, o.num_heads, o.mlp_dim, o.dropout));
     list->push_back(blocks_.back());
   }
   register_module("blocks", list);
@@ -120,28 +121,29 @@ ViT3dImpl::ViT3dImpl(const ViT3dOptions& o) : EncoderImpl("vit3d", o.spatial_dim
     while ((int64_t{1} << l) < p) ++l;
     levels = std::max(levels, l);
   }
-  levels = std::max<int64_t>(1, std::min(levels, o.num_layers()));
+  const int64_t num_layers = o.num_layers;
+  levels = std::max<int64_t>(1, std::min(levels, num_layers));
   for (int64_t k = 1; k <= levels; ++k) {
-    taps_.push_back(std::max<int64_t>(1, (k * o.num_layers() + levels / 2) / levels));
+    taps_.push_back(std::max<int64_t>(1, (k * num_layers + levels / 2) / levels));
     features_.push_back({hidden, patch});
   }
-  init_embedding(hidden, o.embed_dim());
+  init_embedding(hidden, shared.embed_dim);
 }
 
 torch::Tensor ViT3dImpl::position_embedding(const Shape& grid) {
-  if (options_.pos_embed() == PosEmbedKind::SinCos) {
-    return sincos_position_embedding(grid, options_.hidden_size()).unsqueeze(0).to(patch_embed_->weight.device());
+  if (options_.pos_embed == config::PosEmbed::SinCos) {
+    return sincos_position_embedding(grid, options_.hidden_size).unsqueeze(0).to(patch_embed_->weight.device());
   }
-  const int d = options_.spatial_dims();
+  const int d = spatial_dims();
   Shape base;
   for (int a = 0; a < d; ++a) {
-    base.push_back(options_.input_size()[static_cast<size_t>(a)] / options_.patch_size()[static_cast<size_t>(a)]);
+    base.push_back(input_size_[static_cast<size_t>(a)] / patch_[static_cast<size_t>(a)]);
   }
   if (base == grid) return pos_embed_;
   // [1, N0, C] -> [1, C, *base] -> resize -> [1, N, C]
   Shape as_image{1};
   as_image.insert(as_image.end(), base.begin(), base.end());
-  as_image.push_back(options_.hidden_size());
+  as_image.push_back(options_.hidden_size);
   std::vector<int64_t> perm{0, d + 1};
   for (int a = 1; a <= d; ++a) perm.push_back(a);
   auto img = pos_embed_.reshape(as_image).permute(perm);
@@ -153,9 +155,9 @@ EncoderOutput ViT3dImpl::forward(const torch::Tensor& x) {
   check_input(x, required_divisor(), "vit3d");
   auto tokens = patch_embed_->forward(x);  // [B, hidden, *grid]
   Shape grid(tokens.sizes().begin() + 2, tokens.sizes().end());
-  const int64_t b = tokens.size(0), hidden = options_.hidden_size();
+  const int64_t b = tokens.size(0), hidden = options_.hidden_size;
   tokens = tokens.flatten(2).transpose(1, 2);  // [B, N, hidden]
-  tokens = torch::dropout(tokens + position_embedding(grid).to(tokens.dtype()), options_.dropout(), is_training());
+  tokens = torch::dropout(tokens + position_embedding(grid).to(tokens.dtype()), options_.dropout, is_training());
   EncoderOutput out;
   auto to_grid = [&](const torch::Tensor& t) {  // [B, N, hidden] -> [B, hidden, *grid]
     Shape s{b, hidden};

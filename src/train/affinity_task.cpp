@@ -33,10 +33,10 @@ SliceRange em_train_slices(int64_t depth, double train_z, double label_fraction)
 
 SliceRange em_test_slices(int64_t depth, double train_z) { return {train_depth(depth, train_z), depth}; }
 
-AffinityTask::AffinityTask(const config::Config& cfg, const torch::Device& device,
+AffinityTask::AffinityTask(FinetuneTaskConfig cfg, const torch::Device& device,
                            std::shared_ptr<const data::CacheDataset> volumes, std::vector<SliceRange> train_slices,
                            ValidateFn validate)
-    : FinetuneTaskBase(cfg, device, std::move(validate), "affinity", "(3 nearest-neighbour affinities)"),
+    : FinetuneTaskBase(std::move(cfg), device, std::move(validate), "affinity", "(3 nearest-neighbour affinities)"),
       volumes_(std::move(volumes)),
       slices_(std::move(train_slices)) {
   GTGM_CHECK(volumes_ && volumes_->size() > 0, "affinity fine-tuning: no EM volumes");

@@ -108,24 +108,22 @@ class MixSource : public PretrainSource {
   int64_t index_ = 0;
 };
 
-std::unique_ptr<PretrainSource> make_sources(const config::Config& cfg, const torch::Device& device,
+std::unique_ptr<PretrainSource> make_sources(const PretrainTaskConfig& cfg, const torch::Device& device,
                                              const dist::Context& ctx) {
-  if (cfg.train.mix_datasets.empty()) return make_loader_source(cfg, device, ctx);
+  if (cfg.train.mix_datasets.empty()) return make_loader_source(cfg.data, cfg.run.seed, device, ctx);
   std::vector<std::unique_ptr<PretrainSource>> sources;
-  sources.push_back(make_loader_source(cfg, device, ctx));
+  sources.push_back(make_loader_source(cfg.data, cfg.run.seed, device, ctx));
   for (const auto& file : cfg.train.mix_datasets) {
-    config::Config other = cfg;
-    other.data = config::load_config(file).data;
-    sources.push_back(make_loader_source(other, device, ctx));
+    sources.push_back(make_loader_source(config::load_config(file).data, cfg.run.seed, device, ctx));
   }
   return std::make_unique<MixSource>(std::move(sources));
 }
 
 }  // namespace
 
-std::unique_ptr<PretrainSource> make_loader_source(const config::Config& cfg, const torch::Device& device,
-                                                   const dist::Context& ctx) {
-  const fs::path cache = data::resolve_cache_dir(cfg.data);
+std::unique_ptr<PretrainSource> make_loader_source(const config::DataConfig& cfg, int64_t seed,
+                                                   const torch::Device& device, const dist::Context& ctx) {
+  const fs::path cache = data::resolve_cache_dir(cfg);
   if (!fs::exists(cache / "cache.json")) {
     throw ConfigError(
         fmt::format("no preprocessing cache in {} (cache.json missing): run `gtgm preprocess --config "
@@ -135,13 +133,13 @@ std::unique_ptr<PretrainSource> make_loader_source(const config::Config& cfg, co
   auto ds = data::CacheDataset::open(cache);
   GTGM_CHECK(ds->size() > 0, "preprocessing cache {} holds no cases", cache.string());
   data::LoaderOptions o;
-  o.seed = static_cast<uint64_t>(cfg.run.seed);
+  o.seed = static_cast<uint64_t>(seed);
   o.rank = ctx.rank();
   o.world_size = ctx.world_size();
   o.device = device;
   o.augment = true;
   GTGM_INFO("pretraining data: {} cases from {}", ds->size(), cache.string());
-  return std::make_unique<LoaderSource>(std::move(ds), cfg.data, o);
+  return std::make_unique<LoaderSource>(std::move(ds), cfg, o);
 }
 
 std::unique_ptr<PretrainSource> make_random_source(int64_t batch_size, const std::vector<int64_t>& crop,
@@ -151,9 +149,8 @@ std::unique_ptr<PretrainSource> make_random_source(int64_t batch_size, const std
   return std::make_unique<RandomSource>(batch_size, crop, device, seed, cases);
 }
 
-PretrainTask::PretrainTask(const config::Config& cfg, const torch::Device& device,
-                           std::unique_ptr<PretrainSource> source)
-    : cfg_(cfg), device_(device), dist_(dist::global()), source_(std::move(source)) {
+PretrainTask::PretrainTask(PretrainTaskConfig cfg, const torch::Device& device, std::unique_ptr<PretrainSource> source)
+    : cfg_(std::move(cfg)), device_(device), dist_(dist::global()), source_(std::move(source)) {
   if (!source_) source_ = make_sources(cfg_, device_, dist_);
   model_ = models::build_gtgm_model(cfg_.model);
   const int64_t embed_dim = model_->encoder()->embed_dim();

@@ -150,9 +150,9 @@ losses::DiceCeOptions dice_ce_options(const config::FinetuneConfig& cfg) {
   return o;
 }
 
-FinetuneTaskBase::FinetuneTaskBase(const config::Config& cfg, const torch::Device& device, ValidateFn validate,
+FinetuneTaskBase::FinetuneTaskBase(FinetuneTaskConfig cfg, const torch::Device& device, ValidateFn validate,
                                    const std::string& task, const std::string& hint)
-    : cfg_(cfg), device_(device), validate_(std::move(validate)) {
+    : cfg_(std::move(cfg)), device_(device), validate_(std::move(validate)) {
   if (config::to_string(cfg_.model.head) != task) {
     throw ConfigError(fmt::format("finetune.task is {} but model.head is '{}': use model.head: {} {}", task,
                                   config::to_string(cfg_.model.head), task, hint));
@@ -165,10 +165,11 @@ EncoderInitReport FinetuneTaskBase::init_encoder(const fs::path& path) {
   return init_model_encoder(*model_, path, device_);
 }
 
-SegmentationTask::SegmentationTask(const config::Config& cfg, const torch::Device& device,
+SegmentationTask::SegmentationTask(FinetuneTaskConfig cfg, const torch::Device& device,
                                    std::shared_ptr<const data::CacheDataset> train_cases, ValidateFn validate)
-    : FinetuneTaskBase(cfg, device, std::move(validate), "segmentation", "(or finetune.task: affinity for EM)"),
-      loss_(dice_ce_options(cfg.finetune)) {
+    : FinetuneTaskBase(std::move(cfg), device, std::move(validate), "segmentation",
+                       "(or finetune.task: affinity for EM)"),
+      loss_(dice_ce_options(cfg_.finetune)) {
   GTGM_CHECK(train_cases && train_cases->size() > 0, "segmentation fine-tuning: no training cases");
   data::LoaderOptions o;
   o.seed = static_cast<uint64_t>(cfg_.run.seed);

@@ -91,8 +91,8 @@ std::vector<std::string> gather_strings(const std::string& mine, const dist::Con
 
 }  // namespace
 
-Trainer::Trainer(const config::Config& cfg, Task& task, const torch::Device& device, TrainerOptions options)
-    : cfg_(cfg), task_(task), device_(device), options_(std::move(options)), dist_(dist::global()) {
+Trainer::Trainer(TrainerConfig cfg, Task& task, const torch::Device& device, TrainerOptions options)
+    : cfg_(std::move(cfg)), task_(task), device_(device), options_(std::move(options)), dist_(dist::global()) {
   run_dir_ = options_.run_dir.empty() ? fs::path(cfg_.run.dir) : options_.run_dir;
   precision_ = core::resolve_precision(cfg_.run.precision, device_);
   if (device_.is_cuda()) {
@@ -124,8 +124,8 @@ void Trainer::resume(const fs::path& path) {
   const fs::path dir = resolve_checkpoint(path);
   GTGM_INFO("resuming from {}", dir.string());
   CheckpointData data = read_checkpoint(dir);
+  if (cfg_.check_resume) cfg_.check_resume(data.config_yaml, dir.string());
   const config::Config saved = config::load_config_string(data.config_yaml, (dir / "config.yaml").string());
-  check_resume_config(saved, cfg_, dir.string());
   if (saved.train.steps != cfg_.train.steps && schedule_depends_on_total(cfg_.optim.schedule)) {
     GTGM_WARN(
         "train.steps changed from {} to {} with schedule '{}': the learning rate at step {} becomes {:.4g} "
@@ -241,7 +241,7 @@ fs::path Trainer::save_checkpoint() {
     d.trainer["ranks"] = ranks;
   }
   d.loader = task_.state();
-  d.config_yaml = config::to_yaml(cfg_);
+  d.config_yaml = cfg_.config_yaml;
   const fs::path dir = checkpoint_dir(run_dir_, step_);
   core::Stopwatch watch;
   write_checkpoint(dir, d);

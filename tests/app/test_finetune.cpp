@@ -202,7 +202,7 @@ TEST_F(Finetune, ValidationDiceOfAPerfectPredictorIsOne) {
   // One case at a time with a window of exactly its size: the predictor sees the whole case and
   // answers with its one-hot label.
   config::Config cfg = config("perfect");
-  data::run_preprocess(cfg);
+  data::run_preprocess(cfg.data, cfg.run.seed);
   const auto all = data::CacheDataset::open(cfg.data.cache_dir, {}, true);
   ASSERT_GE(all->size(), 2u);
   for (size_t i = 0; i < all->size(); ++i) {

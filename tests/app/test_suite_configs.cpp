@@ -44,7 +44,7 @@ void expect_consistent(const config::SuiteConfig& s) {
       } else {
         const auto& spec = data::decathlon_task(d.name);
         EXPECT_EQ(cfg.finetune.task, config::FinetuneTask::Segmentation) << d.name;
-        EXPECT_EQ(cfg.model.in_channels, static_cast<int>(spec.channels.size())) << d.name;
+        EXPECT_EQ(cfg.model.encoder.in_channels, static_cast<int>(spec.channels.size())) << d.name;
         EXPECT_EQ(cfg.model.num_classes, static_cast<int>(spec.labels.size())) << d.name;
         EXPECT_EQ(config::to_string(cfg.data.modality), spec.modality) << d.name;
         EXPECT_EQ(d.metric, "dice") << d.name;
@@ -102,8 +102,8 @@ TEST(SuiteConfigs, Demo13MatchesTheStandIns) {
   // The demo encoder of configs/demo/pretrain.yaml.
   const auto cfg = app::run_config(s, s.datasets[0], 1.0, s.inits[0]);
   EXPECT_EQ(cfg.model.type, config::EncoderType::ResNet3d);
-  EXPECT_EQ(cfg.model.depth, 18);
-  EXPECT_EQ(cfg.model.base_channels, 8);
+  EXPECT_EQ(cfg.model.resnet3d.depth, 18);
+  EXPECT_EQ(cfg.model.encoder.base_channels, 8);
   EXPECT_EQ(cfg.data.root, "demo_run/data/Task01_BrainTumour");
   EXPECT_EQ(cfg.run.dir, "demo_run/eval13/runs/Task01_BrainTumour/gtgm-f1");
 }

@@ -25,7 +25,7 @@ TEST(Config, DefaultsFollowThePaper) {
   EXPECT_EQ(c.loss.temperature, 0.07);
   EXPECT_EQ(c.loss.vr_weight, 0.01);
   EXPECT_EQ(c.loss.barlow_lambda, 0.0051);
-  EXPECT_EQ(c.model.embed_dim, 2048);
+  EXPECT_EQ(c.model.encoder.embed_dim, 2048);
   EXPECT_EQ(c.model.proj_dim, 512);
   EXPECT_EQ(c.text.max_length, 128);
   EXPECT_EQ(c.data.split_seed, 42);

@@ -55,13 +55,13 @@ TEST(ConfigTyped, EnumFieldsReadFromYamlAndSet) {
       {"optim.schedule=poly", "data.modality=EM", "run.precision=bf16", "data.preprocess.orientation=none"});
   EXPECT_EQ(c.model.type, config::EncoderType::ViT3d);
   EXPECT_EQ(c.model.decoder, config::DecoderType::UNETR);
-  EXPECT_EQ(c.model.norm, config::Norm::Instance);
+  EXPECT_EQ(c.model.encoder.norm, config::Norm::Instance);
   EXPECT_EQ(c.text.lower_case, config::AutoBool::False);
   EXPECT_EQ(c.optim.schedule, config::Schedule::Poly);
   EXPECT_EQ(c.data.modality, config::Modality::EM);
   EXPECT_EQ(c.run.precision, core::PrecisionRequest::BF16);
   EXPECT_EQ(c.data.preprocess.orientation, config::Orientation::None);
-  EXPECT_EQ(c.model.activation, config::Activation::ReLU);  // default kept
+  EXPECT_EQ(c.model.encoder.activation, config::Activation::ReLU);  // default kept
 }
 
 TEST(ConfigTyped, EnumFieldsWriteFlattenAndDiffAsSpellings) {

@@ -17,17 +17,17 @@ TEST(ModelConfig, ParsesPerAxisSpecs) {
 TEST(ModelConfig, ResolvesStagePlanDefaults) {
   ModelConfig c;
   c.type = config::EncoderType::ResUNet;
-  c.stages = 4;
-  c.base_channels = 32;
-  c.max_channels = 128;
-  const auto plan = resolve_stage_plan(c);
+  c.unet.stages = 4;
+  c.encoder.base_channels = 32;
+  c.encoder.max_channels = 128;
+  const auto plan = resolve_stage_plan(c.encoder, c.unet);
   EXPECT_EQ(plan.channels, (std::vector<int64_t>{32, 64, 128, 128}));
   EXPECT_EQ(plan.strides.front(), (std::vector<int64_t>{1, 1, 1}));
   EXPECT_EQ(plan.strides.back(), (std::vector<int64_t>{2, 2, 2}));
   EXPECT_EQ(plan.kernels[2], (std::vector<int64_t>{3, 3, 3}));
   EXPECT_EQ(plan.blocks, (std::vector<int64_t>{1, 1, 1, 1}));
-  c.kernels = {"1x3x3", "1x3x3", "3", "4"};
-  EXPECT_THROW_MSG(resolve_stage_plan(c), "model.kernels[3]: kernel sizes must be odd");
+  c.unet.kernels = {"1x3x3", "1x3x3", "3", "4"};
+  EXPECT_THROW_MSG(resolve_stage_plan(c.encoder, c.unet), "model.kernels[3]: kernel sizes must be odd");
 }
 
 TEST(ModelConfig, YamlWithAnisotropicStagesLoads) {
@@ -41,7 +41,7 @@ model:
   blocks: [1, 2, 2]
   norm: instance
 )");
-  EXPECT_EQ(cfg.model.strides[1], "1x2x2");
+  EXPECT_EQ(cfg.model.unet.strides[1], "1x2x2");
   EXPECT_EQ(load_config_string(to_yaml(cfg)), cfg);  // round trip
 }
 

@@ -37,10 +37,10 @@ TEST(PreprocessDataset, PlanPreprocessAndRestoreOnRealFiles) {
   EXPECT_EQ(plan.plan.labels, (std::vector<int64_t>{0, 1, 2}));
   EXPECT_EQ(plan.plan.normalization[0].scheme, data::NormScheme::CT);
 
-  auto r = data::run_preprocess(cfg);
+  auto r = data::run_preprocess(cfg.data, cfg.run.seed);
   EXPECT_EQ(r.written, 3);
   EXPECT_EQ(r.reused, 0);
-  r = data::run_preprocess(cfg);  // second run: nothing to do
+  r = data::run_preprocess(cfg.data, cfg.run.seed);  // second run: nothing to do
   EXPECT_EQ(r.written, 0);
   EXPECT_EQ(r.reused, 3);
 
@@ -84,7 +84,8 @@ TEST(PreprocessDataset, PlanPreprocessAndRestoreOnRealFiles) {
   // Changing a preprocessing key without re-planning is refused, naming the key.
   auto changed = cfg;
   changed.data.preprocess.orientation = config::Orientation::RAS;
-  EXPECT_THROW_MSG(data::run_preprocess(changed), "data.preprocess.orientation=LPS but the config says RAS");
+  EXPECT_THROW_MSG(data::run_preprocess(changed.data, changed.run.seed),
+                   "data.preprocess.orientation=LPS but the config says RAS");
 }
 
 TEST(PreprocessDataset, EveryBadCaseIsReportedAtOnce) {

@@ -16,18 +16,18 @@ namespace {
 config::ModelConfig tiny(const std::string& type) {
   config::ModelConfig c;
   c.type = *config::parse_enum<config::EncoderType>(type);
-  c.base_channels = 2;
-  c.embed_dim = 0;
-  c.norm = config::Norm::Batch;
-  c.stages = 2;
-  c.channels = {2, 4};
-  c.depth = 10;
-  c.patch_size = {2, 4, 4};
-  c.input_size = {4, 8, 8};
-  c.hidden_size = 12;
-  c.num_heads = 3;
-  c.mlp_dim = 20;
-  c.num_layers = 2;
+  c.encoder.base_channels = 2;
+  c.encoder.embed_dim = 0;
+  c.encoder.norm = config::Norm::Batch;
+  c.unet.stages = 2;
+  c.unet.channels = {2, 4};
+  c.resnet3d.depth = 10;
+  c.vit3d.patch_size = {2, 4, 4};
+  c.vit3d.input_size = {4, 8, 8};
+  c.vit3d.hidden_size = 12;
+  c.vit3d.num_heads = 3;
+  c.vit3d.mlp_dim = 20;
+  c.vit3d.num_layers = 2;
   return c;
 }
 
@@ -51,19 +51,19 @@ std::vector<EncoderCase> encoder_cases() {
   }
   {
     auto c = tiny("resnet3d");
-    c.depth = 50;
-    c.base_channels = 1;
-    c.in_channels = 2;  // bottleneck x4 expansion; sizes round up at odd sizes
+    c.resnet3d.depth = 50;
+    c.encoder.base_channels = 1;
+    c.encoder.in_channels = 2;  // bottleneck x4 expansion; sizes round up at odd sizes
     cases.push_back({"resnet50_3d_odd", {}, c, {1, 2, 5, 12, 10},
                      {{1, 1, 5, 6, 5}, {1, 4, 3, 3, 3}, {1, 8, 2, 2, 2}, {1, 16, 1, 1, 1}, {1, 32, 1, 1, 1}}, 32});
   }
   {
     auto c = tiny("resnet3d");
-    c.spatial_dims = 2;
-    c.stem_kernel = {7, 7};
-    c.stem_stride = {2, 2};
-    c.stem_pool = false;
-    c.embed_dim = 24;  // adds the Linear "embed"
+    c.encoder.spatial_dims = 2;
+    c.resnet3d.stem_kernel = {7, 7};
+    c.resnet3d.stem_stride = {2, 2};
+    c.resnet3d.stem_pool = false;
+    c.encoder.embed_dim = 24;  // adds the Linear "embed"
     cases.push_back({"resnet10_2d_embed", {}, c, {3, 1, 32, 16},
                      {{3, 2, 16, 8}, {3, 2, 16, 8}, {3, 4, 8, 4}, {3, 8, 4, 2}, {3, 16, 2, 1}}, 24});
   }
@@ -73,21 +73,21 @@ std::vector<EncoderCase> encoder_cases() {
   }
   {
     auto c = tiny("resunet");  // EM-like anisotropic strides and kernels, 3 stages, group norm
-    c.stages = 3;
-    c.channels = {4, 8, 8};
-    c.strides = {"1", "1x2x2", "2"};
-    c.kernels = {"1x3x3", "3", "3"};
-    c.blocks = {1, 2, 1};
-    c.norm = config::Norm::Group;
-    c.norm_groups = 2;
-    c.activation = config::Activation::LeakyReLU;
+    c.unet.stages = 3;
+    c.unet.channels = {4, 8, 8};
+    c.unet.strides = {"1", "1x2x2", "2"};
+    c.unet.kernels = {"1x3x3", "3", "3"};
+    c.unet.blocks = {1, 2, 1};
+    c.encoder.norm = config::Norm::Group;
+    c.encoder.norm_groups = 2;
+    c.encoder.activation = config::Activation::LeakyReLU;
     cases.push_back({"resunet_3d_aniso", {}, c, {1, 1, 4, 16, 8},
                      {{1, 4, 4, 16, 8}, {1, 8, 4, 8, 4}, {1, 8, 2, 4, 2}}, 8});
   }
   {
     auto c = tiny("unet");
-    c.spatial_dims = 2;
-    c.norm = config::Norm::Instance;
+    c.encoder.spatial_dims = 2;
+    c.encoder.norm = config::Norm::Instance;
     cases.push_back({"unet_2d", {}, c, {2, 1, 10, 6}, {{2, 2, 10, 6}, {2, 4, 5, 3}}, 4});
   }
   {
@@ -100,11 +100,11 @@ std::vector<EncoderCase> encoder_cases() {
   }
   {
     auto c = tiny("vit3d");
-    c.pos_embed = config::PosEmbed::SinCos;
-    c.spatial_dims = 2;
-    c.patch_size = {4, 2};
-    c.input_size = {8, 8};
-    c.embed_dim = 7;
+    c.vit3d.pos_embed = config::PosEmbed::SinCos;
+    c.encoder.spatial_dims = 2;
+    c.vit3d.patch_size = {4, 2};
+    c.vit3d.input_size = {8, 8};
+    c.encoder.embed_dim = 7;
     cases.push_back({"vit2d_sincos", {}, c, {2, 1, 12, 6}, {{2, 12, 3, 3}, {2, 12, 3, 3}}, 7});
   }
   return cases;
@@ -171,7 +171,7 @@ TEST(ModelsEncoders, ParameterCountsByHand) {
   EXPECT_EQ(count_parameters(*build_encoder(tiny("unet"))), 946);
   // + Linear embed 4 -> 16 (64 + 16)
   auto with_embed = tiny("resunet");
-  with_embed.embed_dim = 16;
+  with_embed.encoder.embed_dim = 16;
   EXPECT_EQ(count_parameters(*build_encoder(with_embed)), 962 + 80);
   // resnet3d depth 10, base 2: conv1 2*1*3*7*7 = 294 + bn 4; layer1 224; layer2 680;
   // layer3 864 + 16 + 1728 + 16 + 32 + 16 = 2672; layer4 3456 + 32 + 6912 + 32 + 128 + 32 = 10592
@@ -182,7 +182,7 @@ TEST(ModelsEncoders, ParameterCountsByHand) {
   //   norm 24  -> 2884; sin-cos embeddings have no parameters (-96)
   EXPECT_EQ(count_parameters(*build_encoder(tiny("vit3d"))), 2884);
   auto sincos = tiny("vit3d");
-  sincos.pos_embed = config::PosEmbed::SinCos;
+  sincos.vit3d.pos_embed = config::PosEmbed::SinCos;
   EXPECT_EQ(count_parameters(*build_encoder(sincos)), 2884 - 96);
   // projection head 8 -> 6 -> 4: fc1 54, bn1 12, fc2 28 (the optional output BN is not affine)
   EXPECT_EQ(count_parameters(*ProjectionHead(8, 6, 4)), 94);
@@ -202,8 +202,8 @@ TEST(ModelsEncoders, ResNet3dCountsMatchPythonReference) {
   EXPECT_EQ(ref["parameters"]["50"].get<int64_t>(), 46142528);
   for (int depth : {10, 18, 34, 50}) {
     config::ModelConfig cfg;
-    cfg.depth = depth;
-    cfg.embed_dim = 0;
+    cfg.resnet3d.depth = depth;
+    cfg.encoder.embed_dim = 0;
     EXPECT_EQ(count_parameters(*build_encoder(cfg)), ref["parameters"][std::to_string(depth)].get<int64_t>())
         << "depth " << depth;
   }
@@ -213,8 +213,8 @@ TEST(ModelsEncoders, ResNet3dCheckpointKeysMatchReferenceLayout) {
   const auto ref = resnet_reference();
   for (int depth : {18, 50}) {
     config::ModelConfig cfg;
-    cfg.depth = depth;
-    cfg.embed_dim = 0;
+    cfg.resnet3d.depth = depth;
+    cfg.encoder.embed_dim = 0;
     auto enc = build_encoder(cfg);
     std::map<std::string, Shape> ours;
     for (const auto& p : enc->named_parameters()) ours[p.key()] = sizes(p.value());
@@ -244,16 +244,16 @@ TEST(ModelsEncoders, RegistryRejectsUnknownTypesAndBadConfigs) {
   auto c = tiny("resnet3d");
   EXPECT_EQ(encoder_types(), (std::vector<std::string>{"resnet3d", "resunet", "unet", "vit3d"}));
   c = tiny("resunet");
-  c.strides = {"1", "2", "2"};
+  c.unet.strides = {"1", "2", "2"};
   EXPECT_THROW_MSG(build_encoder(c), "model.strides has 3 entries but model.stages is 2");
   c = tiny("resunet");
-  c.strides = {"1", "1x2"};
+  c.unet.strides = {"1", "1x2"};
   EXPECT_THROW_MSG(build_encoder(c), "model.strides[1]: '1x2' has 2 axes but model.spatial_dims is 3");
   c = tiny("vit3d");
-  c.num_heads = 5;
+  c.vit3d.num_heads = 5;
   EXPECT_THROW_MSG(build_encoder(c), "model.num_heads (5) must divide model.hidden_size (12)");
   c = tiny("resnet3d");
-  c.depth = 20;
+  c.resnet3d.depth = 20;
   EXPECT_THROW_MSG(build_encoder(c), "model.depth is 20; resnet3d supports 10, 18, 34, 50, 101, 152");
 }
 

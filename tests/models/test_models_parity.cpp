@@ -49,7 +49,11 @@ void load_state(torch::nn::Module& m, const std::map<std::string, torch::Tensor>
 
 TEST(ModelsParity, ResNet50LayoutMatchesPythonReference) {
   const auto g = load_golden("resnet3d_tiny.pt");
-  ResNet3d net(ResNet3dOptions().depth(50).in_channels(2).base_channels(1));
+  config::EncoderConfig shared;
+  shared.in_channels = 2;
+  shared.base_channels = 1;
+  shared.embed_dim = 0;
+  ResNet3d net(shared, config::ResNet3dConfig{});  // depth 50, the paper stem
   load_state(*net, g);
   net->eval();
   torch::NoGradGuard ng;
@@ -66,13 +70,16 @@ TEST(ModelsParity, ResNet50LayoutMatchesPythonReference) {
 
 TEST(ModelsParity, ViTWithInterpolatedPositionsMatchesPythonReference) {
   const auto g = load_golden("vit_tiny.pt");
-  ViT3d vit(ViT3dOptions()
-                .patch_size({2, 4, 4})
-                .input_size({4, 8, 8})
-                .hidden_size(12)
-                .num_layers(2)
-                .num_heads(3)
-                .mlp_dim(20));
+  config::EncoderConfig shared;
+  shared.embed_dim = 0;
+  config::ViT3dConfig o;
+  o.patch_size = {2, 4, 4};
+  o.input_size = {4, 8, 8};
+  o.hidden_size = 12;
+  o.num_layers = 2;
+  o.num_heads = 3;
+  o.mlp_dim = 20;
+  ViT3d vit(shared, o);
   load_state(*vit, g);
   vit->eval();
   torch::NoGradGuard ng;

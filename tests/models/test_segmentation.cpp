@@ -15,18 +15,18 @@ Shape seg_shape_of(const torch::Tensor& t) { return Shape(t.sizes().begin(), t.s
 config::ModelConfig base(const std::string& type) {
   config::ModelConfig c;
   c.type = *config::parse_enum<config::EncoderType>(type);
-  c.base_channels = 2;
-  c.embed_dim = 0;
-  c.depth = 10;
-  c.stages = 2;
-  c.channels = {2, 4};
-  c.norm = config::Norm::Instance;
-  c.patch_size = {2, 4, 4};
-  c.input_size = {4, 8, 8};
-  c.hidden_size = 12;
-  c.num_heads = 3;
-  c.mlp_dim = 20;
-  c.num_layers = 2;
+  c.encoder.base_channels = 2;
+  c.encoder.embed_dim = 0;
+  c.resnet3d.depth = 10;
+  c.unet.stages = 2;
+  c.unet.channels = {2, 4};
+  c.encoder.norm = config::Norm::Instance;
+  c.vit3d.patch_size = {2, 4, 4};
+  c.vit3d.input_size = {4, 8, 8};
+  c.vit3d.hidden_size = 12;
+  c.vit3d.num_heads = 3;
+  c.vit3d.mlp_dim = 20;
+  c.vit3d.num_layers = 2;
   c.unetr_feature_size = 2;
   c.num_classes = 3;
   c.proj_hidden = 6;
@@ -47,25 +47,25 @@ std::vector<SegCase> seg_cases() {
   std::vector<SegCase> cases;
   {
     auto c = base("resnet3d");  // decoder adds a final upsample from stride 1x2x2 to full size
-    c.norm = config::Norm::Batch;
+    c.encoder.norm = config::Norm::Batch;
     c.deep_supervision = true;
     cases.push_back(
         {"resnet3d_unet_ds", c, {2, 1, 16, 32, 32}, 3, {{16, 32, 32}, {16, 16, 16}, {8, 8, 8}, {4, 4, 4}, {2, 2, 2}}});
   }
   {
     auto c = base("resnet3d");
-    c.spatial_dims = 2;
-    c.stem_kernel = {7, 7};
-    c.stem_stride = {2, 2};
+    c.encoder.spatial_dims = 2;
+    c.resnet3d.stem_kernel = {7, 7};
+    c.resnet3d.stem_stride = {2, 2};
     c.upsample = config::Upsample::Interpolate;
     cases.push_back({"resnet2d_unet_interp", c, {1, 1, 32, 64}, 3, {{32, 64}}});
   }
   {
     auto c = base("resunet");  // EM: anisotropic strides, affinity head, deep supervision
-    c.stages = 3;
-    c.channels = {2, 4, 4};
-    c.strides = {"1", "1x2x2", "2"};
-    c.kernels = {"1x3x3", "3", "3"};
+    c.unet.stages = 3;
+    c.unet.channels = {2, 4, 4};
+    c.unet.strides = {"1", "1x2x2", "2"};
+    c.unet.kernels = {"1x3x3", "3", "3"};
     c.head = config::HeadType::Affinity;
     c.deep_supervision = true;
     c.decoder_channels = {3, 4};
@@ -73,9 +73,9 @@ std::vector<SegCase> seg_cases() {
   }
   {
     auto c = base("unet");
-    c.spatial_dims = 2;
-    c.norm = config::Norm::Group;
-    c.norm_groups = 2;
+    c.encoder.spatial_dims = 2;
+    c.encoder.norm = config::Norm::Group;
+    c.encoder.norm_groups = 2;
     c.upsample = config::Upsample::Interpolate;
     cases.push_back({"unet2d_group", c, {2, 1, 6, 10}, 3, {{6, 10}}});
   }
@@ -86,11 +86,11 @@ std::vector<SegCase> seg_cases() {
   }
   {
     auto c = base("vit3d");
-    c.spatial_dims = 2;
-    c.patch_size = {8, 4};
-    c.input_size = {16, 8};
-    c.pos_embed = config::PosEmbed::SinCos;
-    c.num_layers = 3;  // UNETR taps one layer per level: log2(8) = 3
+    c.encoder.spatial_dims = 2;
+    c.vit3d.patch_size = {8, 4};
+    c.vit3d.input_size = {16, 8};
+    c.vit3d.pos_embed = config::PosEmbed::SinCos;
+    c.vit3d.num_layers = 3;  // UNETR taps one layer per level: log2(8) = 3
     c.head = config::HeadType::Affinity;
     cases.push_back({"vit2d_unetr_affinity", c, {2, 1, 16, 12}, 2, {{16, 12}}});
   }
@@ -233,7 +233,7 @@ TEST(ModelsSegmentation, ParameterCountsByHand) {
   //   block: double conv (2 + 2) -> 2: 216 + 4 + 108 + 4 = 332
   // head: 1^3 conv 2 -> 3 classes: 6 + 3 = 9
   auto c = base("resunet");
-  c.norm = config::Norm::Batch;
+  c.encoder.norm = config::Norm::Batch;
   auto seg = build_segmentation_model(c);
   EXPECT_EQ(count_parameters(*seg->encoder()), 962);
   EXPECT_EQ(count_parameters(*seg->decoder()), 66 + 332);
@@ -249,9 +249,9 @@ TEST(ModelsSegmentation, ParameterCountsByHand) {
 
 TEST(ModelsSegmentation, PadsInputSizesNotDivisibleByTheStrideAndCropsTheLogitsBack) {
   auto c = base("resunet");
-  c.stages = 3;
-  c.channels = {2, 2, 2};
-  c.strides = {"1", "1x2x2", "2"};
+  c.unet.stages = 3;
+  c.unet.channels = {2, 2, 2};
+  c.unet.strides = {"1", "1x2x2", "2"};
   c.deep_supervision = true;
   auto seg = build_segmentation_model(c);
   seg->eval();

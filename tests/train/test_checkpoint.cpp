@@ -1,4 +1,4 @@
-// Checkpoint directories: round trip, corruption detection, pruning, RNG state, resume config check.
+// Checkpoint directories: round trip, corruption detection, pruning, RNG state.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -109,22 +109,4 @@ TEST(Checkpoint, TorchAndStdRngStatesRestore) {
   EXPECT_TRUE(torch::equal(torch::rand({4}), a));
   EXPECT_EQ(core::global_engine()(), x);
   EXPECT_THROW_MSG(train::restore_torch_rng({{"tpu:0", torch::zeros({1}, torch::kUInt8)}}), "unknown generator 'tpu:0'");
-}
-
-TEST(Checkpoint, ResumeConfigCheckIgnoresOnlyWhitelistedKeys) {
-  const auto saved = config::default_config({"run.dir=a", "optim.lr=1e-3"});
-  EXPECT_TRUE(train::resume_config_mismatches(saved, config::default_config({"run.dir=b", "optim.lr=1e-3",
-                                                                            "train.steps=500000", "run.threads=2"}))
-                  .empty());
-  const auto current = config::default_config({"run.dir=a", "optim.lr=2e-3", "model.depth=18"});
-  const auto m = train::resume_config_mismatches(saved, current);
-  ASSERT_EQ(m.size(), 2u);
-  EXPECT_EQ(m[0], "model.depth: 50 -> 18");
-  EXPECT_EQ(m[1], "optim.lr: 0.001 -> 0.002");
-  try {
-    train::check_resume_config(saved, current, "ck");
-    ADD_FAILURE() << "expected a ConfigError";
-  } catch (const ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find("differs from this run's in 2 key(s)"), std::string::npos);
-  }
 }

@@ -74,7 +74,7 @@ train:
                                          dir().string(), GTGM_TEST_DATA_DIR);
     test::write_file(dir() / "pretrain.yaml", yaml);
     const auto cfg = config::load_config(dir() / "pretrain.yaml");
-    data::run_preprocess(cfg);
+    data::run_preprocess(cfg.data, cfg.run.seed);
     text::CaptionWriter w(dir() / "captions.jsonl");
     for (const auto& e : data::read_cache_index(dir() / "cache")) {
       for (int z : {0, 8})

@@ -2,6 +2,7 @@
 // text-embedding cache vs frozen encoder, config errors, and exact resume through the Trainer.
 #include <gtest/gtest.h>
 
+#include "gtgm/app/train_setup.h"
 #include "gtgm/config/load.h"
 #include "gtgm/text/caption_cache.h"
 #include "gtgm/text/embedding_cache.h"
@@ -72,7 +73,7 @@ TEST(PretrainTask, StepGivesNamedTermsAndGradientReachesTheImageEncoderOnly) {
   test::TempDir tmp;
   write_captions(tmp.path());
   torch::manual_seed(0);
-  train::PretrainTask task(tiny_config(tmp.path()), torch::kCPU, random_source());
+  train::PretrainTask task(app::pretrain_task_config(tiny_config(tmp.path())), torch::kCPU, random_source());
   EXPECT_NE(task.text_source().find("text encoder"), std::string::npos);
   auto& root = task.module();
   std::vector<std::string> children;
@@ -114,9 +115,10 @@ TEST(PretrainTask, EmbeddingCacheGivesTheSameLossAsTheFrozenEncoder) {
   auto encoder = text::build_text_encoder(cfg.text);
   text::embed_captions(*encoder, text::CaptionCache::load(captions), tmp / "emb.safetensors");
   torch::manual_seed(0);
-  train::PretrainTask a(cfg, torch::kCPU, random_source());
+  train::PretrainTask a(app::pretrain_task_config(cfg), torch::kCPU, random_source());
   torch::manual_seed(0);
-  train::PretrainTask b(tiny_config(tmp.path(), {"text.embedding_cache=" + (tmp / "emb.safetensors").string()}),
+  train::PretrainTask b(app::pretrain_task_config(
+                            tiny_config(tmp.path(), {"text.embedding_cache=" + (tmp / "emb.safetensors").string()})),
                         torch::kCPU, random_source());
   EXPECT_NE(b.text_source().find("embedding cache"), std::string::npos);
   a.module().eval();
@@ -128,8 +130,9 @@ TEST(PretrainTask, EmbeddingCacheGivesTheSameLossAsTheFrozenEncoder) {
 
 TEST(PretrainTask, ImageOnlyAblationNeedsNoText) {
   test::TempDir tmp;
-  train::PretrainTask task(tiny_config(tmp.path(), {"loss.vlp_weight=0", "text.caption_cache="}), torch::kCPU,
-                           random_source());
+  train::PretrainTask task(
+      app::pretrain_task_config(tiny_config(tmp.path(), {"loss.vlp_weight=0", "text.caption_cache="})), torch::kCPU,
+      random_source());
   train::StepContext ctx;
   const auto losses = task.compute(task.next_batch(), ctx);
   ASSERT_EQ(losses.terms.size(), 1u);
@@ -139,11 +142,12 @@ TEST(PretrainTask, ImageOnlyAblationNeedsNoText) {
 TEST(PretrainTask, TextSetupMistakesNameTheKey) {
   test::TempDir tmp;
   write_captions(tmp.path());
-  EXPECT_THROW_MSG(train::PretrainTask(tiny_config(tmp.path(), {"text.caption_cache="}), torch::kCPU, random_source()),
+  EXPECT_THROW_MSG(train::PretrainTask(app::pretrain_task_config(tiny_config(tmp.path(), {"text.caption_cache="})),
+                                       torch::kCPU, random_source()),
                    "text.caption_cache is empty");
-  EXPECT_THROW_MSG(
-      train::PretrainTask(tiny_config(tmp.path(), {"model.text_embed_dim=768"}), torch::kCPU, random_source()),
-      "outputs 12-d embeddings but model.text_embed_dim is 768");
+  EXPECT_THROW_MSG(train::PretrainTask(app::pretrain_task_config(tiny_config(tmp.path(), {"model.text_embed_dim=768"})),
+                                       torch::kCPU, random_source()),
+                   "outputs 12-d embeddings but model.text_embed_dim is 768");
 }
 
 TEST(PretrainTask, ResumedRunReproducesTheUninterruptedLosses) {
@@ -157,19 +161,25 @@ TEST(PretrainTask, ResumedRunReproducesTheUninterruptedLosses) {
   const fs::path full = tmp / "full", part = tmp / "part";
   {
     torch::manual_seed(0);
-    train::PretrainTask task(tiny_config(tmp.path(), {"run.dir=" + full.string()}), torch::kCPU, random_source());
-    train::Trainer(tiny_config(tmp.path(), {"run.dir=" + full.string()}), task, torch::kCPU, quiet()).run();
+    train::PretrainTask task(app::pretrain_task_config(tiny_config(tmp.path(), {"run.dir=" + full.string()})),
+                             torch::kCPU, random_source());
+    train::Trainer(app::trainer_config(tiny_config(tmp.path(), {"run.dir=" + full.string()})), task, torch::kCPU,
+                   quiet())
+        .run();
   }
   {
     torch::manual_seed(0);
-    train::PretrainTask task(tiny_config(tmp.path(), {"run.dir=" + part.string()}), torch::kCPU, random_source());
-    train::Trainer(tiny_config(tmp.path(), {"run.dir=" + part.string()}), task, torch::kCPU, quiet(4)).run();
+    train::PretrainTask task(app::pretrain_task_config(tiny_config(tmp.path(), {"run.dir=" + part.string()})),
+                             torch::kCPU, random_source());
+    train::Trainer(app::trainer_config(tiny_config(tmp.path(), {"run.dir=" + part.string()})), task, torch::kCPU,
+                   quiet(4))
+        .run();
   }
   {
     torch::manual_seed(99);  // other initial weights: everything must come from the checkpoint
     const auto cfg = tiny_config(tmp.path(), {"run.dir=" + part.string()});
-    train::PretrainTask task(cfg, torch::kCPU, random_source());
-    train::Trainer trainer(cfg, task, torch::kCPU, quiet());
+    train::PretrainTask task(app::pretrain_task_config(cfg), torch::kCPU, random_source());
+    train::Trainer trainer(app::trainer_config(cfg), task, torch::kCPU, quiet());
     trainer.resume(part);
     EXPECT_EQ(trainer.step(), 4);
     trainer.run();

@@ -3,6 +3,7 @@
 // batches.
 #include <gtest/gtest.h>
 
+#include "gtgm/app/train_setup.h"
 #include "gtgm/config/load.h"
 #include "gtgm/data/cache_dataset.h"
 #include "gtgm/data/preprocess_dataset.h"
@@ -146,7 +147,7 @@ class SegTask : public ::testing::Test {
          "data.cache_dir=" + (dir_->path() / "cache").string(), "data.crop_size=[8, 24, 24]", "data.batch_size=2",
          "data.num_workers=1", "data.prefetch=1", "model.type=resnet3d", "model.depth=10", "model.base_channels=4",
          "model.embed_dim=16", "model.num_classes=5"}));
-    data::run_preprocess(*cfg_);
+    data::run_preprocess(cfg_->data, cfg_->run.seed);
   }
   static void TearDownTestSuite() {
     delete cfg_;
@@ -165,7 +166,7 @@ TEST_F(SegTask, LossesAreFiniteAndTheGradientReachesTheEncoder) {
   for (bool deep : {false, true}) {
     config::Config cfg = *cfg_;
     cfg.model.deep_supervision = deep;
-    train::SegmentationTask task(cfg, torch::kCPU, ds);
+    train::SegmentationTask task(app::finetune_task_config(cfg), torch::kCPU, ds);
     EXPECT_FALSE(task.has_validation());
     task.module().train();
     const train::Batch b = task.next_batch();
@@ -183,16 +184,17 @@ TEST_F(SegTask, LossesAreFiniteAndTheGradientReachesTheEncoder) {
   }
   config::Config bad = *cfg_;
   bad.model.head = config::HeadType::Affinity;
-  EXPECT_THROW_MSG(train::SegmentationTask(bad, torch::kCPU, ds), "model.head is 'affinity'");
+  EXPECT_THROW_MSG(train::SegmentationTask(app::finetune_task_config(bad), torch::kCPU, ds),
+                   "model.head is 'affinity'");
 }
 
 TEST_F(SegTask, LoaderStateRestoresTheSameNextBatch) {
   auto ds = data::CacheDataset::open(data::resolve_cache_dir(cfg_->data), {}, true);
-  train::SegmentationTask a(*cfg_, torch::kCPU, ds);
+  train::SegmentationTask a(app::finetune_task_config(*cfg_), torch::kCPU, ds);
   a.next_batch();
   const nlohmann::json s = a.state();
   const auto want = std::any_cast<data::SegBatch>(a.next_batch().value);
-  train::SegmentationTask b(*cfg_, torch::kCPU, ds);
+  train::SegmentationTask b(app::finetune_task_config(*cfg_), torch::kCPU, ds);
   b.restore(s);
   const auto got = std::any_cast<data::SegBatch>(b.next_batch().value);
   EXPECT_TRUE(torch::equal(got.image, want.image));
@@ -222,11 +224,11 @@ TEST(AffinityTaskSplit, BatchesHoldTheAffinitiesOfTheirLabelsAndStayInTheTrainSl
        "data.format=cremi", "data.modality=EM", "data.cache_dir=" + (tmp / "cache").string(),
        "data.crop_size=[8, 16, 16]", "data.batch_size=3", "model.type=resnet3d", "model.depth=10",
        "model.base_channels=4", "model.embed_dim=16", "model.head=affinity", "finetune.task=affinity"});
-  data::run_preprocess(cfg);
+  data::run_preprocess(cfg.data, cfg.run.seed);
   auto ds = data::CacheDataset::open(data::resolve_cache_dir(cfg.data), {}, true);
   const int64_t depth = ds->at(0).image.tensor().size(1);
   const train::SliceRange r = train::em_train_slices(depth, 0.6, 1.0);
-  train::AffinityTask task(cfg, torch::kCPU, ds, {r});
+  train::AffinityTask task(app::finetune_task_config(cfg), torch::kCPU, ds, {r});
   const train::AffinityBatch b = task.make_batch(0);
   EXPECT_EQ(b.image.sizes(), (torch::IntArrayRef{3, 1, 8, 16, 16}));
   EXPECT_EQ(b.target.sizes(), (torch::IntArrayRef{3, 3, 8, 16, 16}));
@@ -253,5 +255,6 @@ TEST(AffinityTaskSplit, BatchesHoldTheAffinitiesOfTheirLabelsAndStayInTheTrainSl
   EXPECT_EQ(task.state(), (nlohmann::json{{"affinity_batch", 1}}));
   config::Config bad = cfg;
   bad.model.head = config::HeadType::Segmentation;
-  EXPECT_THROW_MSG(train::AffinityTask(bad, torch::kCPU, ds, {r}), "model.head is 'segmentation'");
+  EXPECT_THROW_MSG(train::AffinityTask(app::finetune_task_config(bad), torch::kCPU, ds, {r}),
+                   "model.head is 'segmentation'");
 }

@@ -3,6 +3,7 @@
 // synchronisation per step (the skip/stop flags) outside logging.
 #include <gtest/gtest.h>
 
+#include "gtgm/app/train_setup.h"
 #include "gtgm/config/load.h"
 #include "gtgm/core/torch_compat.h"
 #include "gtgm/text/caption_cache.h"
@@ -51,7 +52,7 @@ std::vector<train::MetricsRow> run_steps(const config::Config& cfg, train::Pretr
   o.handle_signals = false;
   o.checkpoints = false;
   o.on_metrics = [&](const train::MetricsRow& r) { rows.push_back(r); };
-  train::Trainer trainer(cfg, task, torch::Device(torch::kCUDA, 0), o);
+  train::Trainer trainer(app::trainer_config(cfg), task, torch::Device(torch::kCUDA, 0), o);
   trainer.run();
   return rows;
 }
@@ -112,7 +113,7 @@ TEST(TrainCuda, OneHostSynchronisationPerStepOutsideLogging_CUDA) {
   // Steps 3-6 are counted: after cuDNN's autotuning in the first steps, before the final log.
   auto source = std::make_unique<SyncCountingSource>(train::make_random_source(4, {16, 64, 64}, dev, 1), 3, 7);
   SyncCountingSource* counting = source.get();
-  train::PretrainTask task(cfg, dev, std::move(source));
+  train::PretrainTask task(app::pretrain_task_config(cfg), dev, std::move(source));
   const auto rows = run_steps(cfg, task);
   ASSERT_FALSE(rows.empty());
   EXPECT_EQ(counting->counted(), 4) << "synchronisations in 4 steps; the first ones came from:\n" << counting->sites();
@@ -123,7 +124,7 @@ TEST(TrainCuda, PretrainStepBf16_CUDA) {
   test::TempDir tmp;
   const auto cfg = cuda_config(tmp.path(), {"run.precision=bf16"});
   const torch::Device dev(torch::kCUDA, 0);
-  train::PretrainTask task(cfg, dev, train::make_random_source(4, {16, 64, 64}, dev, 1));
+  train::PretrainTask task(app::pretrain_task_config(cfg), dev, train::make_random_source(4, {16, 64, 64}, dev, 1));
   const auto rows = run_steps(cfg, task);
   ASSERT_EQ(rows.size(), 4u);
   for (const auto& r : rows) {
@@ -141,7 +142,7 @@ TEST(TrainCuda, PretrainStepFp16WithGradScaler_CUDA) {
   // as non-finite) and the scale backs off until steps apply.
   const auto cfg = cuda_config(tmp.path(), {"run.precision=fp16", "train.loss_scale_init=1e9", "train.steps=30"});
   const torch::Device dev(torch::kCUDA, 0);
-  train::PretrainTask task(cfg, dev, train::make_random_source(4, {16, 64, 64}, dev, 1));
+  train::PretrainTask task(app::pretrain_task_config(cfg), dev, train::make_random_source(4, {16, 64, 64}, dev, 1));
   const auto rows = run_steps(cfg, task);
   ASSERT_EQ(rows.size(), 30u);
   EXPECT_EQ(rows.front().get("skipped"), 1.0);
@@ -159,7 +160,7 @@ TEST(TrainCuda, ChannelsLastGivesTheSameLoss_CUDA) {
     const auto cfg = cuda_config(tmp.path(), {"run.precision=fp32", "train.steps=2", "run.deterministic=true",
                                               cl ? "train.channels_last=true" : "train.channels_last=false"});
     torch::manual_seed(0);
-    train::PretrainTask task(cfg, dev, train::make_random_source(4, {16, 64, 64}, dev, 1));
+    train::PretrainTask task(app::pretrain_task_config(cfg), dev, train::make_random_source(4, {16, 64, 64}, dev, 1));
     for (const auto& r : run_steps(cfg, task)) loss[cl].push_back(r.get("loss"));
     if (cl) {
       const auto w = task.model()->encoder()->parameters()[0];

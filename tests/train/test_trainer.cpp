@@ -3,6 +3,7 @@
 
 #include <fstream>
 
+#include "gtgm/app/train_setup.h"
 #include "gtgm/config/load.h"
 #include "gtgm/core/atomic_file.h"
 #include "gtgm/train/checkpoint.h"
@@ -15,7 +16,7 @@ using namespace gtgm;
 
 namespace {
 
-config::Config toy_config(const fs::path& run_dir, std::vector<std::string> extra = {}) {
+train::TrainerConfig toy_config(const fs::path& run_dir, std::vector<std::string> extra = {}) {
   std::vector<std::string> sets = {"run.dir=" + run_dir.string(), "run.device=cpu",
                                    "run.precision=fp32",          "train.steps=12",
                                    "train.log_every=1",           "train.checkpoint_every=3",
@@ -25,7 +26,7 @@ config::Config toy_config(const fs::path& run_dir, std::vector<std::string> extr
                                    "optim.accumulation=2",        "optim.grad_clip=0.5",
                                    "run.log_level=warn"};
   sets.insert(sets.end(), extra.begin(), extra.end());
-  return config::default_config(sets);
+  return app::trainer_config(config::default_config(sets));
 }
 
 train::TrainerOptions quiet_trainer_options(int64_t stop_after = -1) {

@@ -68,34 +68,83 @@ struct EnumNames<HeadType> {
                                                                {HeadType::Affinity, "affinity"}};
 };
 
-/// `model:` image encoder, decoder and projection heads; `type:` picks a registry factory.
-/// Per-axis values are written D x H x W ("1x2x2"; one number means every axis; 2D uses "HxW").
-struct ModelConfig {
-  // ---- shared by every encoder ----
-  EncoderType type = EncoderType::ResNet3d;
+/// `model:` keys every encoder shares (the decoders' conv blocks read them too). One home for
+/// each: an encoder reads them from here, never from a copy.
+struct EncoderConfig {
   int spatial_dims = 3;
   int in_channels = 1;
   Norm norm = Norm::Batch;
   int norm_groups = 8;
   Activation activation = Activation::ReLU;
   int embed_dim = 2048;
-
-  // ---- resnet3d ----
-  int depth = 50;
   int base_channels = 64;
+  int max_channels = 320;
+
+  template <class V>
+  void visit(V& v) {
+    v.field("spatial_dims", spatial_dims, "2 (slices) or 3 (volumes); per-axis lists have this many entries.",
+            between(2, 3));
+    v.field("in_channels", in_channels, "Input channels (4 for BrainTumour's multi-modal MRI).", ge(1));
+    v.field("norm", norm, "Normalisation layers of conv encoders/decoders.");
+    v.field("norm_groups", norm_groups, "Groups of `norm: group` (must divide every channel count).", ge(1));
+    v.field("activation", activation, "Activation of conv blocks (resnet3d in the paper: relu).");
+    v.field("embed_dim", embed_dim,
+            "Pooled image embedding size E (paper: 2048 = ResNet-50's width); a Linear `embed` is added after "
+            "global pooling only when the encoder's width differs; 0 = the encoder's width.",
+            ge(0));
+    v.field("base_channels", base_channels,
+            "resnet3d: channels of the stem and first stage (paper: 64); resunet/unet: channels of stage 0 when "
+            "`channels` is [].",
+            ge(1));
+    v.field("max_channels", max_channels, "Cap of automatic encoder and decoder channel counts (nnU-Net: 320).", ge(1));
+  }
+};
+
+/// `model:` keys of the resnet3d encoder: ResNet3d takes this struct as its options.
+struct ResNet3dConfig {
+  int depth = 50;
   std::vector<int> stem_kernel = {3, 7, 7};
   std::vector<int> stem_stride = {1, 2, 2};
   bool stem_pool = true;
 
-  // ---- resunet / unet encoder ----
+  template <class V>
+  void visit(V& v) {
+    v.field("depth", depth, "resnet3d depth.", one_of_int({10, 18, 34, 50, 101, 152}));
+    v.field("stem_kernel", stem_kernel, "resnet3d first conv kernel per axis (paper code: 3x7x7).", ge(1).length(2, 3));
+    v.field("stem_stride", stem_stride, "resnet3d first conv stride per axis (paper code: 1x2x2).", ge(1).length(2, 3));
+    v.field("stem_pool", stem_pool, "resnet3d: 3x3x3 max-pool (stride 2) after the first conv.");
+  }
+
+ private:
+  static Check one_of_int(std::initializer_list<int> values) {
+    Check c;
+    for (int x : values) c.choices.push_back(std::to_string(x));
+    return c;
+  }
+};
+
+/// `model:` keys of the resunet / unet encoder: ResUNetEncoder takes this struct as its options.
+struct UNetEncoderConfig {
   int stages = 5;
   std::vector<int> channels = {};
-  int max_channels = 320;
   std::vector<std::string> strides = {};
   std::vector<std::string> kernels = {};
   std::vector<int> blocks = {};
 
-  // ---- vit3d ----
+  template <class V>
+  void visit(V& v) {
+    v.field("stages", stages, "resunet/unet: encoder stages (resolutions).", between(1, 8));
+    v.field("channels", channels, "resunet/unet: channels per stage; [] = base_channels*2^i capped at max_channels.",
+            ge(1));
+    v.field("strides", strides,
+            "resunet/unet: stride of each stage's first conv, e.g. [\"1\", \"1x2x2\", \"2\"]; [] = 1 then 2.");
+    v.field("kernels", kernels, "resunet/unet: conv kernel of each stage, e.g. [\"1x3x3\", \"3\"]; [] = 3.");
+    v.field("blocks", blocks, "resunet/unet: (residual) double-conv blocks per stage; [] = 1 each.", ge(1));
+  }
+};
+
+/// `model:` keys of the vit3d encoder: ViT3d takes this struct as its options.
+struct ViT3dConfig {
   std::vector<int> patch_size = {16, 16, 16};
   std::vector<int> input_size = {32, 160, 160};
   int hidden_size = 768;
@@ -104,6 +153,33 @@ struct ModelConfig {
   int mlp_dim = 3072;
   PosEmbed pos_embed = PosEmbed::Learnable;
   double dropout = 0.0;
+
+  template <class V>
+  void visit(V& v) {
+    v.field("patch_size", patch_size, "vit3d patch size per axis (anisotropic allowed, e.g. [4, 16, 16]).",
+            ge(1).length(2, 3));
+    v.field("input_size", input_size,
+            "vit3d: input size the learnable position embeddings are made for; other sizes interpolate them.",
+            ge(1).length(2, 3));
+    v.field("hidden_size", hidden_size, "vit3d token width (ViT-B: 768).", ge(1));
+    v.field("num_layers", num_layers, "vit3d transformer blocks (ViT-B: 12).", ge(1));
+    v.field("num_heads", num_heads, "vit3d attention heads (must divide hidden_size).", ge(1));
+    v.field("mlp_dim", mlp_dim, "vit3d MLP width (ViT-B: 3072).", ge(1));
+    v.field("pos_embed", pos_embed, "vit3d position embeddings.");
+    v.field("dropout", dropout, "vit3d dropout in attention output and MLP.", between(0, 1));
+  }
+};
+
+/// `model:` image encoder, decoder and projection heads; `type:` picks a registry factory.
+/// Per-axis values are written D x H x W ("1x2x2"; one number means every axis; 2D uses "HxW").
+/// The encoder keys live in one sub-struct per encoder (plus EncoderConfig for the shared ones),
+/// all visited on the same level, so the YAML keys stay flat: `model.depth`, `model.patch_size`.
+struct ModelConfig {
+  EncoderType type = EncoderType::ResNet3d;
+  EncoderConfig encoder;    ///< shared by every encoder
+  ResNet3dConfig resnet3d;  ///< type: resnet3d
+  UNetEncoderConfig unet;   ///< type: resunet, unet
+  ViT3dConfig vit3d;        ///< type: vit3d
 
   // ---- projection heads (pretraining) ----
   int text_embed_dim = 768;
@@ -123,41 +199,10 @@ struct ModelConfig {
   template <class V>
   void visit(V& v) {
     v.field("type", type, "Image encoder.");
-    v.field("spatial_dims", spatial_dims, "2 (slices) or 3 (volumes); per-axis lists have this many entries.",
-            between(2, 3));
-    v.field("in_channels", in_channels, "Input channels (4 for BrainTumour's multi-modal MRI).", ge(1));
-    v.field("norm", norm, "Normalisation layers of conv encoders/decoders.");
-    v.field("norm_groups", norm_groups, "Groups of `norm: group` (must divide every channel count).", ge(1));
-    v.field("activation", activation, "Activation of conv blocks (resnet3d in the paper: relu).");
-    v.field("embed_dim", embed_dim,
-            "Pooled image embedding size E (paper: 2048 = ResNet-50's width); a Linear `embed` is added after "
-            "global pooling only when the encoder's width differs; 0 = the encoder's width.",
-            ge(0));
-    v.field("depth", depth, "resnet3d depth.", one_of_int({10, 18, 34, 50, 101, 152}));
-    v.field("base_channels", base_channels, "resnet3d: channels of the stem and first stage (paper: 64).", ge(1));
-    v.field("stem_kernel", stem_kernel, "resnet3d first conv kernel per axis (paper code: 3x7x7).",
-            ge(1).length(2, 3));
-    v.field("stem_stride", stem_stride, "resnet3d first conv stride per axis (paper code: 1x2x2).", ge(1).length(2, 3));
-    v.field("stem_pool", stem_pool, "resnet3d: 3x3x3 max-pool (stride 2) after the first conv.");
-    v.field("stages", stages, "resunet/unet: encoder stages (resolutions).", between(1, 8));
-    v.field("channels", channels, "resunet/unet: channels per stage; [] = base_channels*2^i capped at max_channels.",
-            ge(1));
-    v.field("max_channels", max_channels, "Cap of automatic encoder and decoder channel counts (nnU-Net: 320).", ge(1));
-    v.field("strides", strides,
-            "resunet/unet: stride of each stage's first conv, e.g. [\"1\", \"1x2x2\", \"2\"]; [] = 1 then 2.");
-    v.field("kernels", kernels, "resunet/unet: conv kernel of each stage, e.g. [\"1x3x3\", \"3\"]; [] = 3.");
-    v.field("blocks", blocks, "resunet/unet: (residual) double-conv blocks per stage; [] = 1 each.", ge(1));
-    v.field("patch_size", patch_size, "vit3d patch size per axis (anisotropic allowed, e.g. [4, 16, 16]).",
-            ge(1).length(2, 3));
-    v.field("input_size", input_size,
-            "vit3d: input size the learnable position embeddings are made for; other sizes interpolate them.",
-            ge(1).length(2, 3));
-    v.field("hidden_size", hidden_size, "vit3d token width (ViT-B: 768).", ge(1));
-    v.field("num_layers", num_layers, "vit3d transformer blocks (ViT-B: 12).", ge(1));
-    v.field("num_heads", num_heads, "vit3d attention heads (must divide hidden_size).", ge(1));
-    v.field("mlp_dim", mlp_dim, "vit3d MLP width (ViT-B: 3072).", ge(1));
-    v.field("pos_embed", pos_embed, "vit3d position embeddings.");
-    v.field("dropout", dropout, "vit3d dropout in attention output and MLP.", between(0, 1));
+    encoder.visit(v);
+    resnet3d.visit(v);
+    unet.visit(v);
+    vit3d.visit(v);
     v.field("text_embed_dim", text_embed_dim, "Text encoder output size fed to text_proj (BioBERT: 768).", ge(1));
     v.field("proj_hidden", proj_hidden, "Projection MLP hidden size (paper: 2048).", ge(1));
     v.field("proj_dim", proj_dim, "Shared image-text projection size (paper: 512).", ge(1));
@@ -175,13 +220,6 @@ struct ModelConfig {
     v.field("num_classes", num_classes, "Segmentation classes including background.", ge(1));
     v.field("deep_supervision", deep_supervision, "Extra outputs at lower decoder scales.");
   }
-
- private:
-  static Check one_of_int(std::initializer_list<int> values) {
-    Check c;
-    for (int x : values) c.choices.push_back(std::to_string(x));
-    return c;
-  }
 };
 
 /// Parses a per-axis spec: "1x2x2" -> {1, 2, 2}; "2" -> {2, 2, 2} (`dims` copies). Throws
@@ -195,9 +233,10 @@ struct StagePlan {
   std::vector<std::vector<int64_t>> kernels;  ///< [stages][dims]
   std::vector<int64_t> blocks;                ///< [stages]
 };
-/// Resolves `stages`, `channels`, `strides`, `kernels`, `blocks`, `base_channels`, `max_channels`.
-/// Throws gtgm::ConfigError naming the key on inconsistent lengths.
-StagePlan resolve_stage_plan(const ModelConfig& cfg);
+/// Resolves `stages`, `channels`, `strides`, `kernels`, `blocks` (and `base_channels`,
+/// `max_channels`, `spatial_dims` of the shared keys). Throws gtgm::ConfigError naming the key on
+/// inconsistent lengths.
+StagePlan resolve_stage_plan(const EncoderConfig& shared, const UNetEncoderConfig& cfg);
 
 /// Cross-field problems of the model section (one message per problem, naming the keys); empty
 /// when consistent. Called by config::validate.

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "gtgm/config/config.h"
+#include "gtgm/config/data_config.h"
 #include "gtgm/data/plan.h"
 #include "gtgm/io/checks.h"
 
@@ -40,7 +40,7 @@ struct PreprocessResult {
 /// `gtgm preprocess`: plans first when plan.json is missing, checks the plan against the config,
 /// preprocesses every training case into cases/ (skipping cases already written for this plan
 /// unless `force`), then writes cache.json. Failing cases are all reported in one error after
-/// the others are written.
-PreprocessResult run_preprocess(const config::Config& cfg, bool force = false);
+/// the others are written. `seed` (run.seed) seeds each case's preprocessing.
+PreprocessResult run_preprocess(const config::DataConfig& cfg, int64_t seed, bool force = false);
 
 }  // namespace gtgm::data

@@ -7,9 +7,15 @@
 #include <string>
 #include <vector>
 
+#include "gtgm/config/model_config.h"
 #include "gtgm/models/layers.h"
 
 namespace gtgm::models {
+
+/// A config list of sizes as a Shape.
+Shape to_shape(const std::vector<int>& v);
+/// The conv-block settings of the shared encoder keys (spatial_dims, norm, norm_groups, activation).
+BlockSpec block_spec(const config::EncoderConfig& shared);
 
 /// What an encoder returns.
 struct EncoderOutput {

@@ -7,22 +7,6 @@
 
 namespace gtgm::models {
 
-/// Options of ResNet3d.
-struct ResNet3dOptions {
-  TORCH_ARG(int, depth) = 50;  ///< 10, 18, 34 (basic blocks) or 50, 101, 152 (bottlenecks)
-  TORCH_ARG(int, spatial_dims) = 3;
-  TORCH_ARG(int64_t, in_channels) = 1;
-  TORCH_ARG(int64_t, base_channels) = 64;  ///< stem / layer1 planes; layers use 1, 2, 4, 8 x base
-  TORCH_ARG(Shape, stem_kernel) = Shape({3, 7, 7});
-  TORCH_ARG(Shape, stem_stride) = Shape({1, 2, 2});
-  TORCH_ARG(bool, stem_pool) = true;
-  TORCH_ARG(NormKind, norm) = NormKind::Batch;
-  TORCH_ARG(int64_t, norm_groups) = 8;
-  TORCH_ARG(ActKind, act) = ActKind::ReLU;
-  /// Pooled width; 0 = the natural width (8 * base * expansion: 2048 for ResNet-50).
-  TORCH_ARG(int64_t, embed_dim) = 0;
-};
-
 /// Blocks per layer for a depth (throws listing the supported depths).
 std::vector<int64_t> resnet_layers(int depth);
 
@@ -30,14 +14,19 @@ std::vector<int64_t> resnet_layers(int depth);
 /// for ResNet-50 with the paper stem: channels 64, 256, 512, 1024, 2048 at strides (1,2,2),
 /// (2,4,4), (4,8,8), (8,16,16), (16,32,32). pooled: mean of layer4 -> [B, embed_dim].
 /// Any input size works for the encoder itself (sizes round up at each stride).
+/// Options: `options` holds the resnet3d keys (depth 10, 18, 34 with basic blocks or 50, 101, 152
+/// with bottlenecks; the stem), `shared` the keys every encoder reads (stem / layer1 planes =
+/// base_channels, layers use 1, 2, 4, 8 x base; embed_dim 0 = the natural width 8 * base *
+/// expansion: 2048 for ResNet-50).
 class ResNet3dImpl : public EncoderImpl {
  public:
-  explicit ResNet3dImpl(const ResNet3dOptions& options = {});
+  explicit ResNet3dImpl(const config::EncoderConfig& shared = {}, const config::ResNet3dConfig& options = {});
   EncoderOutput forward(const torch::Tensor& x) override;
-  const ResNet3dOptions& options() const { return options_; }
+  const config::ResNet3dConfig& options() const { return options_; }
 
  private:
-  ResNet3dOptions options_;
+  config::ResNet3dConfig options_;
+  ActKind act_;
   Conv conv1_{nullptr};
   Norm bn1_{nullptr};
   std::vector<torch::nn::Sequential> layers_;

@@ -7,27 +7,6 @@
 
 namespace gtgm::models {
 
-/// Position embedding kinds.
-enum class PosEmbedKind { Learnable, SinCos };
-
-/// Options of ViT3d.
-struct ViT3dOptions {
-  TORCH_ARG(int, spatial_dims) = 3;
-  TORCH_ARG(int64_t, in_channels) = 1;
-  TORCH_ARG(Shape, patch_size) = Shape({16, 16, 16});
-  /// Input size the learnable position embeddings are made for; other (patch-divisible) sizes
-  /// interpolate them (trilinear on the patch grid).
-  TORCH_ARG(Shape, input_size) = Shape({32, 160, 160});
-  TORCH_ARG(int64_t, hidden_size) = 768;
-  TORCH_ARG(int64_t, num_layers) = 12;
-  TORCH_ARG(int64_t, num_heads) = 12;
-  TORCH_ARG(int64_t, mlp_dim) = 3072;
-  TORCH_ARG(PosEmbedKind, pos_embed) = PosEmbedKind::Learnable;
-  TORCH_ARG(double, dropout) = 0.0;
-  /// Pooled width; 0 = hidden_size.
-  TORCH_ARG(int64_t, embed_dim) = 0;
-};
-
 /// Multi-head self-attention: qkv Linear (hidden -> 3 hidden), softmax(q k^T / sqrt(d)) v, proj.
 /// [B, N, hidden] -> [B, N, hidden].
 class SelfAttentionImpl : public torch::nn::Module {
@@ -66,20 +45,25 @@ torch::Tensor sincos_position_embedding(const Shape& grid, int64_t hidden);
 /// k = 1..L, L = max(1, ceil(log2(max patch))) (UNETR: layers 3, 6, 9, 12 for patch 16; the
 /// last one after the final norm). pooled: mean over tokens after the final norm -> [B, embed_dim].
 /// Inputs must be multiples of the patch size.
+/// Options: `options` holds the vit3d keys (per-axis patch and input sizes; input_size is the size
+/// the learnable position embeddings are made for, other patch-divisible sizes interpolate them
+/// trilinearly on the patch grid), `shared` the keys every encoder reads (spatial_dims,
+/// in_channels; embed_dim 0 = hidden_size).
 class ViT3dImpl : public EncoderImpl {
  public:
-  explicit ViT3dImpl(const ViT3dOptions& options = {});
+  explicit ViT3dImpl(const config::EncoderConfig& shared = {}, const config::ViT3dConfig& options = {});
   EncoderOutput forward(const torch::Tensor& x) override;
-  Shape size_divisor() const override { return options_.patch_size(); }
-  Shape required_divisor() const override { return options_.patch_size(); }
-  const ViT3dOptions& options() const { return options_; }
+  Shape size_divisor() const override { return patch_; }
+  Shape required_divisor() const override { return patch_; }
+  const config::ViT3dConfig& options() const { return options_; }
   /// Transformer layer (1-based) behind each feature.
   const std::vector<int64_t>& tap_layers() const { return taps_; }
   /// Position embeddings for a patch grid: [1, prod(grid), hidden].
   torch::Tensor position_embedding(const Shape& grid);
 
  private:
-  ViT3dOptions options_;
+  config::ViT3dConfig options_;
+  Shape patch_, input_size_;  ///< options_.patch_size / input_size with spatial_dims entries
   std::vector<int64_t> taps_;
   Conv patch_embed_{nullptr};
   torch::Tensor pos_embed_;  ///< learnable: [1, prod(input_size / patch), hidden]

@@ -51,9 +51,8 @@ class AffinityTask : public FinetuneTaskBase {
  public:
   /// `volumes`: the cached EM volumes (labels required); `train_slices[i]` the z range of volume i
   /// to sample crops from. Needs model.head: affinity.
-  AffinityTask(const config::Config& cfg, const torch::Device& device,
-               std::shared_ptr<const data::CacheDataset> volumes, std::vector<SliceRange> train_slices,
-               ValidateFn validate = nullptr);
+  AffinityTask(FinetuneTaskConfig cfg, const torch::Device& device, std::shared_ptr<const data::CacheDataset> volumes,
+               std::vector<SliceRange> train_slices, ValidateFn validate = nullptr);
   ~AffinityTask() override;
 
   std::string name() const override { return "affinity"; }

@@ -84,13 +84,4 @@ void restore_torch_rng(const io::NamedTensors& states);
 nlohmann::json capture_std_rng();
 void restore_std_rng(const nlohmann::json& state);
 
-/// Config keys that may differ between a checkpoint and the run resuming it (output locations,
-/// logging, horizon and cadence, data/model paths that move between machines, loader threads).
-const std::vector<std::string>& resume_whitelist();
-/// Differences ("key: saved -> current") between the checkpoint's config and this run's, without
-/// the whitelisted keys. Empty when the run may resume.
-std::vector<std::string> resume_config_mismatches(const config::Config& saved, const config::Config& current);
-/// Throws gtgm::ConfigError listing resume_config_mismatches() when there are any.
-void check_resume_config(const config::Config& saved, const config::Config& current, const std::string& checkpoint);
-
 }  // namespace gtgm::train

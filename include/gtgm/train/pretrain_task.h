@@ -10,7 +10,12 @@
 #include <string>
 #include <vector>
 
-#include "gtgm/config/config.h"
+#include "gtgm/config/data_config.h"
+#include "gtgm/config/loss_config.h"
+#include "gtgm/config/model_config.h"
+#include "gtgm/config/run_config.h"
+#include "gtgm/config/text_config.h"
+#include "gtgm/config/train_config.h"
 #include "gtgm/data/loader.h"
 #include "gtgm/dist/context.h"
 #include "gtgm/losses/objective.h"
@@ -35,16 +40,26 @@ class PretrainSource {
   virtual std::vector<std::string> case_ids() const = 0;
 };
 
-/// The pretraining loader over the preprocessing cache of `cfg.data` (data::resolve_cache_dir),
-/// sharded by `ctx` rank / world size, seeded by run.seed. Throws naming the cache dir when it has
-/// no cache.json (run `gtgm preprocess` first).
-std::unique_ptr<PretrainSource> make_loader_source(const config::Config& cfg, const torch::Device& device,
-                                                   const dist::Context& ctx);
+/// The pretraining loader over the preprocessing cache of `cfg` (data::resolve_cache_dir),
+/// sharded by `ctx` rank / world size, seeded by `seed` (run.seed). Throws naming the cache dir
+/// when it has no cache.json (run `gtgm preprocess` first).
+std::unique_ptr<PretrainSource> make_loader_source(const config::DataConfig& cfg, int64_t seed,
+                                                   const torch::Device& device, const dist::Context& ctx);
 
 /// Random views (uniform [0, 1], from a generator seeded by `seed`, resumable) of `crop` with
 /// case ids "synthetic_0".."synthetic_{cases-1}" and positions (0, 0, 0): the bench and tests.
 std::unique_ptr<PretrainSource> make_random_source(int64_t batch_size, const std::vector<int64_t>& crop,
                                                    const torch::Device& device, uint64_t seed, int cases = 4);
+
+/// The config sections PretrainTask reads (app::pretrain_task_config fills it from a whole config).
+struct PretrainTaskConfig {
+  config::RunConfig run;      ///< seed
+  config::DataConfig data;    ///< the loader (when no source is given)
+  config::ModelConfig model;  ///< the GtgmModel
+  config::TextConfig text;    ///< caption and embedding caches, text encoder
+  config::LossConfig loss;    ///< the objective
+  config::TrainConfig train;  ///< steps (BYOL momentum), mix_datasets
+};
 
 class PretrainTask : public Task {
  public:
@@ -53,8 +68,7 @@ class PretrainTask : public Task {
   /// batches from `source` (make_loader_source when null). Every mistake in the text setup is a
   /// ConfigError naming the key (missing caption cache, embedding width != model.text_embed_dim,
   /// captions missing for some volumes).
-  PretrainTask(const config::Config& cfg, const torch::Device& device,
-               std::unique_ptr<PretrainSource> source = nullptr);
+  PretrainTask(PretrainTaskConfig cfg, const torch::Device& device, std::unique_ptr<PretrainSource> source = nullptr);
   ~PretrainTask() override;
 
   std::string name() const override { return "pretrain"; }
@@ -78,7 +92,7 @@ class PretrainTask : public Task {
   const std::string& text_source() const { return text_source_; }
 
  private:
-  config::Config cfg_;
+  PretrainTaskConfig cfg_;
   torch::Device device_;
   dist::Context dist_;
   std::unique_ptr<PretrainSource> source_;

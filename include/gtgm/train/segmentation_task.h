@@ -79,7 +79,16 @@ using ValidateFn = std::function<Validation(int64_t step, const StepContext& ctx
 /// The Dice+CE options of the `finetune:` section.
 losses::DiceCeOptions dice_ce_options(const config::FinetuneConfig& cfg);
 
-/// What the segmentation and affinity tasks share: the config, the device, a SegmentationModel
+/// The config sections the fine-tuning tasks read (app::finetune_task_config fills it from a whole
+/// config).
+struct FinetuneTaskConfig {
+  config::RunConfig run;            ///< seed
+  config::DataConfig data;          ///< crops, batch size, loader
+  config::ModelConfig model;        ///< the SegmentationModel
+  config::FinetuneConfig finetune;  ///< loss weights, affinity balance
+};
+
+/// What the segmentation and affinity tasks share: the config sections, the device, a SegmentationModel
 /// whose head the task names, the injected validation and the encoder initialisation.
 class FinetuneTaskBase : public Task {
  public:
@@ -95,10 +104,10 @@ class FinetuneTaskBase : public Task {
  protected:
   /// Throws ConfigError unless model.head is `task` (the finetune.task it serves; `hint` ends the
   /// message), then builds the model on `device`.
-  FinetuneTaskBase(const config::Config& cfg, const torch::Device& device, ValidateFn validate, const std::string& task,
+  FinetuneTaskBase(FinetuneTaskConfig cfg, const torch::Device& device, ValidateFn validate, const std::string& task,
                    const std::string& hint);
 
-  config::Config cfg_;
+  FinetuneTaskConfig cfg_;
   torch::Device device_;
   models::SegmentationModel model_{nullptr};
   ValidateFn validate_;
@@ -109,7 +118,7 @@ class SegmentationTask : public FinetuneTaskBase {
   /// Builds the segmentation model (model:, head must be "segmentation") on `device` and a
   /// SegLoader over `train_cases` (every case needs a label; seed run.seed). `validate` may be
   /// null (no validation).
-  SegmentationTask(const config::Config& cfg, const torch::Device& device,
+  SegmentationTask(FinetuneTaskConfig cfg, const torch::Device& device,
                    std::shared_ptr<const data::CacheDataset> train_cases, ValidateFn validate = nullptr);
   ~SegmentationTask() override;
 

@@ -17,7 +17,11 @@
 #include <optional>
 #include <string>
 
-#include "gtgm/config/config.h"
+#include "gtgm/config/data_config.h"
+#include "gtgm/config/dist_config.h"
+#include "gtgm/config/optim_config.h"
+#include "gtgm/config/run_config.h"
+#include "gtgm/config/train_config.h"
 #include "gtgm/core/device.h"
 #include "gtgm/core/progress.h"
 #include "gtgm/dist/context.h"
@@ -28,6 +32,22 @@
 #include "gtgm/train/task.h"
 
 namespace gtgm::train {
+
+/// What the Trainer reads of the config: its sections, the resolved config text every checkpoint
+/// stores, and the check a checkpoint's config must pass before resume() restores anything.
+/// app::trainer_config fills it from a whole config.
+struct TrainerConfig {
+  config::RunConfig run;      ///< dir, precision, deterministic
+  config::TrainConfig train;  ///< horizon, cadence, loss scaling, cudnn_benchmark, channels_last
+  config::OptimConfig optim;  ///< optimiser, schedule, accumulation, clipping
+  config::DistConfig dist;    ///< bucket_mb
+  config::DataConfig data;    ///< pin_memory
+  /// The whole resolved config (config::to_yaml), written into every checkpoint.
+  std::string config_yaml;
+  /// Called by resume() with the checkpoint's config text and dir; throws to refuse the checkpoint
+  /// (app::check_resume_config). Null = no check.
+  std::function<void(const std::string& saved_config_yaml, const std::string& checkpoint)> check_resume;
+};
 
 struct TrainerOptions {
   /// Where metrics and checkpoints go; empty = config run.dir.
@@ -61,13 +81,13 @@ class Trainer {
   /// In a distributed job (dist::global() with world > 1) it also builds the gradient Reducer,
   /// which broadcasts rank 0's parameters and buffers: every rank then starts identical. Rank 0
   /// alone writes metrics and checkpoints; each rank's loader and RNG states go into the checkpoint.
-  Trainer(const config::Config& cfg, Task& task, const torch::Device& device, TrainerOptions options = {});
+  Trainer(TrainerConfig cfg, Task& task, const torch::Device& device, TrainerOptions options = {});
   ~Trainer();
 
   /// Continues from `path` (a checkpoint dir, or a run dir: its newest checkpoint that verifies).
   /// Restores weights, optimiser, grad scaler, step, counters, task/loader state and every RNG.
-  /// Throws ConfigError with the mismatching keys when the checkpoint's config differs from this
-  /// run's outside resume_whitelist().
+  /// First hands the checkpoint's config to TrainerConfig::check_resume (app: throws ConfigError
+  /// with the keys that differ outside app::resume_whitelist()).
   void resume(const std::filesystem::path& path);
 
   /// Trains from the current step to train.steps (or a stop). Returns how it ended; throws
@@ -94,7 +114,7 @@ class Trainer {
   nlohmann::json local_rank_state() const;
   void restore_local_rank_state(const nlohmann::json& state);
 
-  config::Config cfg_;
+  TrainerConfig cfg_;
   Task& task_;
   torch::Device device_;
   TrainerOptions options_;
