@@ -43,9 +43,9 @@ std::vector<std::string> dataset_contradictions(const config::Config& cfg, const
   }
   if (!m.channel_names.empty()) {
     const int64_t n = static_cast<int64_t>(m.channel_names.size());
-    if (cfg.model.in_channels != n) {
+    if (cfg.model.encoder.in_channels != n) {
       out.push_back(fmt::format("model.in_channels is {}, but {} {} lists {} channel(s) ({}): set model.in_channels: {}",
-                                cfg.model.in_channels, json, channels_field, n, fmt::join(m.channel_names, ", "), n));
+                                cfg.model.encoder.in_channels, json, channels_field, n, fmt::join(m.channel_names, ", "), n));
     }
     const auto ct = std::count_if(m.channel_names.begin(), m.channel_names.end(),
                                   [](const std::string& s) { return upper(s) == "CT"; });

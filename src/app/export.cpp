@@ -119,37 +119,39 @@ ExportResult export_encoder(const ExportOptions& o) {
 ordered_json segmentation_architecture(const config::ModelConfig& cfg, models::SegmentationModelImpl& model) {
   using config::to_string;
   const auto& enc = *model.encoder();
+  const config::EncoderConfig& shared = cfg.encoder;
   ordered_json net;
-  net["spatial_dims"] = cfg.spatial_dims;
-  net["in_channels"] = cfg.in_channels;
-  net["input_layout"] = cfg.spatial_dims == 3 ? "[B, C, D, H, W]" : "[B, C, H, W]";
-  net["block"] = {
-      {"norm", to_string(cfg.norm)}, {"norm_groups", cfg.norm_groups}, {"activation", to_string(cfg.activation)}};
+  net["spatial_dims"] = shared.spatial_dims;
+  net["in_channels"] = shared.in_channels;
+  net["input_layout"] = shared.spatial_dims == 3 ? "[B, C, D, H, W]" : "[B, C, H, W]";
+  net["block"] = {{"norm", to_string(shared.norm)},
+                  {"norm_groups", shared.norm_groups},
+                  {"activation", to_string(shared.activation)}};
   ordered_json e;
   e["type"] = enc.type();
   if (const auto* r = dynamic_cast<const models::ResNet3dImpl*>(&enc)) {
-    const auto& o = r->options();
-    e["depth"] = o.depth();
-    e["base_channels"] = o.base_channels();
-    e["stem_kernel"] = models::expand_shape(o.stem_kernel(), cfg.spatial_dims, "model.stem_kernel");
-    e["stem_stride"] = models::expand_shape(o.stem_stride(), cfg.spatial_dims, "model.stem_stride");
-    e["stem_pool"] = o.stem_pool();
+    const config::ResNet3dConfig& o = r->options();
+    e["depth"] = o.depth;
+    e["base_channels"] = shared.base_channels;
+    e["stem_kernel"] = models::expand_shape(models::to_shape(o.stem_kernel), shared.spatial_dims, "model.stem_kernel");
+    e["stem_stride"] = models::expand_shape(models::to_shape(o.stem_stride), shared.spatial_dims, "model.stem_stride");
+    e["stem_pool"] = o.stem_pool;
   } else if (dynamic_cast<const models::ResUNetEncoderImpl*>(&enc) != nullptr) {
-    const auto plan = config::resolve_stage_plan(cfg);
+    const auto plan = config::resolve_stage_plan(shared, cfg.unet);
     e["channels"] = plan.channels;
     e["strides"] = plan.strides;
     e["kernels"] = plan.kernels;
     e["blocks"] = plan.blocks;
   } else if (const auto* v = dynamic_cast<const models::ViT3dImpl*>(&enc)) {
-    const auto& o = v->options();
-    e["patch_size"] = o.patch_size();
-    e["input_size"] = o.input_size();
-    e["hidden_size"] = o.hidden_size();
-    e["num_layers"] = o.num_layers();
-    e["num_heads"] = o.num_heads();
-    e["mlp_dim"] = o.mlp_dim();
-    e["pos_embed"] = o.pos_embed() == models::PosEmbedKind::SinCos ? "sincos" : "learnable";
-    e["dropout"] = o.dropout();
+    const config::ViT3dConfig& o = v->options();
+    e["patch_size"] = o.patch_size;
+    e["input_size"] = o.input_size;
+    e["hidden_size"] = o.hidden_size;
+    e["num_layers"] = o.num_layers;
+    e["num_heads"] = o.num_heads;
+    e["mlp_dim"] = o.mlp_dim;
+    e["pos_embed"] = to_string(o.pos_embed);
+    e["dropout"] = o.dropout;
     e["tap_layers"] = v->tap_layers();
   } else {
     GTGM_THROW("export: model.type {} has no architecture description", enc.type());
