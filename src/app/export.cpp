@@ -46,6 +46,15 @@ void check_weights_finite(const io::NamedTensors& state, const fs::path& file) {
 
 ExportResult export_encoder(const ExportOptions& o) {
   ExportResult result;
+  // The output folder is checked before any checkpoint is read, so a wrong --out fails at once.
+  {
+    std::error_code ec;
+    const auto st = fs::status(o.out, ec);
+    GTGM_CHECK(!fs::exists(st) || fs::is_directory(st),
+               "export --out: {} is a file; expected a folder (the export "
+               "writes encoder.safetensors, encoder.pt and architecture.json into it)",
+               o.out.string());
+  }
   result.checkpoint = train::resolve_checkpoint(o.source, o.best);
   const fs::path ck = result.checkpoint;
   const config::Config cfg =
@@ -71,7 +80,7 @@ ExportResult export_encoder(const ExportOptions& o) {
              ck.string());
   io::load_state_into(*encoder, enc_state, /*strict=*/true, (ck / "model.safetensors").string());
 
-  fs::create_directories(o.out);
+  core::create_dirs(o.out, "export --out (output folder)");
   const io::NamedTensors state = io::module_state(*encoder);
   const std::map<std::string, std::string> meta = {{"format", "gtgm-encoder"},
                                                    {"encoder", config::to_string(cfg.model.type)},

@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "gtgm/config/load.h"
+#include "gtgm/core/atomic_file.h"
 #include "gtgm/core/build_info.h"
 #include "gtgm/core/device.h"
 #include "gtgm/core/error.h"
@@ -62,6 +63,10 @@ RunSession::RunSession(const config::Config& cfg, const std::string& command, bo
   const std::filesystem::path run_dir = cfg.run.dir;
   std::filesystem::create_directories(run_dir);
   lock_.fd = lock_run_dir(run_dir, command);
+  // Temp files of a killed earlier process (its metrics, best.json, checkpoint folders).
+  const int stale =
+      core::remove_stale_temp_files(run_dir) + core::remove_stale_temp_files(train::checkpoints_root(run_dir));
+  if (stale > 0) GTGM_INFO("removed {} temp file(s) left in {} by a killed earlier run", stale, run_dir.string());
   if (!resuming && !train::list_checkpoints(run_dir).empty()) {
     throw ConfigError(
         fmt::format("{} already holds checkpoints of a run; pass --resume {} to continue it, or set "

@@ -1,5 +1,6 @@
 // The gtgm executable: parses the command line and hands over to one command. Exit codes:
 // 0 ok, 1 runtime error, 2 usage or config error. Errors are one clear line, no stack dump.
+#include <filesystem>
 #include <iostream>
 
 #include "commands.h"
@@ -39,6 +40,18 @@ int main(int argc, char** argv) {
   } catch (const Error& e) {
     std::cerr << "gtgm: error: " << e.message() << "\n";
     if (!e.location().empty()) core::logger().debug("raised at {}", e.location());
+    return 1;
+  } catch (const std::filesystem::filesystem_error& e) {
+    // A filesystem call without a gtgm check in front of it: name the path first, then the reason
+    // and the operation, instead of libstdc++'s "filesystem error: ..." text.
+    std::string op = e.what();
+    const std::string prefix = "filesystem error: ";
+    if (op.rfind(prefix, 0) == 0) op = op.substr(prefix.size());
+    const auto colon = op.find(": ");
+    if (colon != std::string::npos) op = op.substr(0, colon);
+    std::cerr << "gtgm: error: " << (e.path1().empty() ? std::string("(no path)") : e.path1().string()) << ": "
+              << e.code().message() << " (" << op
+              << (e.path2().empty() ? std::string() : std::string(", with ") + e.path2().string()) << ")\n";
     return 1;
   } catch (const std::exception& e) {
     std::cerr << "gtgm: error: " << e.what() << "\n";

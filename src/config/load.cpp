@@ -128,6 +128,12 @@ Config bind_tree(const detail::SourceNode& tree, const std::vector<std::string>&
 
 Config load_config(const fs::path& file, const std::vector<std::string>& sets) {
   if (!fs::exists(file)) throw ConfigError(fmt::format("config file {} does not exist", file.string()));
+  // Reading a folder yields no text, which would run with every default.
+  if (fs::is_directory(file))
+    throw ConfigError(
+        fmt::format("config file {} is a folder; expected a YAML file (a run folder holds "
+                    "config.resolved.yaml)",
+                    file.string()));
   const std::string text = core::read_text_file(file);
   return bind_tree(detail::load_tree(text, file.lexically_normal().string(), file.parent_path()), sets);
 }

@@ -1,5 +1,7 @@
 #include "source_tree.h"
 
+#include <yaml-cpp/depthguard.h>
+
 #include <algorithm>
 
 #include "gtgm/core/atomic_file.h"
@@ -66,6 +68,12 @@ SourceNode load_tree(const std::string& text, const std::string& name, const fs:
   YAML::Node doc;
   try {
     doc = YAML::Load(text);
+  } catch (const YAML::DeepRecursion& e) {
+    // yaml-cpp stops at its depth limit with the message "bad file".
+    throw ConfigError(
+        fmt::format("{}:{}: invalid YAML: nested too deeply ({} levels, above yaml-cpp's limit); a "
+                    "config needs a few levels (section: key: value)",
+                    name, e.mark.line + 1, e.depth()));
   } catch (const YAML::Exception& e) {
     throw ConfigError(fmt::format("{}:{}: invalid YAML: {}", name, e.mark.line + 1, e.msg));
   }
@@ -97,6 +105,9 @@ SourceNode load_tree(const std::string& text, const std::string& name, const fs:
   }
   if (!fs::exists(parent_path)) {
     throw ConfigError(fmt::format("{}: inherit: parent file {} does not exist", inherit.where(), parent_name));
+  }
+  if (fs::is_directory(parent_path)) {
+    throw ConfigError(fmt::format("{}: inherit: {} is a folder; expected a YAML file", inherit.where(), parent_name));
   }
   SourceNode parent = load_tree(core::read_text_file(parent_path), parent_name, parent_path.parent_path(), chain);
   merge(parent, tree);

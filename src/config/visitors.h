@@ -2,7 +2,10 @@
 // Private to config/: the generic visitors over config structs (see schema.h).
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
+#include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <set>
 #include <string>
 #include <type_traits>
@@ -79,16 +82,15 @@ bool convert_scalar(const YAML::Node& n, T& out) {
     out = n.Scalar();
     return true;
   } else if constexpr (std::is_floating_point_v<T>) {
-    // YAML 1.2 core: accept ints and floats, incl. ".inf"? No: configs never need them.
-    try {
-      size_t pos = 0;
-      const double d = std::stod(n.Scalar(), &pos);
-      if (pos != n.Scalar().size()) return false;
-      out = static_cast<T>(d);
-      return true;
-    } catch (...) {
-      return false;
-    }
+    // strtod, not stod: an overflow such as 1e999 reads as inf, which the Reader then refuses by
+    // name ("must be finite") instead of calling a valid number "not a number".
+    const std::string& text = n.Scalar();
+    if (text.empty() || std::isspace(static_cast<unsigned char>(text[0]))) return false;
+    char* end = nullptr;
+    const double d = std::strtod(text.c_str(), &end);
+    if (end != text.c_str() + text.size()) return false;
+    out = static_cast<T>(d);
+    return true;
   } else {
     try {
       out = n.as<T>();
@@ -194,6 +196,14 @@ class Reader {
         return false;
       }
     } else if constexpr (!std::is_same_v<E, bool>) {
+      // No config field has a use for inf or nan (a bound that is "off" is 0 or a flag), and an
+      // inf learning rate or weight only shows up later as a diverged run; refused for every field.
+      if constexpr (std::is_floating_point_v<E>) {
+        if (!std::isfinite(e)) {
+          error(at, key, "must be finite, got " + scalar_text(static_cast<double>(e)));
+          return false;
+        }
+      }
       if (!check.accepts(static_cast<double>(e))) {
         error(at, key, scalar_text(e) + " is out of range; expected " + check.describe());
         return false;

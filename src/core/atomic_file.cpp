@@ -1,12 +1,15 @@
 #include "gtgm/core/atomic_file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <limits>
+#include <regex>
 #include <sstream>
 
 #include "gtgm/core/error.h"
@@ -23,10 +26,38 @@ fs::path temp_sibling(const fs::path& path, const char* tag) {
 }
 
 void ensure_parent(const fs::path& path) {
-  if (path.has_parent_path() && !path.parent_path().empty()) fs::create_directories(path.parent_path());
+  if (path.has_parent_path() && !path.parent_path().empty())
+    create_dirs(path.parent_path(), "folder of " + path.string());
 }
 
 }  // namespace
+
+void create_dirs(const fs::path& dir, const std::string& what) {
+  std::error_code ec;
+  // The first existing ancestor that is not a folder is what the user got wrong.
+  for (fs::path p = dir; !p.empty(); p = p.parent_path()) {
+    const auto st = fs::status(p, ec);
+    if (ec && ec.value() == ELOOP)
+      GTGM_THROW("{}: {} cannot be created: {} is a symlink loop (too many levels of symbolic links)", what,
+                 dir.string(), p.string());
+    if (fs::exists(st)) {
+      GTGM_CHECK(fs::is_directory(st), "{}: {} cannot be created: {} is a file; expected a folder", what, dir.string(),
+                 p.string());
+      break;
+    }
+    if (p == p.parent_path()) break;
+  }
+  fs::create_directories(dir, ec);
+  GTGM_CHECK(!ec, "{}: cannot create the folder {}: {}", what, dir.string(), ec.message());
+}
+
+void check_file_target(const fs::path& path, const std::string& what) {
+  std::error_code ec;
+  const auto st = fs::status(path, ec);
+  GTGM_CHECK(!(ec && ec.value() == ELOOP), "{}: {} is a symlink loop (too many levels of symbolic links)", what,
+             path.string());
+  GTGM_CHECK(!fs::is_directory(st), "{}: {} is a folder; expected a file path", what, path.string());
+}
 
 void fsync_path(const fs::path& path) {
   const int fd = ::open(path.c_str(), O_RDONLY);
@@ -38,6 +69,7 @@ void fsync_path(const fs::path& path) {
 }
 
 void atomic_write(const fs::path& path, const std::function<void(std::ostream&)>& writer) {
+  check_file_target(path, "cannot write");
   ensure_parent(path);
   const fs::path tmp = temp_sibling(path, "tmp");
   try {
@@ -56,6 +88,27 @@ void atomic_write(const fs::path& path, const std::function<void(std::ostream&)>
     fs::remove(tmp, ec);
     throw;
   }
+}
+
+int remove_stale_temp_files(const fs::path& dir) {
+  static const std::regex kTemp(R"(\..+\.(tmp|tmpdir|old)\.(\d{1,10})\.\d+)");
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return 0;
+  int removed = 0;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    std::smatch m;
+    if (!std::regex_match(name, m, kTemp)) continue;
+    const long long pid = std::stoll(m[2].str());
+    // Still being written by a live process (on this host): leave it.
+    if (pid > 0 && pid <= std::numeric_limits<pid_t>::max() &&
+        (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM))
+      continue;
+    std::error_code rm;
+    fs::remove_all(e.path(), rm);
+    if (!rm) ++removed;
+  }
+  return removed;
 }
 
 void atomic_write_text(const fs::path& path, const std::string& text) {

@@ -3,6 +3,8 @@
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 
+#include <atomic>
+#include <cstdio>
 #include <mutex>
 
 #include "gtgm/core/error.h"
@@ -67,11 +69,61 @@ void set_log_rank(int rank, int world_size) {
 int log_rank() { return state().rank; }
 
 namespace {
+
+// A log file that never takes the process down: a full disk, a quota or a vanished mount makes
+// spdlog's file sink throw spdlog_ex from write or flush, and a flush outside the logger (or in a
+// destructor) aborts the process. This sink catches every failure of the file, says so once on
+// stderr and then drops file output; the console sink and the run (checkpoints, metrics) go on.
+class GuardedFileSink final : public spdlog::sinks::sink {
+ public:
+  explicit GuardedFileSink(const std::filesystem::path& path)
+      : path_(path.string()), file_(std::make_shared<spdlog::sinks::basic_file_sink_mt>(path_, /*truncate=*/false)) {}
+
+  void log(const spdlog::details::log_msg& msg) override {
+    if (!should_log(msg.level)) return;
+    guarded([&] { file_->log(msg); });
+  }
+  void flush() override {
+    guarded([&] { file_->flush(); });
+  }
+  void set_pattern(const std::string& pattern) override { file_->set_pattern(pattern); }
+  void set_formatter(std::unique_ptr<spdlog::formatter> formatter) override {
+    file_->set_formatter(std::move(formatter));
+  }
+  bool failed() const { return failed_.load(); }
+
+ private:
+  template <class F>
+  void guarded(F&& f) {
+    if (failed_.load()) return;
+    try {
+      f();
+    } catch (const std::exception& e) {
+      fail(e.what());
+    } catch (...) {
+      fail("unknown error");
+    }
+  }
+  void fail(const char* what) {
+    if (failed_.exchange(true)) return;
+    // Plain stdio: the logger is what just failed. One line, once per file.
+    std::fprintf(stderr,
+                 "gtgm: warning: cannot write the log file %s (%s); log lines from now on go to the console "
+                 "only, the run goes on\n",
+                 path_.c_str(), what);
+    std::fflush(stderr);
+  }
+
+  std::string path_;
+  std::shared_ptr<spdlog::sinks::basic_file_sink_mt> file_;
+  std::atomic<bool> failed_{false};
+};
+
 spdlog::sink_ptr add_file_sink(const std::filesystem::path& path) {
   auto& s = state();
   std::lock_guard<std::mutex> lock(s.mutex);
   if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
-  auto sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(path.string(), /*truncate=*/false);
+  auto sink = std::make_shared<GuardedFileSink>(path);
   sink->set_level(s.logger->level());
   s.logger->sinks().push_back(sink);
   s.logger->set_pattern(pattern_for(s.rank, s.world));
@@ -97,11 +149,10 @@ void remove_log_files() {
   std::lock_guard<std::mutex> lock(s.mutex);
   s.logger->flush();
   auto& sinks = s.logger->sinks();
-  sinks.erase(std::remove_if(sinks.begin(), sinks.end(),
-                             [](const spdlog::sink_ptr& p) {
-                               return dynamic_cast<spdlog::sinks::basic_file_sink_mt*>(p.get()) != nullptr;
-                             }),
-              sinks.end());
+  sinks.erase(
+      std::remove_if(sinks.begin(), sinks.end(),
+                     [](const spdlog::sink_ptr& p) { return dynamic_cast<GuardedFileSink*>(p.get()) != nullptr; }),
+      sinks.end());
 }
 
 spdlog::logger& logger() { return *state().logger; }

@@ -8,6 +8,7 @@
 #include <numeric>
 
 #include "gtgm/core/error.h"
+#include "gtgm/core/logging.h"
 #include "gtgm/core/seed.h"
 #include "gtgm/data/rng.h"
 
@@ -105,6 +106,40 @@ LoaderBase::LoaderBase(std::shared_ptr<const CacheDataset> dataset, const config
       what_(std::move(what)) {
   GTGM_CHECK(cfg_.crop_size.size() == 3, "data.crop_size needs 3 values [D, H, W], got {}", cfg_.crop_size.size());
   crop_ = {cfg_.crop_size[0], cfg_.crop_size[1], cfg_.crop_size[2]};
+  check_crop_fits();
+}
+
+void LoaderBase::check_crop_fits() const {
+  // A case smaller than the crop along an axis is padded (nnU-Net does the same for small cases).
+  // A crop many times the case is a wrong data.crop_size (or target spacing): it would train on
+  // padding, and a huge one exhausts memory long before the first step. Checked before any worker
+  // starts, naming the case.
+  static const char* kAxis[] = {"D", "H", "W"};
+  int64_t padded = 0;
+  std::string first_padded;
+  for (size_t i = 0; i < ds_->size(); ++i) {
+    const CacheCase& c = ds_->at(i);
+    const auto& shape = c.image.header().shape;  // [C, D, H, W]
+    bool pads = false;
+    for (int a = 0; a < 3; ++a) {
+      const int64_t extent = shape[static_cast<size_t>(a + 1)];
+      GTGM_CHECK(crop_[static_cast<size_t>(a)] <= kMaxCropOverCase * extent,
+                 "{}: data.crop_size [{}, {}, {}] is more than {}x case '{}' along {} (its cached shape [D, H, W] = "
+                 "[{}, {}, {}]): the crops would be mostly padding; expected a crop at most {}x every case (lower "
+                 "data.crop_size, or check data.preprocess.target_spacing)",
+                 what_, crop_[0], crop_[1], crop_[2], kMaxCropOverCase, c.entry.id, kAxis[a], shape[1], shape[2],
+                 shape[3], kMaxCropOverCase);
+      pads = pads || crop_[static_cast<size_t>(a)] > extent;
+    }
+    if (pads && padded++ == 0)
+      first_padded = fmt::format("'{}' [{}, {}, {}]", c.entry.id, shape[1], shape[2], shape[3]);
+  }
+  if (padded > 0 && opt_.rank == 0) {
+    GTGM_WARN(
+        "{}: {} of {} cases are smaller than data.crop_size [{}, {}, {}] along some axis (first: {}); their "
+        "crops are padded",
+        what_, padded, ds_->size(), crop_[0], crop_[1], crop_[2], first_padded);
+  }
 }
 
 LoaderState LoaderBase::state() const {

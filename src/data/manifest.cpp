@@ -11,6 +11,7 @@
 
 #include "gtgm/core/atomic_file.h"
 #include "gtgm/core/error.h"
+#include "gtgm/core/strings.h"
 #include "gtgm/io/hdf5_io.h"
 
 namespace gtgm::data {
@@ -394,19 +395,47 @@ Manifest load_glob(const fs::path& root, const ManifestOptions& options) {
   return m;
 }
 
+namespace {
+// Case ids and file names end up in JSON (plan, cache index, captions), which must be UTF-8: a
+// name that is not would fail later with a JSON type error naming no file, or be stored as U+FFFD.
+void check_utf8_names(const Manifest& m) {
+  for (const auto* list : {&m.training, &m.test}) {
+    for (const auto& c : *list) {
+      std::vector<std::string> names = c.images;
+      if (!c.label.empty()) names.push_back(c.label);
+      for (const auto& n : names) {
+        GTGM_CHECK(core::is_valid_utf8(n),
+                   "{}: file name is not valid UTF-8 (bytes shown as \\xHH); expected UTF-8 names: rename the file",
+                   core::escape_bytes(n));
+      }
+      GTGM_CHECK(core::is_valid_utf8(c.id), "case id '{}' (from {}) is not valid UTF-8; expected UTF-8 names",
+                 core::escape_bytes(c.id), c.images.empty() ? m.root.string() : core::escape_bytes(c.images.front()));
+    }
+  }
+}
+}  // namespace
+
 Manifest load_manifest(config::DataFormat format, const fs::path& root, const ManifestOptions& options) {
   GTGM_CHECK(!root.empty(), "data.root is empty (expected the dataset folder)");
+  Manifest m;
   switch (format) {
     case config::DataFormat::MSD:
-      return load_msd(root, options);
+      m = load_msd(root, options);
+      break;
     case config::DataFormat::NNUNet:
-      return load_nnunet(root, options);
+      m = load_nnunet(root, options);
+      break;
     case config::DataFormat::CREMI:
-      return load_cremi(root, options);
+      m = load_cremi(root, options);
+      break;
     case config::DataFormat::Glob:
-      return load_glob(root, options);
+      m = load_glob(root, options);
+      break;
+    default:
+      throw ConfigError(fmt::format("data.format {} is unknown", static_cast<int>(format)));
   }
-  throw ConfigError(fmt::format("data.format {} is unknown", static_cast<int>(format)));
+  check_utf8_names(m);
+  return m;
 }
 
 Manifest load_manifest(const std::string& format, const fs::path& root, const ManifestOptions& options) {

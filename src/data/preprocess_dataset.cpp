@@ -5,11 +5,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
 
 #include "gtgm/core/atomic_file.h"
+#include "gtgm/core/checksum.h"
 #include "gtgm/core/error.h"
 #include "gtgm/core/logging.h"
 #include "gtgm/core/progress.h"
@@ -18,6 +21,7 @@
 #include "gtgm/data/loader.h"
 #include "gtgm/data/manifest.h"
 #include "gtgm/data/preprocess.h"
+#include "gtgm/io/hdf5_io.h"
 
 namespace gtgm::data {
 
@@ -81,6 +85,105 @@ std::pair<io::Volume, std::optional<io::Volume>> read_checked(const CaseEntry& c
   return {std::move(image), std::move(label)};
 }
 
+// What a cached case was built from: per source file its size, modification time and SHA-256,
+// so that replacing an image or label after `preprocess` rebuilds that case instead of training on
+// the stale cache. An HDF5 "file.h5:dataset" stamps the file; a DICOM folder stamps every file in it.
+struct SourceStamp {
+  std::string path;
+  int64_t bytes = 0;
+  int64_t mtime_ns = 0;
+  std::string sha256;
+};
+
+std::vector<fs::path> source_files(const std::string& spec) {
+  fs::path p = spec;
+  if (auto h5 = io::split_hdf5_path(spec)) p = h5->first;
+  if (!fs::is_directory(p)) return {p};
+  std::vector<fs::path> files;
+  for (const auto& e : fs::recursive_directory_iterator(p))
+    if (e.is_regular_file()) files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+// Size and mtime of each file of a case (cheap); the hash is filled in only where needed.
+std::vector<SourceStamp> stat_sources(const CaseEntry& c) {
+  std::vector<std::string> specs = c.images;
+  if (!c.label.empty()) specs.push_back(c.label);
+  std::vector<SourceStamp> out;
+  for (const auto& spec : specs) {
+    for (const auto& f : source_files(spec)) {
+      SourceStamp st;
+      st.path = f.string();
+      std::error_code ec;
+      st.bytes = static_cast<int64_t>(fs::file_size(f, ec));
+      if (ec) st.bytes = -1;
+      const auto t = fs::last_write_time(f, ec);
+      st.mtime_ns =
+          ec ? -1
+             : static_cast<int64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
+      out.push_back(std::move(st));
+    }
+  }
+  return out;
+}
+
+void hash_sources(std::vector<SourceStamp>& stamps) {
+  for (auto& st : stamps)
+    if (st.sha256.empty()) st.sha256 = core::sha256_file(st.path);
+}
+
+std::string stamps_to_json(const std::vector<SourceStamp>& stamps) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& st : stamps)
+    j.push_back({{"path", st.path}, {"bytes", st.bytes}, {"mtime_ns", st.mtime_ns}, {"sha256", st.sha256}});
+  return nlohmann::json{{"sources", j}}.dump();
+}
+
+std::vector<SourceStamp> stamps_from_json(const std::string& line) {
+  std::vector<SourceStamp> out;
+  const auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || !j.contains("sources") || !j["sources"].is_array()) return out;
+  for (const auto& e : j["sources"]) {
+    if (!e.is_object()) return {};
+    out.push_back(
+        {e.value("path", ""), e.value("bytes", int64_t{-2}), e.value("mtime_ns", int64_t{-2}), e.value("sha256", "")});
+  }
+  return out;
+}
+
+// Whether the sources of a case are those recorded: the same files with the same size and mtime,
+// or, where size or mtime differ (a copy, a touch), the same content. `now` gets the hashes it needed
+// (and the recorded ones where size and mtime agree), ready to be recorded again.
+bool sources_unchanged(const std::vector<SourceStamp>& recorded, std::vector<SourceStamp>& now, std::string& why) {
+  if (recorded.size() != now.size()) {
+    why = fmt::format("{} source file(s) recorded, {} now", recorded.size(), now.size());
+    return false;
+  }
+  for (size_t i = 0; i < now.size(); ++i) {
+    const auto& r = recorded[i];
+    auto& n = now[i];
+    if (r.path != n.path) {
+      why = fmt::format("source {} is now {}", r.path, n.path);
+      return false;
+    }
+    if (r.bytes == n.bytes && r.mtime_ns == n.mtime_ns && !r.sha256.empty()) {
+      n.sha256 = r.sha256;
+      continue;
+    }
+    if (r.bytes != n.bytes) {
+      why = fmt::format("{} changed size ({} -> {} bytes)", n.path, r.bytes, n.bytes);
+      return false;
+    }
+    n.sha256 = core::sha256_file(n.path);
+    if (n.sha256 != r.sha256) {
+      why = fmt::format("{} changed content (SHA-256 differs)", n.path);
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 fs::path resolve_cache_dir(const config::DataConfig& cfg) {
@@ -91,6 +194,9 @@ fs::path resolve_cache_dir(const config::DataConfig& cfg) {
 
 std::vector<io::Problem> check_dataset(const config::DataConfig& cfg) {
   const auto m = load_manifest(cfg);
+  // As plan and preprocess do: a dataset without training cases cannot pass a check.
+  GTGM_CHECK(!m.training.empty(), "{}: the manifest lists no training cases (format {}); expected at least one",
+             m.root.string(), config::to_string(cfg.format));
   io::DatasetCheckOptions o;
   o.num_threads = worker_count(cfg, m.training.size());
   GTGM_INFO("checking {} cases of {} ({} format) with {} threads", m.training.size(), m.root.string(), m.format,
@@ -145,6 +251,9 @@ PreprocessResult run_preprocess(const config::DataConfig& cfg, int64_t seed, boo
   const auto m = load_manifest(cfg);
   GTGM_CHECK(!m.training.empty(), "{}: the manifest lists no cases to preprocess", m.root.string());
   fs::create_directories(r.cache_dir / "cases");
+  // Temp files of a preprocess that was killed while writing (".<id>.gvol.tmp.<pid>.<n>", ...).
+  const int stale = core::remove_stale_temp_files(r.cache_dir) + core::remove_stale_temp_files(r.cache_dir / "cases");
+  if (stale > 0) GTGM_INFO("preprocess: removed {} temp file(s) left by a killed earlier run", stale);
   std::vector<CacheEntry> entries(m.training.size());
   std::atomic<int> written{0}, reused{0};
   const auto failures = parallel_cases(
@@ -152,23 +261,34 @@ PreprocessResult run_preprocess(const config::DataConfig& cfg, int64_t seed, boo
       [&](size_t i) {
         const auto& c = m.training[i];
         const auto meta = r.cache_dir / "cases" / (c.id + ".json");
+        auto sources = stat_sources(c);
         if (!force && fs::exists(meta)) {
-          // Reuse a case written for the same plan whose arrays still open cleanly.
+          // Reuse a case written for the same plan from the same sources whose arrays still open
+          // cleanly. Meta file: plan hash, source stamps, cache entry (one line each; a meta file
+          // without stamps, from an older gtgm, is rebuilt).
           const auto text = core::read_text_file(meta);
           const auto sep = text.find('\n');
-          if (sep != std::string::npos && text.substr(0, sep) == plan_hash) {
-            auto e = cache_entry_from_json(text.substr(sep + 1), meta.string());
-            read_cache_header(r.cache_dir / e.image);
-            if (!e.label.empty()) read_cache_header(r.cache_dir / e.label);
-            entries[i] = std::move(e);
-            ++reused;
-            return;
+          const auto sep2 = sep == std::string::npos ? sep : text.find('\n', sep + 1);
+          std::string why;
+          if (sep2 != std::string::npos && text.substr(0, sep) == plan_hash) {
+            const auto recorded = stamps_from_json(text.substr(sep + 1, sep2 - sep - 1));
+            if (!recorded.empty() && sources_unchanged(recorded, sources, why)) {
+              auto e = cache_entry_from_json(text.substr(sep2 + 1), meta.string());
+              read_cache_header(r.cache_dir / e.image);
+              if (!e.label.empty()) read_cache_header(r.cache_dir / e.label);
+              entries[i] = std::move(e);
+              ++reused;
+              return;
+            }
+            if (!why.empty()) GTGM_INFO("preprocess: case '{}' is rebuilt: {}", c.id, why);
           }
         }
+        // Hash before reading, so a source replaced while this case is built is seen next time.
+        hash_sources(sources);
         auto [image, label] = read_checked(c, m);
         const auto pc = preprocess_case(image, label ? &*label : nullptr, plan, static_cast<uint64_t>(seed) + i);
         auto e = write_cache_case(r.cache_dir, c.id, pc, plan, fmt::format("{}", fmt::join(c.images, ",")), c.label);
-        core::atomic_write_text(meta, plan_hash + "\n" + cache_entry_to_json(e));
+        core::atomic_write_text(meta, plan_hash + "\n" + stamps_to_json(sources) + "\n" + cache_entry_to_json(e));
         entries[i] = std::move(e);
         ++written;
       },

@@ -5,7 +5,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
 
 #include "gtgm/core/atomic_file.h"
 #include "gtgm/core/error.h"
@@ -78,15 +81,68 @@ std::string ct_or_mri(const std::string& m) {
   return m;
 }
 
-// Refuses to replace a folder that gtgm synth did not write.
-void check_replaceable(const fs::path& dir, const fs::path& marker_file) {
-  if (!fs::exists(dir)) return;
-  bool ours = false;
-  if (fs::exists(marker_file)) ours = core::read_text_file(marker_file).find(kSynthMarker) != std::string::npos;
-  GTGM_CHECK(ours,
-             "{} exists and was not written by gtgm synth (no '{}' in {}); refusing to replace it: choose "
-             "another --out",
-             dir.string(), kSynthMarker, marker_file.string());
+// The list of files a synth folder holds, written last into the folder: a re-run replaces the
+// folder only when every file in it is on that list, so files a user put there are never deleted.
+constexpr const char* kSynthFileList = ".gtgm_synth_files";
+
+// Files of `dir` (relative paths) that synth did not write. Folders written before the list
+// existed: the MSD/CREMI names synth uses count as its own.
+std::vector<std::string> foreign_files(const fs::path& dir) {
+  std::set<std::string> listed;
+  const bool has_list = fs::exists(dir / kSynthFileList);
+  if (has_list) {
+    std::istringstream in(core::read_text_file(dir / kSynthFileList));
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty()) listed.insert(line);
+  }
+  std::vector<std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (e.is_directory()) continue;
+    const std::string rel = fs::relative(e.path(), dir).generic_string();
+    if (rel == kSynthFileList) continue;
+    bool ours = false;
+    if (has_list) {
+      ours = listed.count(rel) > 0;
+    } else {
+      const std::string top = rel.substr(0, rel.find('/'));
+      ours = rel == "dataset.json" || rel == "README.txt" || top == "imagesTr" || top == "labelsTr" ||
+             top == "imagesTs" || (core::starts_with(rel, "sample_") && core::ends_with(rel, ".hdf"));
+    }
+    if (!ours) out.push_back(rel);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Writes a synth folder atomically through `writer(temp_dir)`. An existing `dir` is replaced only
+// when gtgm synth wrote it (the marker in `marker_file`) and it holds no file synth did not write.
+void write_synth_dir(const fs::path& dir, const fs::path& marker_file,
+                     const std::function<void(const fs::path&)>& writer) {
+  if (fs::exists(dir)) {
+    bool ours = false;
+    if (fs::exists(marker_file)) ours = core::read_text_file(marker_file).find(kSynthMarker) != std::string::npos;
+    GTGM_CHECK(ours,
+               "{} exists and was not written by gtgm synth (no '{}' in {}); refusing to replace it: choose "
+               "another --out",
+               dir.string(), kSynthMarker, marker_file.string());
+    const auto foreign = foreign_files(dir);
+    const size_t shown = std::min<size_t>(3, foreign.size());
+    GTGM_CHECK(foreign.empty(),
+               "{} was written by gtgm synth but now also holds {} file(s) it did not write ({}{}); refusing to "
+               "replace it, which would delete them: move them away or choose another --out",
+               dir.string(), foreign.size(), fmt::join(foreign.begin(), foreign.begin() + shown, ", "),
+               foreign.size() > shown ? ", ..." : "");
+  }
+  core::atomic_write_dir(dir, [&](const fs::path& tmp) {
+    writer(tmp);
+    std::vector<std::string> files;
+    for (const auto& e : fs::recursive_directory_iterator(tmp))
+      if (!e.is_directory()) files.push_back(fs::relative(e.path(), tmp).generic_string());
+    std::sort(files.begin(), files.end());
+    std::string list;
+    for (const auto& f : files) list += f + "\n";
+    core::atomic_write_text(tmp / kSynthFileList, list);
+  });
 }
 
 }  // namespace
@@ -256,9 +312,8 @@ void write_phantom_task(const fs::path& dir, const PhantomOptions& o) {
   const bool ct = ct_or_mri(o.modality) == "CT";
   GTGM_CHECK(o.num_train >= 1 && o.num_test >= 0, "phantom case counts: {} train, {} test (expected >= 1 and >= 0)",
              o.num_train, o.num_test);
-  check_replaceable(dir, dir / "dataset.json");
   const std::string prefix = ct ? "synthct" : "synthmri";
-  core::atomic_write_dir(dir, [&](const fs::path& tmp) {
+  write_synth_dir(dir, dir / "dataset.json", [&](const fs::path& tmp) {
     const auto [training, test] =
         write_msd_cases(tmp, prefix, o.num_train, o.num_test, [&](int i) { return make_phantom(o, i); });
     nlohmann::json labels;
@@ -348,8 +403,7 @@ io::CremiVolume make_em_volume(const EmOptions& o, int64_t index) {
 
 void write_em_dataset(const fs::path& dir, const EmOptions& o) {
   GTGM_CHECK(o.num_volumes >= 1 && o.num_volumes <= 26, "EM volumes: {} (expected 1..26)", o.num_volumes);
-  check_replaceable(dir, dir / "README.txt");
-  core::atomic_write_dir(dir, [&](const fs::path& tmp) {
+  write_synth_dir(dir, dir / "README.txt", [&](const fs::path& tmp) {
     for (int i = 0; i < o.num_volumes; ++i)
       io::write_cremi(tmp / fmt::format("sample_{}.hdf", static_cast<char>('A' + i)), make_em_volume(o, i));
     core::atomic_write_text(tmp / "README.txt",
@@ -502,8 +556,7 @@ PhantomCase make_decathlon_case(const DecathlonTaskSpec& spec, const PhantomOpti
 void write_decathlon_task(const fs::path& dir, const DecathlonTaskSpec& spec, const PhantomOptions& o) {
   GTGM_CHECK(o.num_train >= 1 && o.num_test >= 0, "task {}: {} train, {} test cases (expected >= 1 and >= 0)",
              spec.folder, o.num_train, o.num_test);
-  check_replaceable(dir, dir / "dataset.json");
-  core::atomic_write_dir(dir, [&](const fs::path& tmp) {
+  write_synth_dir(dir, dir / "dataset.json", [&](const fs::path& tmp) {
     const auto [training, test] = write_msd_cases(tmp, spec.case_prefix, o.num_train, o.num_test,
                                                   [&](int i) { return make_decathlon_case(spec, o, i); });
     nlohmann::json modality = nlohmann::json::object(), labels = nlohmann::json::object();
@@ -558,8 +611,7 @@ std::vector<fs::path> write_demo13(const Demo13Options& o) {
       EmOptions e = o.em;
       e.seed = seed;
       const fs::path dir = o.out / "cremi" / std::string(1, letter);
-      check_replaceable(dir, dir / "README.txt");
-      core::atomic_write_dir(dir, [&](const fs::path& tmp) {
+      write_synth_dir(dir, dir / "README.txt", [&](const fs::path& tmp) {
         io::CremiVolume v = make_em_volume(e, index);
         // Real CREMI neuron ids are non-consecutive but fit in int32, as the segmentation cache
         // requires; make_em_volume's ids (above 2^32, to exercise uint64 I/O) are mapped there.

@@ -131,6 +131,7 @@ std::vector<CasePair> match_cases(const fs::path& pred, const fs::path& ref) {
 
 ScoreSummary run_score(const ScoreOptions& options) {
   class_metrics_of(options);  // a bad --metrics fails before any file is matched or read
+  if (!options.output.empty()) core::check_file_target(options.output, "score -o (summary.json path)");
   return score_pairs(match_cases(options.pred, options.ref), options);
 }
 

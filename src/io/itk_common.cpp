@@ -9,11 +9,14 @@
 #include <itkNiftiImageIOFactory.h>
 #include <itkNrrdImageIOFactory.h>
 #include <itkTIFFImageIOFactory.h>
+#include <itkVersion.h>
 
 #include <mutex>
 #include <numeric>
 
 #include "gtgm/core/error.h"
+#include "gtgm/core/strings.h"
+#include "payload_check.h"
 
 namespace gtgm::io::detail {
 
@@ -81,12 +84,29 @@ std::string itk_message(const itk::ExceptionObject& e) {
 
 itk::ImageIOBase::Pointer open_image_io(const std::string& path) {
   register_io_factories();
+  // ITK's NIfTI reader aborts the process (vnl) on a NaN/Inf or zero-size axis in the header's
+  // geometry: refuse such a header, naming the field, before ITK sees it.
+  const std::string lower = core::lower(path);
+  int nifti_version = 0;
+  if (core::ends_with(lower, ".nii") || core::ends_with(lower, ".nii.gz") || core::ends_with(lower, ".hdr")) {
+    check_nifti_geometry(path);
+    nifti_version = nifti_header_version(path);
+  }
+  // A valid NIfTI-2 file that this ITK cannot read is named as such, not as a corrupt file.
+  const auto nifti2_unsupported = [&](const std::string& why) {
+    GTGM_THROW(
+        "{}: NIfTI-2 is not supported by this ITK build (ITK {}; {}); convert the file to NIfTI-1 "
+        "(e.g. nibabel: nib.save(nib.Nifti1Image.from_image(nib.load(f)), out))",
+        path, itk::Version::GetITKVersion(), why);
+  };
   itk::ImageIOBase::Pointer io;
   try {
     io = itk::ImageIOFactory::CreateImageIO(path.c_str(), itk::IOFileModeEnum::ReadMode);
   } catch (const itk::ExceptionObject& e) {
+    if (nifti_version == 2) nifti2_unsupported(itk_message(e));
     GTGM_THROW("{}: cannot open: {}", path, itk_message(e));
   }
+  if (!io && nifti_version == 2) nifti2_unsupported("no ITK reader recognises it");
   GTGM_CHECK(io,
              "{}: cannot read this file: no image reader recognises it (expected NIfTI .nii/.nii.gz, "
              "NRRD .nrrd/.nhdr, MetaImage .mha/.mhd, TIFF .tif/.tiff or DICOM); the file is corrupt, "
@@ -96,6 +116,7 @@ itk::ImageIOBase::Pointer open_image_io(const std::string& path) {
   try {
     io->ReadImageInformation();
   } catch (const itk::ExceptionObject& e) {
+    if (nifti_version == 2) nifti2_unsupported(itk_message(e));
     GTGM_THROW("{}: cannot read the {} header (file unreadable, truncated or corrupt): {}", path, format_name(*io),
                itk_message(e));
   }

@@ -8,6 +8,7 @@
 
 #include "gtgm/core/atomic_file.h"
 #include "gtgm/core/error.h"
+#include "payload_check.h"
 
 namespace fs = std::filesystem;
 
@@ -204,6 +205,7 @@ bool is_nifti_path(const fs::path& path) {
 Volume read_nifti(const fs::path& path, int64_t max_bytes) {
   const std::string p = path.string();
   GTGM_CHECK(fs::exists(path), "{}: no such file", p);
+  detail::check_nifti_geometry(p);
   std::unique_ptr<gzFile_s, GzCloser> f(gzopen(p.c_str(), "rb"));
   GTGM_CHECK(f != nullptr, "{}: cannot open: {}", p, std::strerror(errno));
   Nifti1Header h{};
@@ -215,7 +217,7 @@ Volume read_nifti(const fs::path& path, int64_t max_bytes) {
     int32_t other = h.sizeof_hdr;
     swap_bytes(other);
     GTGM_CHECK(h.sizeof_hdr != 540 && other != 540,
-               "{}: NIfTI-2 file; the built-in reader supports NIfTI-1 (build gtgm with ITK to read NIfTI-2)", p);
+               "{}: NIfTI-2 is not supported by the built-in reader (NIfTI-1 only); convert the file to NIfTI-1", p);
     GTGM_CHECK(other == 348, "{}: not a NIfTI-1 file (header size field {} instead of 348)", p, h.sizeof_hdr);
     swap_header(h);
     swapped = true;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -85,7 +86,117 @@ int64_t nifti_declared_end(const std::string& path) {
   return -1;
 }
 
+// Spacing above this (in the file's units: mm, or um/nm for microscopy) is a corrupt header, not
+// a scanner: 1e5 mm is 100 m. ITK divides by it and its matrix code aborts on what follows.
+constexpr double kMaxPlausibleSpacing = 1e5;
+
+std::string num_text(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "Inf" : "-Inf";
+  return fmt::format("{}", v);
+}
+
+// The geometry fields of a NIfTI-1 or -2 header, as doubles (NIfTI-1 stores floats).
+struct NiftiGeometryFields {
+  int version = 0;  // 1, 2, or 0 when not a NIfTI header
+  int64_t ndim = 0;
+  double pixdim[8] = {};
+  int qform_code = 0, sform_code = 0;
+  double quatern[3] = {}, qoffset[3] = {};
+  double srow[3][4] = {};
+};
+
+NiftiGeometryFields nifti_geometry_fields(const unsigned char* h, int got) {
+  NiftiGeometryFields g;
+  if (got < 348) return g;
+  const auto size_le = load<int32_t>(h, false);
+  const bool swap = size_le != 348 && size_le != 540;
+  const int32_t sizeof_hdr = load<int32_t>(h, swap);
+  if (sizeof_hdr == 348) {
+    g.version = 1;
+    g.ndim = load<int16_t>(h + 40, swap);
+    for (int i = 0; i < 8; ++i) g.pixdim[i] = load<float>(h + 76 + 4 * i, swap);
+    g.qform_code = load<int16_t>(h + 252, swap);
+    g.sform_code = load<int16_t>(h + 254, swap);
+    for (int i = 0; i < 3; ++i) g.quatern[i] = load<float>(h + 256 + 4 * i, swap);
+    for (int i = 0; i < 3; ++i) g.qoffset[i] = load<float>(h + 268 + 4 * i, swap);
+    for (int r = 0; r < 3; ++r)
+      for (int c = 0; c < 4; ++c) g.srow[r][c] = load<float>(h + 280 + 16 * r + 4 * c, swap);
+  } else if (sizeof_hdr == 540 && got >= 540) {
+    g.version = 2;
+    g.ndim = load<int64_t>(h + 16, swap);
+    for (int i = 0; i < 8; ++i) g.pixdim[i] = load<double>(h + 104 + 8 * i, swap);
+    g.qform_code = load<int32_t>(h + 344, swap);
+    g.sform_code = load<int32_t>(h + 348, swap);
+    for (int i = 0; i < 3; ++i) g.quatern[i] = load<double>(h + 352 + 8 * i, swap);
+    for (int i = 0; i < 3; ++i) g.qoffset[i] = load<double>(h + 376 + 8 * i, swap);
+    for (int r = 0; r < 3; ++r)
+      for (int c = 0; c < 4; ++c) g.srow[r][c] = load<double>(h + 400 + 32 * r + 8 * c, swap);
+  }
+  return g;
+}
+
 }  // namespace
+
+int nifti_header_version(const std::string& path) {
+  std::unique_ptr<gzFile_s, GzCloser> f(gzopen(path.c_str(), "rb"));
+  if (!f) return 0;
+  unsigned char h[540] = {};
+  const int got = gzread(f.get(), h, sizeof(h));
+  return nifti_geometry_fields(h, got).version;
+}
+
+void check_nifti_geometry(const std::string& path) {
+  std::unique_ptr<gzFile_s, GzCloser> f(gzopen(path.c_str(), "rb"));
+  if (!f) return;  // the reader reports the open failure
+  unsigned char h[540] = {};
+  const int got = gzread(f.get(), h, sizeof(h));
+  const NiftiGeometryFields g = nifti_geometry_fields(h, got);
+  if (g.version == 0) return;
+  const char* what = g.version == 1 ? "NIfTI-1" : "NIfTI-2";
+  // Spacing: pixdim[1..3] of the spatial axes the file has; pixdim[0] is qfac (sign only).
+  const int64_t spatial = std::clamp<int64_t>(g.ndim, 1, 3);
+  for (int64_t i = 1; i <= spatial; ++i) {
+    const double v = g.pixdim[i];
+    GTGM_CHECK(std::isfinite(v), "{}: {} header field pixdim[{}] is {}: voxel spacing must be a finite number > 0",
+               path, what, i, num_text(v));
+    GTGM_CHECK(v != 0, "{}: {} header field pixdim[{}] = 0: voxel spacing must be > 0", path, what, i);
+    GTGM_CHECK(std::abs(v) <= kMaxPlausibleSpacing,
+               "{}: {} header field pixdim[{}] = {} mm is not a plausible spacing (expected at most {})", path, what, i,
+               num_text(std::abs(v)), kMaxPlausibleSpacing);
+  }
+  if (g.qform_code > 0) {
+    static const char* kQ[] = {"quatern_b", "quatern_c", "quatern_d"};
+    static const char* kO[] = {"qoffset_x", "qoffset_y", "qoffset_z"};
+    for (int i = 0; i < 3; ++i) {
+      GTGM_CHECK(std::isfinite(g.quatern[i]), "{}: {} header field {} is {} (qform_code {}): expected a finite number",
+                 path, what, kQ[i], num_text(g.quatern[i]), g.qform_code);
+      GTGM_CHECK(std::isfinite(g.qoffset[i]), "{}: {} header field {} is {} (qform_code {}): expected a finite number",
+                 path, what, kO[i], num_text(g.qoffset[i]), g.qform_code);
+    }
+  }
+  if (g.sform_code > 0) {
+    static const char* kRow[] = {"srow_x", "srow_y", "srow_z"};
+    for (int r = 0; r < 3; ++r) {
+      for (int c = 0; c < 4; ++c) {
+        const double v = g.srow[r][c];
+        GTGM_CHECK(std::isfinite(v), "{}: {} header field {} has {} ({}[{}], sform_code {}): expected finite numbers",
+                   path, what, kRow[r], num_text(v), kRow[r], c, g.sform_code);
+      }
+    }
+    // Each column of the sform's 3x3 part is an axis scaled by its spacing.
+    for (int64_t c = 0; c < spatial; ++c) {
+      double n2 = 0;
+      for (int r = 0; r < 3; ++r) n2 += g.srow[r][c] * g.srow[r][c];
+      const double n = std::sqrt(n2);
+      GTGM_CHECK(n > 0, "{}: {} header sform column {} (srow_x/y/z[{}]) is zero: voxel spacing must be > 0", path, what,
+                 c, c);
+      GTGM_CHECK(n <= kMaxPlausibleSpacing,
+                 "{}: {} header sform column {} has length {} mm, not a plausible spacing (expected at most {})", path,
+                 what, c, num_text(n), kMaxPlausibleSpacing);
+    }
+  }
+}
 
 bool is_plain_nifti1(const std::string& path) {
   const std::string l = core::lower(path);

@@ -20,4 +20,13 @@ void check_payload_complete(const std::string& path, const VolumeHeader& header)
 /// ITK's NIfTI library silently replaces NaN/Inf voxels by 0, hiding them from the NaN check.
 bool is_plain_nifti1(const std::string& path);
 
+/// 1 or 2 for a NIfTI-1/-2 header (either byte order, .gz or not), 0 for anything else.
+int nifti_header_version(const std::string& path);
+
+/// Refuses a NIfTI-1/2 header whose geometry would crash or mislead a reader, before ITK sees it:
+/// non-finite or zero pixdim[1..3] of the spatial axes, spacing above 1e5 (100 m in mm), a NaN/Inf
+/// in the qform (qform_code > 0) or sform (sform_code > 0) fields, or a zero-length sform axis.
+/// The message names the file and the field ("srow_x has NaN", "pixdim[1] = 0"). Other files pass.
+void check_nifti_geometry(const std::string& path);
+
 }  // namespace gtgm::io::detail

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <unordered_map>
@@ -91,8 +92,19 @@ std::vector<SafetensorsEntry> parse_header(const fs::path& path, const std::stri
       GTGM_CHECK(d.is_number_integer() && d.get<int64_t>() >= 0, "{}: bad shape {} (non-negative integers expected)",
                  where, value["shape"].dump());
       e.shape.push_back(d.get<int64_t>());
-      numel *= static_cast<uint64_t>(e.shape.back());
     }
+    // A hand-made shape whose element count or byte size wraps around 64 bits would match a small
+    // data block and then fail deep inside an allocation naming nothing.
+    bool overflow = false;
+    for (const int64_t d : e.shape)
+      overflow = overflow || __builtin_mul_overflow(numel, static_cast<uint64_t>(d), &numel);
+    uint64_t bytes = 0;
+    overflow = overflow || __builtin_mul_overflow(numel, static_cast<uint64_t>(torch::elementSize(type)), &bytes) ||
+               bytes > static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+    GTGM_CHECK(!overflow,
+               "{}: shape {} of {} holds more elements than 64-bit sizes can count (corrupt header); "
+               "expected a shape whose byte size fits the file",
+               where, value["shape"].dump(), e.dtype);
     for (const auto& o : value["data_offsets"]) {
       GTGM_CHECK(o.is_number_unsigned() || (o.is_number_integer() && o.get<int64_t>() >= 0),
                  "{}: bad data_offsets {} (non-negative integers expected)", where, value["data_offsets"].dump());

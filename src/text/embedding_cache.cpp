@@ -46,6 +46,11 @@ RawCache read_raw(const fs::path& path) {
   return c;
 }
 
+// Rows marked done whose embedding holds NaN/Inf (a damaged or hand-edited file): [N] bool.
+torch::Tensor non_finite_rows(const RawCache& c) {
+  return c.done.to(torch::kBool) & torch::isfinite(c.embeddings).all(1).logical_not();
+}
+
 }  // namespace
 
 EmbeddingCache EmbeddingCache::load(const fs::path& path) {
@@ -54,6 +59,13 @@ EmbeddingCache EmbeddingCache::load(const fs::path& path) {
   GTGM_CHECK(done == raw.embeddings.size(0),
              "{}: text-embedding cache is incomplete ({} of {} rows computed); re-run `gtgm embed-text` to finish it",
              path.string(), done, raw.embeddings.size(0));
+  // A NaN text embedding would turn every loss it meets into NaN, steps later and far from here.
+  const auto bad = non_finite_rows(raw);
+  const int64_t n_bad = bad.sum().item<int64_t>();
+  GTGM_CHECK(n_bad == 0,
+             "{}: text-embedding row {} holds NaN/Inf ({} of {} rows do); expected finite embeddings: re-run "
+             "`gtgm embed-text`, which encodes such rows again",
+             path.string(), n_bad ? bad.nonzero()[0][0].item<int64_t>() : -1, n_bad, raw.embeddings.size(0));
   EmbeddingCache c;
   c.embeddings_ = raw.embeddings;
   c.hashes_ = raw.hashes;
@@ -128,7 +140,8 @@ EmbedTextResult embed_captions(TextEncoder& encoder, const CaptionCache& caption
     } else {
       std::unordered_map<int64_t, int64_t> row_of;
       const auto* oh = old.hashes.data_ptr<int64_t>();
-      const auto od = old.done.to(torch::kUInt8).contiguous();
+      // Rows holding NaN/Inf are not reused: they are encoded again.
+      const auto od = (old.done.to(torch::kBool) & non_finite_rows(old).logical_not()).to(torch::kUInt8).contiguous();
       for (int64_t r = 0; r < old.hashes.size(0); ++r)
         if (od.data_ptr<uint8_t>()[r]) row_of.emplace(oh[r], r);
       for (int64_t i = 0; i < n; ++i) {

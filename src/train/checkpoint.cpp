@@ -3,6 +3,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <algorithm>
+#include <charconv>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -13,11 +14,11 @@
 #include "gtgm/config/load.h"
 #include "gtgm/core/atomic_file.h"
 #include "gtgm/core/build_info.h"
+#include "gtgm/core/checksum.h"
 #include "gtgm/core/device.h"
 #include "gtgm/core/error.h"
 #include "gtgm/core/logging.h"
 #include "gtgm/core/seed.h"
-#include "gtgm/train/checksum.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -70,7 +71,7 @@ void write_checkpoint(const fs::path& dir, const CheckpointData& data) {
     json files = json::object();
     for (const char* name : {"model.safetensors", "optimizer.safetensors", "optimizer.json", "rng.safetensors",
                              "trainer.json", "loader.json", "config.yaml"}) {
-      files[name] = {{"bytes", fs::file_size(tmp / name)}, {"sha256", sha256_file(tmp / name)}};
+      files[name] = {{"bytes", fs::file_size(tmp / name)}, {"sha256", core::sha256_file(tmp / name)}};
     }
     const json manifest = {{"format", kCheckpointFormat},
                            {"version", kCheckpointVersion},
@@ -112,7 +113,7 @@ std::string verify_checkpoint(const fs::path& dir) {
     if (fs::file_size(f) != bytes) {
       return fmt::format("{}: {} bytes, manifest says {} (truncated or partial copy)", name, fs::file_size(f), bytes);
     }
-    if (sha256_file(f) != info.value("sha256", "")) return name + ": sha256 mismatch (corrupted)";
+    if (core::sha256_file(f) != info.value("sha256", "")) return name + ": sha256 mismatch (corrupted)";
   }
   return "";
 }
@@ -141,7 +142,16 @@ std::vector<std::pair<int64_t, fs::path>> list_checkpoints(const fs::path& run_d
   for (const auto& e : fs::directory_iterator(root)) {
     std::smatch m;
     const std::string name = e.path().filename().string();
-    if (e.is_directory() && std::regex_match(name, m, kName)) out.emplace_back(std::stoll(m[1].str()), e.path());
+    if (!e.is_directory() || !std::regex_match(name, m, kName)) continue;
+    // A stray folder such as step_99999999999999999999999 (no step can reach it) is not ours.
+    int64_t step = 0;
+    const std::string digits = m[1].str();
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), step);
+    if (ec != std::errc() || end != digits.data() + digits.size()) {
+      GTGM_WARN("ignoring {}: its step number does not fit in 64 bits (not a gtgm checkpoint)", e.path().string());
+      continue;
+    }
+    out.emplace_back(step, e.path());
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   return out;

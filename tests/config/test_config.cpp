@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 #include "gtgm/config/load.h"
 #include "gtgm/core/atomic_file.h"
 #include "test_util.h"
@@ -97,6 +99,42 @@ TEST(Config, SetOverridesWithSameValidation) {
   EXPECT_EQ(config_error("", {"optim..lr=1"}), "--set optim..lr=1: empty component in key path 'optim..lr'");
   EXPECT_EQ(config_error("", {"run.precision=fp8"}),
             "--set run.precision=fp8: run.precision: 'fp8' is not valid; expected one of: auto, fp32, bf16, fp16");
+}
+
+TEST(Config, NonFiniteFloatsAreRefusedForEveryField) {
+  // #16: optim.lr=inf passed validation (nan was already out of range).
+  EXPECT_EQ(config_error("", {"optim.lr=inf"}), "--set optim.lr=inf: optim.lr: must be finite, got inf");
+  EXPECT_EQ(config_error("", {"optim.lr=nan"}), "--set optim.lr=nan: optim.lr: must be finite, got nan");
+  EXPECT_EQ(config_error("", {"optim.lr=-inf"}), "--set optim.lr=-inf: optim.lr: must be finite, got -inf");
+  // An overflowing literal reads as inf and is named as such, not as "not a number".
+  EXPECT_EQ(config_error("", {"optim.lr=1e999"}), "--set optim.lr=1e999: optim.lr: must be finite, got inf");
+  EXPECT_EQ(config_error("optim:\n  weight_decay: .inf\n"),
+            "cfg.yaml:2: optim.weight_decay: expected a number, found '.inf'");
+  EXPECT_EQ(config_error("optim:\n  weight_decay: Infinity\n"),
+            "cfg.yaml:2: optim.weight_decay: must be finite, got inf");
+  // Every float field (and list of floats), with or without a range check, goes through the same
+  // reader: take the keys from the generated docs table so a new field is covered automatically.
+  std::istringstream docs(config::config_docs_markdown());
+  std::string line;
+  int checked = 0;
+  while (std::getline(docs, line)) {
+    const bool scalar = line.find("| float |") != std::string::npos;
+    const bool list = line.find("| list[float] |") != std::string::npos;
+    if (!scalar && !list) continue;
+    const auto a = line.find('`'), b = line.find('`', a + 1);
+    ASSERT_NE(b, std::string::npos) << line;
+    const std::string key = line.substr(a + 1, b - a - 1);
+    std::string set = key + "=inf", msg = config_error("", {set});
+    // A list: the shortest length its check accepts (1 to 3 elements).
+    for (std::string elems = "inf"; list && elems.size() < 20; elems += ", inf") {
+      set = key + "=[" + elems + "]";
+      msg = config_error("", {set});
+      if (msg.find("element(s)") == std::string::npos && msg.find("elements") == std::string::npos) break;
+    }
+    EXPECT_NE(msg.find(key + ": must be finite, got inf"), std::string::npos) << set << ": " << msg;
+    ++checked;
+  }
+  EXPECT_GT(checked, 10);
 }
 
 TEST(Config, InheritMergesKeyByKey) {

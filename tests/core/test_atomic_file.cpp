@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "gtgm/core/atomic_file.h"
@@ -65,6 +68,45 @@ TEST(AtomicWriteDir, ThrowingWriterKeepsOldDirectory) {
 
 TEST(ReadTextFile, MissingFileNamesPath) {
   EXPECT_THROW_MSG(core::read_text_file("/nonexistent/gtgm/file.yaml"), "/nonexistent/gtgm/file.yaml");
+}
+
+TEST(AtomicWrite, StaleTempFilesOfDeadProcessesAreRemoved) {
+  // #16: temp files (.best.json.tmp.*, .x.gvol.tmp.*) were left behind after kills.
+  test::TempDir dir;
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ASSERT_GT(child, 0);
+  int status = 0;
+  ::waitpid(child, &status, 0);  // reaped: no process has this pid now
+  const std::string dead = std::to_string(child), alive = std::to_string(::getpid());
+  test::write_file(dir / (".best.json.tmp." + dead + ".0"), "partial");
+  test::write_file(dir / (".case_1.gvol.tmp." + dead + ".3"), "partial");
+  test::write_file(dir / (".step_000000004.tmpdir." + dead + ".1/model.safetensors"), "partial");
+  test::write_file(dir / (".metrics.jsonl.tmp." + alive + ".0"), "being written");  // this process
+  test::write_file(dir / "best.json", "{}");
+  test::write_file(dir / ("notes.tmp." + dead + ".0"), "not ours: no leading dot");
+  EXPECT_EQ(core::remove_stale_temp_files(dir.path()), 3);
+  std::vector<std::string> left;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) left.push_back(e.path().filename().string());
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left,
+            (std::vector<std::string>{".metrics.jsonl.tmp." + alive + ".0", "best.json", "notes.tmp." + dead + ".0"}));
+  EXPECT_EQ(core::remove_stale_temp_files(dir / "missing"), 0);
+}
+
+TEST(AtomicWrite, OutputPathsThatAreTheWrongKindGetClearErrors) {
+  // #16: raw "filesystem error" for `score -o DIR`, `export --out FILE` and symlink loops.
+  test::TempDir dir;
+  std::filesystem::create_directories(dir / "adir");
+  test::write_file(dir / "afile", "x");
+  EXPECT_THROW_MSG(core::atomic_write_text(dir / "adir", "x"),
+                   (dir / "adir").string() + " is a folder; expected a file path");
+  EXPECT_THROW_MSG(core::create_dirs(dir / "afile" / "sub", "export --out"),
+                   "export --out: " + (dir / "afile" / "sub").string() +
+                       " cannot be created: " + (dir / "afile").string() + " is a file; expected a folder");
+  std::filesystem::create_symlink(dir / "loop", dir / "loop");
+  EXPECT_THROW_MSG(core::create_dirs(dir / "loop" / "x", "run.dir"), "is a symlink loop");
+  EXPECT_THROW_MSG(core::atomic_write_text(dir / "loop", "x"), "is a symlink loop");
 }
 
 }  // namespace gtgm

@@ -115,4 +115,30 @@ TEST(Logging, ScopedLogFileReceivesOnlyLinesOfItsLifetime) {
   EXPECT_EQ((a + b).find("line after both runs"), std::string::npos);
 }
 
+TEST(Logging, AFullDiskWarnsOnceAndLoggingGoesOn) {
+  // #16: a disk that fills during training made spdlog's file sink throw spdlog_ex from a flush
+  // (in ScopedLogFile's destructor: std::terminate, exit 134). /dev/full fails every write.
+  if (!std::filesystem::exists("/dev/full")) GTEST_SKIP() << "no /dev/full";
+  testing::internal::CaptureStderr();
+  EXPECT_NO_THROW({
+    core::ScopedLogFile full("/dev/full");
+    for (int i = 0; i < 50; ++i) GTGM_WARN("line {} to a full disk", i);  // warn flushes each line
+    core::logger().flush();
+  });
+  EXPECT_NO_THROW({
+    core::add_log_file("/dev/full");
+    GTGM_WARN("one more line");
+    core::remove_log_files();
+  });
+  const std::string err = testing::internal::GetCapturedStderr();
+  const std::string warning = "gtgm: warning: cannot write the log file /dev/full";
+  const auto first = err.find(warning);
+  ASSERT_NE(first, std::string::npos) << err;
+  // Once per file sink (two sinks were opened above), not once per line.
+  const auto second = err.find(warning, first + 1);
+  ASSERT_NE(second, std::string::npos) << err;
+  EXPECT_EQ(err.find(warning, second + 1), std::string::npos) << err;
+  EXPECT_NE(err.find("line 49 to a full disk"), std::string::npos) << "the console still gets every line";
+}
+
 }  // namespace gtgm

@@ -2,6 +2,8 @@
 // restore_to_source back onto the original files.
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include "data_fixtures.h"
 #include "gtgm/config/config.h"
 #include "gtgm/data/cache_dataset.h"
@@ -86,6 +88,35 @@ TEST(PreprocessDataset, PlanPreprocessAndRestoreOnRealFiles) {
   changed.data.preprocess.orientation = config::Orientation::RAS;
   EXPECT_THROW_MSG(data::run_preprocess(changed.data, changed.run.seed),
                    "data.preprocess.orientation=LPS but the config says RAS");
+}
+
+TEST(PreprocessDataset, ReplacedSourcesAreRebuiltTouchedOnesReused) {
+  // #16: replacing a label after `preprocess` was not noticed ("3 reused"): training used stale data.
+  test::TempDir tmp;
+  auto cfg = write_task(tmp / "task");
+  EXPECT_EQ(data::run_preprocess(cfg).written, 3);
+  const auto entries = data::read_cache_index(cfg.data.cache_dir);
+  const fs::path label = entries[1].source_label;
+  const fs::path cached = fs::path(cfg.data.cache_dir) / entries[1].label;
+  const auto old_cached = data::CachedArray::open(cached).tensor().clone();
+
+  // Same content, newer mtime (a copy, a touch): hashed, found equal, reused.
+  fs::last_write_time(label, fs::last_write_time(label) + std::chrono::seconds(5));
+  auto r = data::run_preprocess(cfg);
+  EXPECT_EQ(r.written, 0);
+  EXPECT_EQ(r.reused, 3);
+
+  // A replaced label: case 1 is rebuilt from it, the others reused.
+  io::Volume v = io::read_volume(label);
+  v.data = torch::zeros_like(v.data);
+  io::write_volume(v, label);
+  r = data::run_preprocess(cfg);
+  EXPECT_EQ(r.written, 1);
+  EXPECT_EQ(r.reused, 2);
+  const auto new_cached = data::CachedArray::open(cached).tensor();
+  EXPECT_FALSE(torch::equal(new_cached, old_cached));
+  EXPECT_EQ(new_cached.count_nonzero().item<int64_t>(), 0);
+  EXPECT_EQ(data::run_preprocess(cfg).reused, 3);  // and recorded again
 }
 
 TEST(PreprocessDataset, EveryBadCaseIsReportedAtOnce) {

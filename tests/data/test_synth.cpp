@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "gtgm/core/atomic_file.h"
 #include "gtgm/data/manifest.h"
 #include "gtgm/data/synth.h"
 #include "gtgm/io/checks.h"
@@ -109,6 +110,26 @@ TEST(Synth, PhantomTaskIsAValidMsdFolderAndDeterministic) {
   // Never replaces a folder it did not write.
   gtgm::test::write_file(dir / "Mine/dataset.json", "{}");
   EXPECT_THROW_MSG(gtgm::data::write_phantom_task(dir / "Mine", small("CT")), "was not written by gtgm synth");
+}
+
+TEST(Synth, RerunKeepsFilesItDidNotWrite) {
+  // #16: `synth --out` onto its own earlier output deleted files a user had put there.
+  gtgm::test::TempDir dir;
+  gtgm::data::write_phantom_task(dir / "Task01", small("CT"));
+  gtgm::test::write_file(dir / "Task01/notes.txt", "mine");
+  gtgm::test::write_file(dir / "Task01/gtgm_cache/plan.json", "{}");
+  EXPECT_THROW_MSG(
+      gtgm::data::write_phantom_task(dir / "Task01", small("CT")),
+      "now also holds 2 file(s) it did not write (gtgm_cache/plan.json, notes.txt); refusing to replace it");
+  EXPECT_EQ(gtgm::core::read_text_file(dir / "Task01/notes.txt"), "mine");
+  EXPECT_TRUE(fs::exists(dir / "Task01/gtgm_cache/plan.json"));
+  // Without the user's files it replaces its own output again, including cases a smaller run drops.
+  fs::remove(dir / "Task01/notes.txt");
+  fs::remove_all(dir / "Task01/gtgm_cache");
+  auto fewer = small("CT");
+  fewer.num_train = 1;
+  gtgm::data::write_phantom_task(dir / "Task01", fewer);
+  EXPECT_EQ(gtgm::data::load_msd(dir / "Task01").training.size(), 1u);
 }
 
 TEST(Synth, EmVolumeHasCellsAndDarkMembranes) {

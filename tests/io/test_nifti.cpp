@@ -1,12 +1,15 @@
 // Built-in NIfTI-1 I/O: parity with nibabel-written goldens, round trips, ITK agreement, bad files.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
 
 #include "gtgm/core/atomic_file.h"
 #include "gtgm/io/nifti.h"
+#include "gtgm/io/volume_io.h"
+#include "io/nifti_patch.h"
 #include "test_util.h"
 
 #ifdef GTGM_WITH_ITK
@@ -15,6 +18,7 @@
 #endif
 
 namespace gtgm {
+namespace fs = std::filesystem;
 namespace {
 
 const std::string kDir = std::string(GTGM_TEST_DATA_DIR) + "/nifti/";
@@ -143,6 +147,62 @@ TEST(Nifti, BadFilesGiveClearErrors) {
   gz.resize(gz.size() / 2);
   test::write_file(dir / "cut.nii.gz", gz);
   EXPECT_ANY_THROW(io::read_nifti(dir / "cut.nii.gz"));
+}
+
+TEST(Nifti, BadGeometryIsRefusedNamingTheFieldBeforeItkSeesIt) {
+  // #16: a NaN in the sform made ITK's vnl abort the process (exit 134) in info, plan --check,
+  // preprocess and score; pixdim 0 was reported as non-orthonormal direction cosines; pixdim 1e30
+  // passed. Both readers (ITK's through read_volume, the built-in one) refuse them naming the field.
+  test::TempDir dir;
+  const fs::path good = kDir + "oblique_int16.nii.gz";  // qform_code = sform_code = 1
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  struct Case {
+    std::string file;
+    size_t offset;
+    float value;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {"srow_nan.nii.gz", test::nifti1::kSrowX, nan, "NIfTI-1 header field srow_x has NaN (srow_x[0], sform_code 1)"},
+      {"srow_inf.nii", test::nifti1::kSrowX + 16 + 12, inf, "header field srow_y has Inf (srow_y[3], sform_code 1)"},
+      {"quatern_inf.nii.gz", test::nifti1::kQuaternB, inf, "header field quatern_b is Inf (qform_code 1)"},
+      {"pixdim0.nii.gz", test::nifti1::kPixdim + 4, 0.0f, "header field pixdim[1] = 0: voxel spacing must be > 0"},
+      {"pixdim_nan.nii.gz", test::nifti1::kPixdim + 12, nan, "header field pixdim[3] is NaN"},
+      {"pixdim_huge.nii.gz", test::nifti1::kPixdim + 8, 1e30f,
+       "header field pixdim[2] = 1.0000000150474662e+30 mm is not a plausible spacing (expected at most 100000)"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.file);
+    test::patch_nifti(good, dir / c.file, c.offset, c.value);
+    const std::string named = (dir / c.file).string() + ": ";
+    EXPECT_THROW_MSG(io::read_nifti(dir / c.file), named);
+    EXPECT_THROW_MSG(io::read_nifti(dir / c.file), c.expected);
+#ifdef GTGM_WITH_ITK
+    EXPECT_THROW_MSG(io::read_volume_header(dir / c.file), c.expected);
+    EXPECT_THROW_MSG(io::read_volume(dir / c.file), c.expected);
+#endif
+  }
+  // The same field with its code 0 is not used by any reader: not an error.
+  test::patch_nifti(good, dir / "nocode.nii", test::nifti1::kSformCode, int16_t{0});
+  test::patch_nifti(dir / "nocode.nii", dir / "nocode_nan.nii", test::nifti1::kSrowX, nan);
+  EXPECT_NO_THROW(io::read_nifti(dir / "nocode_nan.nii"));
+}
+
+TEST(Nifti, Nifti2IsNamedAsUnsupportedNotCorrupt) {
+  // #16: Debian's ITK 5.2 cannot read NIfTI-2 and called a valid file corrupt.
+  test::TempDir dir;
+  test::write_nifti2(dir / "two.nii.gz", 3, 4, 5);
+  EXPECT_THROW_MSG(io::read_nifti(dir / "two.nii.gz"), "NIfTI-2 is not supported by the built-in reader");
+#ifdef GTGM_WITH_ITK
+  try {
+    const auto v = io::read_volume(dir / "two.nii.gz");
+    // An ITK build that reads NIfTI-2 is fine too, as long as it reads it right.
+    EXPECT_EQ(v.data.sizes().vec(), (std::vector<int64_t>{1, 3, 4, 5}));
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("NIfTI-2 is not supported by this ITK build"), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).find("corrupt"), std::string::npos) << e.what();
+  }
+#endif
 }
 
 }  // namespace gtgm

@@ -142,6 +142,11 @@ TEST(Safetensors, ClearErrorsForBrokenFiles) {
       {"overlap.st",
        R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
        data, "tensors 'a' and 'b' overlap"},
+      // #16: 2^32 x 2^32 elements wraps to 0 and matched an empty data block.
+      {"overflow.st", R"({"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}})", data,
+       "tensor 'w': shape [4294967296,4294967296] of F32 holds more elements than 64-bit sizes can count"},
+      {"overflow_bytes.st", R"({"w":{"dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,0]}})", data,
+       "tensor 'w': shape [4611686018427387904] of F32 holds more elements than 64-bit sizes can count"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);

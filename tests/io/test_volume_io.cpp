@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "gtgm/core/atomic_file.h"
 #include "gtgm/io/checks.h"
 #include "gtgm/io/dicom_io.h"
 #include "gtgm/io/io_info.h"
@@ -182,6 +183,37 @@ TEST(DicomSeries, MissingSliceIsAnError) {
   gtgm::io::write_dicom_series(gtgm::test::ramp_volume(torch::kShort), dir / "s");
   fs::remove(dir / "s" / "slice_0001.dcm");
   EXPECT_THROW_MSG(gtgm::io::read_volume(dir / "s"), "irregular slice spacing");
+}
+
+TEST(DicomSeries, SmallPositionJitterIsReadWithAWarningLargeIsRefused) {
+  // #16: real MR series whose ImagePositionPatient is rounded (~1% of the spacing) were refused.
+  gtgm::test::TempDir dir;
+  Volume v = gtgm::test::ramp_volume(torch::kShort);
+  v.geometry.direction = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+  v.geometry.origin = {0, 0, 10.25};
+  v.geometry.spacing = {1, 1, 2.5};  // slice 2 lies at z = 15.25
+  // Replaces the text of slice 2's z position by `z` (same length: the element length is kept).
+  const auto series_with_slice2_at = [&](const std::string& name, const std::string& z) {
+    gtgm::io::write_dicom_series(v, dir / name);
+    const auto file = dir / name / "slice_0002.dcm";
+    std::string bytes = gtgm::core::read_text_file(file);
+    const auto at = bytes.find("\\15.25");
+    EXPECT_NE(at, std::string::npos);
+    EXPECT_EQ(z.size(), 5u);
+    bytes.replace(at + 1, 5, z);
+    gtgm::test::write_file(file, bytes);
+  };
+  series_with_slice2_at("jitter", "15.27");  // 0.02 mm of 2.5: 0.8%
+  testing::internal::CaptureStderr();
+  const auto r = gtgm::io::read_volume(dir / "jitter");
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_TRUE(torch::equal(r.data, v.data));
+  EXPECT_NEAR(r.geometry.spacing[2], 2.5, 1e-9);
+  EXPECT_NE(err.find("slice positions jitter by up to 0.02 mm"), std::string::npos) << err;
+  series_with_slice2_at("gap", "16.25");  // 1 mm of 2.5: 40%, as a missing or foreign slice
+  EXPECT_THROW_MSG(gtgm::io::read_volume(dir / "gap"),
+                   "mean spacing is 2.5 mm: a deviation of 1 mm (40.0%), above the "
+                   "10% tolerated");
 }
 
 TEST(DicomSeries, SeveralSeriesNeedAUid) {

@@ -226,6 +226,33 @@ TEST(EmbeddingCache, FillResumeReuseAndLookup) {
   EXPECT_THROW_MSG(text::EmbeddingCache::load(dir / "other.safetensors"), "is not a gtgm text-embedding cache");
 }
 
+TEST(EmbeddingCache, NonFiniteRowsAreRefusedOnLoadAndRecomputed) {
+  // #16: NaN text embeddings were not checked on load.
+  test::TempDir dir;
+  std::vector<text::CaptionRecord> recs;
+  for (int i = 0; i < 5; ++i) recs.push_back({"v", {i, 0, 0}, "caption " + std::to_string(i), "template", ""});
+  const auto captions = text::CaptionCache::from_records(recs, "mem");
+  CountingEncoder enc;
+  text::EmbedTextOptions opt;
+  text::embed_captions(enc, captions, dir / "emb.safetensors", opt);
+  // Damage rows 2 and 4 in the file, keeping everything else.
+  std::map<std::string, std::string> meta;
+  std::map<std::string, torch::Tensor> t;
+  for (auto& [k, v] : io::load_safetensors(dir / "emb.safetensors", &meta)) t[k] = v.clone();
+  t["embeddings"][2][1] = std::numeric_limits<float>::quiet_NaN();
+  t["embeddings"][4][0] = std::numeric_limits<float>::infinity();
+  io::save_safetensors(dir / "emb.safetensors", {t.begin(), t.end()}, meta);
+  EXPECT_THROW_MSG(text::EmbeddingCache::load(dir / "emb.safetensors"),
+                   (dir / "emb.safetensors").string() + ": text-embedding row 2 holds NaN/Inf (2 of 5 rows do)");
+  // Re-running embed-text encodes exactly the bad rows again.
+  enc.calls = 0;
+  const auto r = text::embed_captions(enc, captions, dir / "emb.safetensors", opt);
+  EXPECT_EQ(r.reused, 3);
+  EXPECT_EQ(r.computed, 2);
+  EXPECT_TRUE(
+      torch::isfinite(text::EmbeddingCache::load(dir / "emb.safetensors").lookup({0, 1, 2, 3, 4})).all().item<bool>());
+}
+
 TEST(EmbeddingCache, RealBertEncoderFillsRowsEqualToDirectEncoding) {
   config::TextConfig cfg;
   cfg.model_dir = (fs::path(GTGM_TEST_DATA_DIR) / "bert_tiny").string();

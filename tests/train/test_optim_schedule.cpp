@@ -7,7 +7,7 @@
 
 #include "gtgm/config/load.h"
 #include "gtgm/core/atomic_file.h"
-#include "gtgm/train/checksum.h"
+#include "gtgm/core/checksum.h"
 #include "gtgm/train/grad_scaler.h"
 #include "gtgm/train/optim.h"
 #include "gtgm/train/schedule.h"
@@ -231,12 +231,12 @@ TEST(GradScaler, ScalesUnscalesSkipsBacksOffAndGrows) {
 }
 
 TEST(Checksum, Sha256KnownVectors) {
-  EXPECT_EQ(train::sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  EXPECT_EQ(train::sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  EXPECT_EQ(train::sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+  EXPECT_EQ(core::sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(core::sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(core::sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
             "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
   // Incremental updates of odd sizes equal one update (a million 'a').
-  train::Sha256 h;
+  core::Sha256 h;
   const std::string chunk(997, 'a');
   size_t n = 0;
   for (; n + chunk.size() <= 1000000; n += chunk.size()) h.update(chunk.data(), chunk.size());
@@ -245,6 +245,6 @@ TEST(Checksum, Sha256KnownVectors) {
   EXPECT_EQ(h.hex_digest(), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
   test::TempDir tmp;
   test::write_file(tmp / "f.txt", "abc");
-  EXPECT_EQ(train::sha256_file(tmp / "f.txt"), train::sha256_hex("abc"));
-  EXPECT_THROW_MSG(train::sha256_file(tmp / "missing"), "no such file");
+  EXPECT_EQ(core::sha256_file(tmp / "f.txt"), core::sha256_hex("abc"));
+  EXPECT_THROW_MSG(core::sha256_file(tmp / "missing"), "no such file");
 }

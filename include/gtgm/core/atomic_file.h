@@ -19,6 +19,16 @@ void atomic_write_dir(const std::filesystem::path& dir,
                       const std::function<void(const std::filesystem::path&)>& writer);
 /// fsync a file or directory by path (throws on failure).
 void fsync_path(const std::filesystem::path& path);
+/// create_directories with errors that say what went wrong: `dir` (or a parent) is a file, a
+/// symlink loop, no permission. `what` names the option or purpose ("export --out").
+void create_dirs(const std::filesystem::path& dir, const std::string& what = "output folder");
+/// Refuses (gtgm::Error naming `what` and the path) an output file path that is an existing folder.
+void check_file_target(const std::filesystem::path& path, const std::string& what = "output file");
+/// Removes the temp files and folders that atomic_write / atomic_write_dir leave in `dir` (not
+/// recursive) when a process is killed midway (".NAME.tmp.PID.N", ".NAME.tmpdir.PID.N",
+/// ".NAME.old.PID.N"), where process PID no longer runs on this host. Called by the owner of a folder
+/// (the run-dir holder, preprocess for its cache) when it starts; returns the number removed.
+int remove_stale_temp_files(const std::filesystem::path& dir);
 /// Reads a whole file; throws gtgm::Error naming the path when it cannot.
 std::string read_text_file(const std::filesystem::path& path);
 

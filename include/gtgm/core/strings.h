@@ -37,6 +37,12 @@ inline bool starts_with(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
 }
 
+/// Whether `s` is well-formed UTF-8 (no overlong forms, surrogates or code points above U+10FFFF).
+bool is_valid_utf8(std::string_view s);
+/// `s` with every byte of an invalid UTF-8 sequence (and control characters) written as \xHH, for
+/// naming a file whose name is not UTF-8 in a message.
+std::string escape_bytes(std::string_view s);
+
 /// A shape as "[2, 1, 32, 64, 64]" (a tensor's sizes(), or a std::vector<int64_t>).
 std::string shape_str(c10::IntArrayRef sizes);
 

@@ -137,6 +137,12 @@ class LoaderBase {
   /// the sample's index in this rank's epoch.
   Rng sample_rng(uint64_t tag, int64_t b, int64_t i) const;
 
+  /// A crop may exceed a case by up to this factor per axis (padded); beyond it the loader refuses.
+  static constexpr int64_t kMaxCropOverCase = 4;
+  /// Throws naming the first case that a crop exceeds more than kMaxCropOverCase times along an
+  /// axis; warns (rank 0, once) how many cases get padded crops.
+  void check_crop_fits() const;
+
   std::shared_ptr<const CacheDataset> ds_;
   config::DataConfig cfg_;
   LoaderOptions opt_;

@@ -1,4 +1,4 @@
-#include "gtgm/train/checksum.h"
+#include "gtgm/core/checksum.h"
 
 #include <openssl/evp.h>
 
@@ -9,7 +9,7 @@
 
 #include "gtgm/core/error.h"
 
-namespace gtgm::train {
+namespace gtgm::core {
 
 void Sha256::FreeCtx::operator()(evp_md_ctx_st* ctx) const { EVP_MD_CTX_free(ctx); }
 
@@ -61,4 +61,4 @@ std::string sha256_file(const std::filesystem::path& path) {
   return h.hex_digest();
 }
 
-}  // namespace gtgm::train
+}  // namespace gtgm::core

@@ -1,7 +1,7 @@
 #pragma once
 /// SHA-256 (FIPS 180-4) of byte strings and files: the checkpoint manifest records one per file so
 /// a corrupted or partially copied checkpoint directory is detected before it is used. The digest
-/// is libcrypto's (OpenSSL EVP).
+/// is libcrypto's (OpenSSL EVP). In core/ because the preprocessing cache also hashes its sources.
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -10,7 +10,7 @@
 
 struct evp_md_ctx_st;  // OpenSSL's EVP_MD_CTX, kept out of this header
 
-namespace gtgm::train {
+namespace gtgm::core {
 
 /// Incremental SHA-256.
 class Sha256 {
@@ -36,4 +36,4 @@ std::string sha256_hex(const std::string& bytes);
 /// SHA-256 of a file's contents, hex; throws gtgm::Error naming the path when it cannot be read.
 std::string sha256_file(const std::filesystem::path& path);
 
-}  // namespace gtgm::train
+}  // namespace gtgm::core
