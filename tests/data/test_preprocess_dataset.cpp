@@ -94,7 +94,7 @@ TEST(PreprocessDataset, ReplacedSourcesAreRebuiltTouchedOnesReused) {
   // #16: replacing a label after `preprocess` was not noticed ("3 reused"): training used stale data.
   test::TempDir tmp;
   auto cfg = write_task(tmp / "task");
-  EXPECT_EQ(data::run_preprocess(cfg).written, 3);
+  EXPECT_EQ(data::run_preprocess(cfg.data, cfg.run.seed).written, 3);
   const auto entries = data::read_cache_index(cfg.data.cache_dir);
   const fs::path label = entries[1].source_label;
   const fs::path cached = fs::path(cfg.data.cache_dir) / entries[1].label;
@@ -102,7 +102,7 @@ TEST(PreprocessDataset, ReplacedSourcesAreRebuiltTouchedOnesReused) {
 
   // Same content, newer mtime (a copy, a touch): hashed, found equal, reused.
   fs::last_write_time(label, fs::last_write_time(label) + std::chrono::seconds(5));
-  auto r = data::run_preprocess(cfg);
+  auto r = data::run_preprocess(cfg.data, cfg.run.seed);
   EXPECT_EQ(r.written, 0);
   EXPECT_EQ(r.reused, 3);
 
@@ -110,13 +110,13 @@ TEST(PreprocessDataset, ReplacedSourcesAreRebuiltTouchedOnesReused) {
   io::Volume v = io::read_volume(label);
   v.data = torch::zeros_like(v.data);
   io::write_volume(v, label);
-  r = data::run_preprocess(cfg);
+  r = data::run_preprocess(cfg.data, cfg.run.seed);
   EXPECT_EQ(r.written, 1);
   EXPECT_EQ(r.reused, 2);
   const auto new_cached = data::CachedArray::open(cached).tensor();
   EXPECT_FALSE(torch::equal(new_cached, old_cached));
   EXPECT_EQ(new_cached.count_nonzero().item<int64_t>(), 0);
-  EXPECT_EQ(data::run_preprocess(cfg).reused, 3);  // and recorded again
+  EXPECT_EQ(data::run_preprocess(cfg.data, cfg.run.seed).reused, 3);  // and recorded again
 }
 
 TEST(PreprocessDataset, EveryBadCaseIsReportedAtOnce) {

@@ -90,7 +90,7 @@ train:
 )",
                                               s->dir.path().string(), GTGM_TEST_DATA_DIR));
     const auto cfg = config::load_config(s->config());
-    data::run_preprocess(cfg);
+    data::run_preprocess(cfg.data, cfg.run.seed);
     text::CaptionWriter w(s->dir / "captions.jsonl");
     for (const auto& e : data::read_cache_index(s->dir / "cache"))
       w.append({e.id, {4, 12, 12}, "liver and kidney", "template", ""});
@@ -359,7 +359,7 @@ std::vector<Row> rows() {
          const auto task = small_task(d);
          const auto cfg =
              config::default_config({"data.root=" + task.string(), "data.cache_dir=" + (d / "cache").string()});
-         data::run_preprocess(cfg);
+         data::run_preprocess(cfg.data, cfg.run.seed);
          // The label of case 1 is replaced after preprocessing (same grid, one organ erased).
          const auto label = task / "labelsTr" / "synthct_001.nii.gz";
          io::Volume v = io::read_volume(label);
@@ -375,7 +375,7 @@ std::vector<Row> rows() {
                  const auto task = small_task(d);
                  const auto cfg =
                      config::default_config({"data.root=" + task.string(), "data.cache_dir=" + (d / "cache").string()});
-                 data::run_preprocess(cfg);
+                 data::run_preprocess(cfg.data, cfg.run.seed);
                  test::write_file(d / "cache" / "cases" / fmt::format(".synthct_000.gvol.tmp.{}.0", dead_pid()), "cut");
                  return "preprocess --set data.root=" + q(task) + " --set data.cache_dir=" + q(d / "cache");
                },
