@@ -42,19 +42,21 @@ void check_weights_finite(const io::NamedTensors& state, const fs::path& file) {
   }
 }
 
+// The output folder is checked before any checkpoint is read, so a wrong --out fails at once.
+void check_out_folder(const fs::path& out) {
+  std::error_code ec;
+  const auto st = fs::status(out, ec);
+  GTGM_CHECK(!fs::exists(st) || fs::is_directory(st),
+             "export --out: {} is a file; expected a folder (the export writes its weights and architecture.json "
+             "into it)",
+             out.string());
+}
+
 }  // namespace
 
 ExportResult export_encoder(const ExportOptions& o) {
   ExportResult result;
-  // The output folder is checked before any checkpoint is read, so a wrong --out fails at once.
-  {
-    std::error_code ec;
-    const auto st = fs::status(o.out, ec);
-    GTGM_CHECK(!fs::exists(st) || fs::is_directory(st),
-               "export --out: {} is a file; expected a folder (the export "
-               "writes encoder.safetensors, encoder.pt and architecture.json into it)",
-               o.out.string());
-  }
+  check_out_folder(o.out);
   result.checkpoint = train::resolve_checkpoint(o.source, o.best);
   const fs::path ck = result.checkpoint;
   const config::Config cfg =
@@ -234,6 +236,7 @@ ExportResult export_segmentation_model(models::SegmentationModelImpl& model, con
 }
 
 ExportResult export_checkpoint(const ExportOptions& o) {
+  check_out_folder(o.out);
   const fs::path ck = train::resolve_checkpoint(o.source, o.best);
   const fs::path file = ck / "model.safetensors";
   const io::NamedTensors weights = io::load_safetensors(file);
