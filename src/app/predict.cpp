@@ -4,7 +4,6 @@
 #include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <set>
 
 #include "gtgm/app/load_predictor.h"
 #include "gtgm/core/atomic_file.h"
