@@ -7,6 +7,7 @@
 #include "common.h"
 #include "gtgm/core/build_info.h"
 #include "gtgm/core/error.h"
+#include "gtgm/core/host_allocator.h"
 #include "gtgm/core/logging.h"
 
 namespace {
@@ -24,6 +25,7 @@ constexpr void (*kCommands[])(CLI::App&) = {
 
 int main(int argc, char** argv) {
   using namespace gtgm;
+  core::configure_host_allocator();  // first: before any thread or tensor exists
   CLI::App app{"gtgm: 3D medical vision-language pretraining (GTGM) and segmentation on LibTorch", "gtgm"};
   app.set_version_flag("--version", core::gtgm_version() + " (" + core::gtgm_git_hash() + ")");
   app.require_subcommand(1);

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "gtgm/core/device.h"
+#include "gtgm/core/host_allocator.h"
 #include "gtgm/core/torch_compat.h"
 #include "gtgm/version_info.h"
 
@@ -37,6 +38,7 @@ std::vector<std::pair<std::string, std::string>> build_info_rows() {
 #endif
   rows.emplace_back("threads", fmt::format("{} intra-op ({} hardware)", torch::get_num_threads(),
                                            std::thread::hardware_concurrency()));
+  rows.emplace_back("host allocator", host_allocator_state().reason);
   rows.emplace_back("CPU bf16", cpu_has_bf16() ? "yes (avx512_bf16/amx)" : "no (CPU bf16 autocast disabled)");
   return rows;
 }
