@@ -73,7 +73,7 @@ void synchronize(const torch::Tensor& t) {
 
 InferBenchResult run_infer_bench(const InferBenchOptions& o) {
   GTGM_CHECK(o.repeats >= 1, "bench infer: repeats must be >= 1, got {}", o.repeats);
-  if (o.threads > 0) torch::set_num_threads(o.threads);
+  core::set_num_threads(o.threads);
   const torch::Device device = core::select_device(o.device);
   torch::nn::Sequential net = conv_stack(o.channels, o.classes);
   net->to(device);

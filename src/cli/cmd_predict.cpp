@@ -51,7 +51,7 @@ void register_predict(CLI::App& app) {
   cmd->add_flag("--overwrite", o->overwrite, "Replace predictions that already exist in OUTPUT");
   cmd->add_flag("--continue", o->keep, "Keep predictions that already exist in OUTPUT and predict the rest");
   cmd->add_option("--device", o->device, "auto|cpu|cuda|cuda:N (default auto)");
-  cmd->add_option("--threads", o->threads, "Intra-op CPU threads (default: LibTorch's choice, one per core)")
+  cmd->add_option("--threads", o->threads, "Intra-op CPU threads (default 0: OMP_NUM_THREADS, else one per core this process may use)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--log-level", o->log_level, "trace|debug|info|warn|error|off");
   cmd->callback([o] {

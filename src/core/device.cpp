@@ -1,7 +1,15 @@
 #include "gtgm/core/device.h"
 
+#include <sched.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <regex>
+#include <string_view>
+#include <thread>
 
 #include "gtgm/core/error.h"
 #include "gtgm/core/logging.h"
@@ -99,8 +107,42 @@ AutocastGuard::~AutocastGuard() {
   compat::set_autocast(type_, prev_enabled_, type_ == c10::DeviceType::CPU ? at::kBFloat16 : at::kHalf);
 }
 
-void set_num_threads(int threads) {
-  if (threads > 0) torch::set_num_threads(threads);
+int available_cores() {
+#if defined(__linux__)
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+#endif
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+}
+
+namespace {
+
+// The whole value as a positive int, or nothing ("4,2", "x", "0", "" are not counts).
+std::optional<int> positive_env_int(const char* name) {
+  const char* v = std::getenv(name);
+  if (!v) return std::nullopt;
+  const std::string_view s(v);
+  int n = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+  if (ec != std::errc() || end != s.data() + s.size() || n <= 0) return std::nullopt;
+  return n;
+}
+
+}  // namespace
+
+int default_num_threads() {
+  // The user's (or the job script's) OMP_NUM_THREADS wins; a nested list such as "4,2" does not count.
+  if (const auto n = positive_env_int("OMP_NUM_THREADS")) return *n;
+  // A malformed LOCAL_WORLD_SIZE is named by dist/launch_env.cpp when a distributed run starts.
+  const int ranks = positive_env_int("LOCAL_WORLD_SIZE").value_or(1);
+  return std::max(1, available_cores() / ranks);
+}
+
+int set_num_threads(int threads) {
+  const int n = threads > 0 ? threads : default_num_threads();
+  if (torch::get_num_threads() != n) torch::set_num_threads(n);
+  return n;
 }
 
 }  // namespace gtgm::core

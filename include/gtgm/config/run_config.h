@@ -37,7 +37,10 @@ struct RunConfig {
             "Mixed precision. auto = bf16 on CUDA and on CPUs with avx512_bf16/amx, else fp32; fp16 needs CUDA "
             "and uses a grad scaler.");
     v.field("log_level", log_level, "Console and log.txt level.", one_of({"trace", "debug", "info", "warn", "error", "off"}));
-    v.field("threads", threads, "Intra-op CPU threads; 0 = LibTorch default (all cores).", ge(0));
+    v.field("threads", threads,
+            "Intra-op CPU threads; 0 = OMP_NUM_THREADS when set, else the cores this process may use divided by "
+            "the ranks on this node (LOCAL_WORLD_SIZE).",
+            ge(0));
     v.field("deterministic", deterministic, "Ask LibTorch for deterministic algorithms (slower on CUDA).");
   }
 };

@@ -44,7 +44,16 @@ class AutocastGuard {
   c10::DeviceType type_ = c10::DeviceType::CPU;
 };
 
-/// Sets intra-op threads (0 = leave LibTorch's default, all cores).
-void set_num_threads(int threads);
+/// CPUs this process may run on (its affinity mask: taskset, Slurm/cgroup cpusets), at least 1.
+int available_cores();
+
+/// The intra-op threads that `threads` = 0 means: OMP_NUM_THREADS when set, else available_cores() shared among the ranks of this
+/// node (LOCAL_WORLD_SIZE, as torchrun and scripts/launch_local.sh set it), at least 1. LibTorch's
+/// own default (physical cores as cpuinfo reads them) gave 1 thread on the 2-core CI VM and ignores
+/// other ranks on the node.
+int default_num_threads();
+
+/// Sets intra-op threads; 0 = default_num_threads(). Returns the count set.
+int set_num_threads(int threads);
 
 }  // namespace gtgm::core
