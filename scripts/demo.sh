@@ -8,10 +8,6 @@ BUILD="${GTGM_BUILD_DIR:-$ROOT/build}"
 WORK="${GTGM_DEMO_DIR:-$ROOT/demo_run}"
 "$ROOT/scripts/setup.sh"
 export CCACHE_DIR="${CCACHE_DIR:-$ROOT/.cache/ccache}"
-# Debian's LibTorch uses the pthread build of OpenBLAS, whose own thread pool (sized when the
-# library loads, so only the environment can set it) competes with LibTorch's threads: on 2 cores
-# sliding-window inference ran 0.7x slower with it (docs/performance.md).
-export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGTGM_UNITY_BUILD="${GTGM_UNITY:-ON}" >/dev/null
 cmake --build "$BUILD" -j "$(nproc)" --target gtgm
 GTGM="$BUILD/gtgm"
@@ -50,7 +46,7 @@ step finetune-pretrained "$GTGM" finetune "${FT[@]}" --pretrained "$WORK/pretrai
 step finetune-random "$GTGM" finetune "${FT[@]}" --set run.dir="$WORK/finetune_random"
 # New images (the task's unlabelled imagesTs) with the fine-tuned model, back in their own geometry.
 step predict "$GTGM" predict -i "$WORK/data/Task01_SynthCT/imagesTs" -o "$WORK/predict" -m "$WORK/finetune_gtgm" \
-  --overwrite --threads 1
+  --overwrite
 # 4. The 13-dataset table on the stand-ins (GTGM init vs random init), paper numbers beside ours.
 step eval "$GTGM" eval --config configs/eval/demo13.yaml --data-root "$WORK/data" \
   --set output_dir="$WORK/eval13" --set inits.gtgm="$WORK/pretrain"
