@@ -2,7 +2,7 @@
 """Independent reference for gtgm's text/ area: BERT's tokenizer and forward pass in plain Python +
 PyTorch (no `transformers`, no gtgm code), and a tiny random BERT checkpoint in Hugging Face layout.
 
-Writes tests/data/bert_tiny/:
+Writes assets/bert_tiny/:
   config.json, vocab.txt, tokenizer_config.json   as `save_pretrained` writes them
   model.safetensors     BertModel keys (no prefix), written by hand (numpy + struct + json)
   pytorch_model.bin     BertForPreTraining-style keys ("bert." prefix, "cls.*" heads, position_ids
@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.join(HERE, "..", "..", "tests", "data", "bert_tiny")
+OUT = os.path.join(HERE, "..", "..", "assets", "bert_tiny")
 
 # ----------------------------------------------------------------------------- tokenizer
 

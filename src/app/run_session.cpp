@@ -14,6 +14,7 @@
 #include "gtgm/core/build_info.h"
 #include "gtgm/core/device.h"
 #include "gtgm/core/error.h"
+#include "gtgm/core/log_file_only.h"
 #include "gtgm/core/seed.h"
 #include "gtgm/dist/launch_env.h"
 #include "gtgm/train/checkpoint.h"
@@ -74,6 +75,10 @@ RunSession::RunSession(const config::Config& cfg, const std::string& command, bo
                     run_dir.string(), run_dir.string()));
   }
   log_file_.emplace(run_dir / "log.txt");
+  // Each attempt (a fresh run, every resume) starts a marked section of the appended log.txt.
+  core::log_to_files_only(spdlog::level::info,
+                          fmt::format("===== gtgm {} {}: {} attempt, pid {} =====", command, core::gtgm_version(),
+                                      resuming ? "resumed" : "new", static_cast<long>(::getpid())));
   GTGM_INFO("gtgm {} {}: {}run dir {}, {} process(es), device {}", command, core::gtgm_version(), detail,
             run_dir.string(), ctx.world_size(), device.str());
   config::write_resolved(cfg, run_dir);

@@ -13,6 +13,7 @@
 #include "gtgm/config/load.h"
 #include "gtgm/core/atomic_file.h"
 #include "gtgm/core/error.h"
+#include "gtgm/core/log_file_only.h"
 #include "gtgm/core/logging.h"
 #include "gtgm/core/timer.h"
 
@@ -80,6 +81,12 @@ int decimals(const std::string& metric) {
 std::string value_cell(const std::optional<double>& v, const std::string& metric, bool sign = false) {
   if (!v) return "-";
   return sign ? fmt::format("{:+.{}f}", *v, decimals(metric)) : fmt::format("{:.{}f}", *v, decimals(metric));
+}
+
+// A value in a log line: "0.75%" for a percent metric (a table cell's header carries the unit instead).
+std::string value_text(const std::optional<double>& v, const std::string& metric) {
+  const MetricStyle* s = metric_style(metric);
+  return value_cell(v, metric) + (v && s != nullptr && s->percent ? "%" : "");
 }
 
 std::string metric_header(const std::string& metric) {
@@ -222,7 +229,7 @@ SuiteRow run_one(const config::SuiteConfig& suite, const config::SuiteDataset& d
     if (plan.mode == SuiteRunMode::Reuse) {
       row.status = options.dry_run ? RowStatus::WouldReuse : RowStatus::Reused;
       fill_from_result(row, read_result(dir / kResultFile));
-      GTGM_INFO("{} reused {} ({} = {})", tag, dir.string(), row.metric, value_cell(row.ours, row.metric));
+      GTGM_INFO("{} reused {} ({} = {})", tag, dir.string(), row.metric, value_text(row.ours, row.metric));
       return row;
     }
     if (options.dry_run) {
@@ -256,11 +263,12 @@ SuiteRow run_one(const config::SuiteConfig& suite, const config::SuiteDataset& d
     row.status = plan.mode == SuiteRunMode::Resume ? RowStatus::Resumed : RowStatus::Done;
     fill_from_result(row, j);
     GTGM_INFO("{} {} in {:.1f} s: {} = {} ({} train / {} test cases; {})", tag, config::to_string(row.status),
-              row.seconds, row.metric, value_cell(row.ours, row.metric), row.train_cases, row.test_cases,
+              row.seconds, row.metric, value_text(row.ours, row.metric), row.train_cases, row.test_cases,
               row.init_report);
   } catch (const std::exception& e) {
     row.status = RowStatus::Failed;
     row.message = error_text(e);
+    core::record_error_in_failed_run_log(row.message);  // the row's own log.txt, when its run had started
     GTGM_WARN("{} failed: {}", tag, row.message);
   }
   return row;

@@ -8,6 +8,7 @@
 #include "gtgm/core/build_info.h"
 #include "gtgm/core/error.h"
 #include "gtgm/core/host_allocator.h"
+#include "gtgm/core/log_file_only.h"
 #include "gtgm/core/logging.h"
 
 namespace {
@@ -20,6 +21,13 @@ constexpr void (*kCommands[])(CLI::App&) = {
     gtgm::cli::register_score,   gtgm::cli::register_eval,       gtgm::cli::register_bench,
     gtgm::cli::register_info,
 };
+
+// Prints "gtgm: <line>" on stderr and adds the line to the log.txt of the run it ended, if any.
+int fail(const std::string& line, int code) {
+  std::cerr << "gtgm: " << line << "\n";
+  gtgm::core::record_error_in_failed_run_log(line);
+  return code;
+}
 
 }  // namespace
 
@@ -37,12 +45,10 @@ int main(int argc, char** argv) {
     const int code = app.exit(e);
     return code == 0 ? 0 : 2;
   } catch (const ConfigError& e) {
-    std::cerr << "gtgm: config error: " << e.message() << "\n";
-    return 2;
+    return fail("config error: " + e.message(), 2);
   } catch (const Error& e) {
-    std::cerr << "gtgm: error: " << e.message() << "\n";
     if (!e.location().empty()) core::logger().debug("raised at {}", e.location());
-    return 1;
+    return fail("error: " + e.message(), 1);
   } catch (const std::filesystem::filesystem_error& e) {
     // A filesystem call without a gtgm check in front of it: name the path first, then the reason
     // and the operation, instead of libstdc++'s "filesystem error: ..." text.
@@ -51,12 +57,11 @@ int main(int argc, char** argv) {
     if (op.rfind(prefix, 0) == 0) op = op.substr(prefix.size());
     const auto colon = op.find(": ");
     if (colon != std::string::npos) op = op.substr(0, colon);
-    std::cerr << "gtgm: error: " << (e.path1().empty() ? std::string("(no path)") : e.path1().string()) << ": "
-              << e.code().message() << " (" << op
-              << (e.path2().empty() ? std::string() : std::string(", with ") + e.path2().string()) << ")\n";
-    return 1;
+    return fail("error: " + (e.path1().empty() ? std::string("(no path)") : e.path1().string()) + ": " +
+                    e.code().message() + " (" + op +
+                    (e.path2().empty() ? std::string() : std::string(", with ") + e.path2().string()) + ")",
+                1);
   } catch (const std::exception& e) {
-    std::cerr << "gtgm: error: " << e.what() << "\n";
-    return 1;
+    return fail(std::string("error: ") + e.what(), 1);
   }
 }

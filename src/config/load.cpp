@@ -107,9 +107,67 @@ std::vector<std::string> all_field_paths() {
   return paths;
 }
 
+// The keys that hold file-system paths. A relative path written in a config file resolves against
+// that file's folder (as `inherit:` does), one given with --set against the working directory, a
+// default against the working directory; all become absolute, so that config.resolved.yaml read back
+// from the run dir means the same paths.
+std::vector<std::pair<const char*, std::string*>> path_fields(Config& c) {
+  return {{"run.dir", &c.run.dir},
+          {"data.root", &c.data.root},
+          {"data.cache_dir", &c.data.cache_dir},
+          {"train.init", &c.train.init},
+          {"text.model_dir", &c.text.model_dir},
+          {"text.vocab", &c.text.vocab},
+          {"text.caption_cache", &c.text.caption_cache},
+          {"text.embedding_cache", &c.text.embedding_cache}};
+}
+
+std::string absolute_path(const fs::path& base, const std::string& value) {
+  const fs::path p(value);
+  if (p.is_absolute()) return p.lexically_normal().string();
+  return fs::absolute(base / p).lexically_normal().string();
+}
+
+// Lists of paths (each element resolves as a path key does).
+std::vector<std::pair<const char*, std::vector<std::string>*>> path_list_fields(Config& c) {
+  return {{"train.mix_datasets", &c.train.mix_datasets}};
+}
+
+detail::SourceNode* find_key(detail::SourceNode& root, const std::string& key) {
+  detail::SourceNode* node = root.find(key.substr(0, key.find('.')));
+  return node ? node->find(key.substr(key.find('.') + 1)) : nullptr;
+}
+
+// Rewrites every relative path value in `root` to an absolute one (see path_fields). Values of the
+// wrong type are left for the binder to report.
+void resolve_tree_paths(detail::SourceNode& root) {
+  auto base_of = [](const detail::SourceNode& node) {
+    return node.file.rfind("--set ", 0) == 0 ? fs::path() : fs::path(node.base_dir);
+  };
+  Config probe;
+  for (const auto& [key, unused] : path_fields(probe)) {
+    detail::SourceNode* node = find_key(root, key);
+    if (!node || node->is_map || !node->value.IsScalar() || node->value.Scalar().empty()) continue;
+    node->value.reset(YAML::Node(absolute_path(base_of(*node), node->value.Scalar())));
+  }
+  for (const auto& [key, unused] : path_list_fields(probe)) {
+    detail::SourceNode* node = find_key(root, key);
+    if (!node || node->is_map || !node->value.IsSequence()) continue;
+    YAML::Node list(YAML::NodeType::Sequence);
+    for (const auto& e : node->value) {
+      if (e.IsScalar() && !e.Scalar().empty())
+        list.push_back(absolute_path(base_of(*node), e.Scalar()));
+      else
+        list.push_back(e);
+    }
+    node->value.reset(list);
+  }
+}
+
 Config bind_tree(const detail::SourceNode& tree, const std::vector<std::string>& sets) {
   detail::SourceNode root = tree;
   for (const auto& s : sets) detail::apply_set(root, s);
+  resolve_tree_paths(root);
   Config cfg;
   std::vector<std::string> errors;
   const auto paths = all_field_paths();
@@ -119,6 +177,13 @@ Config bind_tree(const detail::SourceNode& tree, const std::vector<std::string>&
   if (!errors.empty()) {
     throw ConfigError(errors.size() == 1 ? errors.front()
                                          : fmt::format("{} config errors:\n  {}", errors.size(), fmt::join(errors, "\n  ")));
+  }
+  for (auto& [key, value] : path_fields(cfg)) {  // defaults (no node in the tree): the working directory
+    if (!value->empty() && !fs::path(*value).is_absolute()) *value = absolute_path(fs::path(), *value);
+  }
+  for (auto& [key, list] : path_list_fields(cfg)) {
+    for (auto& value : *list)
+      if (!value.empty() && !fs::path(value).is_absolute()) value = absolute_path(fs::path(), value);
   }
   validate(cfg);
   return cfg;

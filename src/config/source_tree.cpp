@@ -22,9 +22,10 @@ SourceNode* SourceNode::find(const std::string& key) {
   return const_cast<SourceNode*>(static_cast<const SourceNode*>(this)->find(key));
 }
 
-SourceNode to_source_tree(const YAML::Node& node, const std::string& file) {
+SourceNode to_source_tree(const YAML::Node& node, const std::string& file, const std::string& base_dir) {
   SourceNode out;
   out.file = file;
+  out.base_dir = base_dir;
   out.line = node.Mark().line >= 0 ? node.Mark().line + 1 : 0;
   if (node.IsMap()) {
     out.is_map = true;
@@ -33,7 +34,7 @@ SourceNode to_source_tree(const YAML::Node& node, const std::string& file) {
       if (out.find(key) != nullptr) {
         throw ConfigError(fmt::format("{}:{}: duplicate key '{}'", file, kv.first.Mark().line + 1, key));
       }
-      SourceNode child = to_source_tree(kv.second, file);
+      SourceNode child = to_source_tree(kv.second, file, base_dir);
       // A key's line is where the key is written (the value of `a:` on the next lines starts later).
       child.line = kv.first.Mark().line + 1;
       out.children.emplace_back(key, std::move(child));
@@ -80,6 +81,7 @@ SourceNode load_tree(const std::string& text, const std::string& name, const fs:
   if (doc.IsNull()) {
     SourceNode empty;
     empty.file = name;
+    empty.base_dir = base_dir.string();
     empty.is_map = true;
     return empty;
   }
@@ -87,7 +89,7 @@ SourceNode load_tree(const std::string& text, const std::string& name, const fs:
     throw ConfigError(fmt::format("{}:{}: a config file must be a mapping of sections (run:, data:, ...)", name,
                                   doc.Mark().line + 1));
   }
-  SourceNode tree = to_source_tree(doc, name);
+  SourceNode tree = to_source_tree(doc, name, base_dir.string());
   auto it = std::find_if(tree.children.begin(), tree.children.end(), [](const auto& kv) { return kv.first == "inherit"; });
   if (it == tree.children.end()) return tree;
 

@@ -13,6 +13,7 @@ namespace gtgm::config::detail {
 struct SourceNode {
   std::string file;  // file name, or "--set key=value"
   int line = 0;      // 1-based; 0 when not from a file
+  std::string base_dir;  // the folder relative paths in this node resolve against (the file's; "" = working dir)
   bool is_map = false;
   YAML::Node value;  // scalars, sequences, nulls (when !is_map)
   std::vector<std::pair<std::string, SourceNode>> children;  // when is_map, in document order
@@ -25,6 +26,7 @@ struct SourceNode {
     if (this == &o) return *this;
     file = o.file;
     line = o.line;
+    base_dir = o.base_dir;
     is_map = o.is_map;
     value.reset(o.value);
     children = o.children;
@@ -38,7 +40,8 @@ struct SourceNode {
 
 /// A parsed YAML node as a SourceNode tree whose nodes remember `file` and their line; throws
 /// ConfigError on a duplicate key. Used for the document's top level and for mappings inside lists.
-SourceNode to_source_tree(const YAML::Node& node, const std::string& file);
+/// `base_dir` is the folder of `file` (relative path values resolve against it).
+SourceNode to_source_tree(const YAML::Node& node, const std::string& file, const std::string& base_dir = "");
 /// Parses a YAML document; follows `inherit:` (relative to `base_dir`) and merges key by key.
 SourceNode load_tree(const std::string& text, const std::string& name, const std::filesystem::path& base_dir,
                      std::vector<std::string> chain = {});

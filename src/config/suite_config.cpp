@@ -213,6 +213,17 @@ SuiteDataset read_dataset(const SourceNode& node, size_t index, const SuiteConfi
   return d;
 }
 
+// A relative path written in the suite file resolves against the file's folder (as the rows'
+// `config:` do), one from --set, --data-root, the environment or a default against the working
+// directory; the result is absolute.
+std::string suite_path(const SourceNode* node, const std::string& value) {
+  if (value.empty()) return value;
+  const fs::path p(value);
+  if (p.is_absolute()) return p.lexically_normal().string();
+  const bool from_file = node != nullptr && node->file.rfind("--set", 0) != 0;
+  return fs::absolute((from_file ? fs::path(node->base_dir) : fs::path()) / p).lexically_normal().string();
+}
+
 SuiteConfig bind_suite(const SourceNode& tree, const fs::path& base_dir, const std::string& data_root_override) {
   SuiteConfig s;
   std::vector<std::string> errors;
@@ -244,6 +255,7 @@ SuiteConfig bind_suite(const SourceNode& tree, const fs::path& base_dir, const s
           r.error(v, "inits." + name, "expected a path (\"\" = random init), " + detail::describe_found(v));
           continue;
         }
+        init.path = suite_path(&v, init.path);
         s.inits.push_back(init);
       }
     }
@@ -275,6 +287,7 @@ SuiteConfig bind_suite(const SourceNode& tree, const fs::path& base_dir, const s
                           : fmt::format("{} suite config errors:\n  {}", errors.size(), fmt::join(errors, "\n  ")));
   }
 
+  s.output_dir = suite_path(tree.find("output_dir"), s.output_dir);
   // Data root precedence: --data-root, --set data_root, $<data_root_env>, the file, "data".
   const char* env = s.data_root_env.empty() ? nullptr : std::getenv(s.data_root_env.c_str());
   const bool from_set = root_given && file_root_where.rfind("--set", 0) == 0;
@@ -291,6 +304,7 @@ SuiteConfig bind_suite(const SourceNode& tree, const fs::path& base_dir, const s
     s.data_root = file_root;
     s.data_root_source = file_root_where;
   }
+  s.data_root = suite_path(s.data_root_source == file_root_where ? tree.find("data_root") : nullptr, s.data_root);
   return s;
 }
 

@@ -5,9 +5,12 @@
 
 #include <atomic>
 #include <cstdio>
+#include <ctime>
+#include <exception>
 #include <mutex>
 
 #include "gtgm/core/error.h"
+#include "gtgm/core/log_file_only.h"
 
 namespace gtgm::core {
 namespace {
@@ -91,6 +94,7 @@ class GuardedFileSink final : public spdlog::sinks::sink {
     file_->set_formatter(std::move(formatter));
   }
   bool failed() const { return failed_.load(); }
+  const std::string& path() const { return path_; }
 
  private:
   template <class F>
@@ -133,12 +137,33 @@ spdlog::sink_ptr add_file_sink(const std::filesystem::path& path) {
 
 void add_log_file(const std::filesystem::path& path) { add_file_sink(path); }
 
+void log_to_files_only(spdlog::level::level_enum level, const std::string& text) {
+  auto& s = state();
+  if (!s.logger->should_log(level)) return;
+  const spdlog::details::log_msg msg(s.logger->name(), level, text);
+  for (auto& sink : s.logger->sinks()) {
+    if (dynamic_cast<GuardedFileSink*>(sink.get()) != nullptr && sink->should_log(level)) sink->log(msg);
+  }
+}
+
 ScopedLogFile::ScopedLogFile(const std::filesystem::path& path) : sink_(add_file_sink(path)) {}
+
+namespace {
+// The log file of the run that an exception just ended (guarded by LogState::mutex).
+std::string& failed_run_log() {
+  static std::string path;
+  return path;
+}
+}  // namespace
 
 ScopedLogFile::~ScopedLogFile() {
   if (!sink_) return;
   auto& s = state();
   std::lock_guard<std::mutex> lock(s.mutex);
+  // Closed by stack unwinding: main() (or the suite row that catches it) adds the error here.
+  if (std::uncaught_exceptions() > 0) {
+    if (const auto* file = dynamic_cast<const GuardedFileSink*>(sink_.get())) failed_run_log() = file->path();
+  }
   sink_->flush();
   auto& sinks = s.logger->sinks();
   sinks.erase(std::remove(sinks.begin(), sinks.end(), sink_), sinks.end());
@@ -156,5 +181,24 @@ void remove_log_files() {
 }
 
 spdlog::logger& logger() { return *state().logger; }
+
+void record_error_in_failed_run_log(const std::string& message) {
+  std::string path;
+  {
+    auto& s = state();
+    std::lock_guard<std::mutex> lock(s.mutex);
+    path.swap(failed_run_log());
+  }
+  if (path.empty()) return;
+  const std::time_t now = std::time(nullptr);
+  std::tm local{};
+  localtime_r(&now, &local);
+  char stamp[16];
+  std::strftime(stamp, sizeof stamp, "%H:%M:%S", &local);
+  std::FILE* f = std::fopen(path.c_str(), "a");
+  if (f == nullptr) return;  // the log's own failure was reported when it happened
+  std::fprintf(f, "[%s] error run failed: %s\n", stamp, message.c_str());
+  std::fclose(f);
+}
 
 }  // namespace gtgm::core

@@ -7,6 +7,7 @@
 #include "gtgm/config/load.h"
 #include "gtgm/core/build_info.h"
 #include "gtgm/core/error.h"
+#include "gtgm/core/log_file_only.h"
 #include "gtgm/core/logging.h"
 #include "gtgm/core/timer.h"
 #include "gtgm/core/torch_compat.h"
@@ -420,6 +421,10 @@ void Trainer::log_window(Window& w, core::Progress* progress) {
   if (scaler_->enabled()) row.values.emplace_back("loss_scale", scaler_->current_scale());
   if (dist_.rank() == 0) {
     metrics_->write(row);
+    // log.txt keeps every metrics row as a line (the console shows the progress line instead).
+    std::string line = fmt::format("step {}", row.step);
+    for (const auto& [name, value] : row.values) line += fmt::format(" | {} {:.6g}", name, value);
+    core::log_to_files_only(spdlog::level::info, line);
     if (progress != nullptr) {
       progress_extra_ = fmt::format("loss {:.4f} | lr {:.3g} | {:.1f} samples/s | data {:.0f}%", loss, last_lr_,
                                     static_cast<double>(w.samples) / seconds, 100.0 * w.data_wait / seconds);

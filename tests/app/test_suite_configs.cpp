@@ -95,17 +95,18 @@ TEST(SuiteConfigs, Gtgm13HasThePublishedNumbers) {
 
 TEST(SuiteConfigs, Demo13MatchesTheStandIns) {
   const auto s = config::load_suite_config(kRoot / "configs/eval/demo13.yaml");
-  EXPECT_EQ(s.data_root, "demo_run/data");  // never the environment's real data
+  const std::string demo = (kRoot / "demo_run").lexically_normal().string();
+  EXPECT_EQ(s.data_root, demo + "/data");  // never the environment's real data
   EXPECT_EQ(s.label_fractions, (std::vector<double>{1.0}));
-  EXPECT_EQ(s.inits[0].path, "demo_run/pretrain");
+  EXPECT_EQ(s.inits[0].path, demo + "/pretrain");
   expect_consistent(s);
   // The demo encoder of configs/demo/pretrain.yaml.
   const auto cfg = app::run_config(s, s.datasets[0], 1.0, s.inits[0]);
   EXPECT_EQ(cfg.model.type, config::EncoderType::ResNet3d);
   EXPECT_EQ(cfg.model.resnet3d.depth, 18);
   EXPECT_EQ(cfg.model.encoder.base_channels, 8);
-  EXPECT_EQ(cfg.data.root, "demo_run/data/Task01_BrainTumour");
-  EXPECT_EQ(cfg.run.dir, "demo_run/eval13/runs/Task01_BrainTumour/gtgm-f1");
+  EXPECT_EQ(cfg.data.root, demo + "/data/Task01_BrainTumour");
+  EXPECT_EQ(cfg.run.dir, demo + "/eval13/runs/Task01_BrainTumour/gtgm-f1");
 }
 
 }  // namespace

@@ -40,13 +40,16 @@ TEST(Config, RoundTripThroughResolvedFileIsEqual) {
       "optim: {lr: 0.000123456789012345, betas: [0.8, 0.95]}\n"
       "data: {crop_size: [18, 160, 160], root: '', modality: MRI}\n"
       "eval: {metrics: [dice, hd95, 'yes']}\n"
-      "text: {model_dir: '1e-3'}\n");
+      "text: {model_dir: '1e-3', captioner: {model: '1e-3'}}\n");
   config::write_resolved(c, dir.path());
   const Config back = config::load_config(dir / "config.resolved.yaml");
   EXPECT_TRUE(config::diff(c, back).empty()) << fmt::format("{}", fmt::join(config::diff(c, back), "\n"));
   EXPECT_EQ(back.optim.lr, 0.000123456789012345);
   EXPECT_EQ(back.run.name, "null");
-  EXPECT_EQ(back.text.model_dir, "1e-3");
+  EXPECT_EQ(back.text.captioner.model, "1e-3");  // a string that reads like a number stays a string
+  // A path key: resolved against the working directory (load_config_string's base) and made absolute.
+  EXPECT_EQ(back.text.model_dir, (std::filesystem::current_path() / "1e-3").string());
+  EXPECT_EQ(back.run.dir, (std::filesystem::current_path() / "runs/x y").string());
   EXPECT_EQ(back.eval.metrics, (std::vector<std::string>{"dice", "hd95", "yes"}));
   EXPECT_EQ(config::to_yaml(back), config::to_yaml(c));
 }

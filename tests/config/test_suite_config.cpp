@@ -61,7 +61,7 @@ TEST(SuiteConfig, ReadsEveryKey) {
   SuiteFiles f(kGood);
   const auto s = load_suite_config(f.suite);
   EXPECT_EQ(s.name, "t13");
-  EXPECT_EQ(s.output_dir, "out/t13");
+  EXPECT_EQ(s.output_dir, (f.suite.parent_path() / "out/t13").lexically_normal().string());  // the file's folder
   EXPECT_EQ(s.data_root, "/data/files");
   EXPECT_EQ(s.data_root_source, f.suite.lexically_normal().string() + ":3");
   EXPECT_EQ(s.label_fractions, (std::vector<double>{0.01, 0.1, 1.0}));
@@ -69,7 +69,7 @@ TEST(SuiteConfig, ReadsEveryKey) {
   EXPECT_EQ(s.sets, (std::vector<std::string>{"run.threads=1"}));
   ASSERT_EQ(s.inits.size(), 2u);
   EXPECT_EQ(s.inits[0].name, "gtgm");
-  EXPECT_EQ(s.inits[0].path, "runs/pretrain");
+  EXPECT_EQ(s.inits[0].path, (f.suite.parent_path() / "runs/pretrain").lexically_normal().string());
   EXPECT_EQ(s.inits[1].path, "");
   ASSERT_EQ(s.datasets.size(), 2u);
   const auto& liver = s.datasets[0];
@@ -100,7 +100,8 @@ TEST(SuiteConfig, DataRootPrecedence) {
   unsetenv("GTGM_TEST_SUITE_ROOT");
   EXPECT_EQ(load_suite_config(f.suite).data_root, "/data/files");
   // --set reaches mappings.
-  EXPECT_EQ(load_suite_config(f.suite, {"inits.gtgm=runs/other"}).inits[0].path, "runs/other");
+  EXPECT_EQ(load_suite_config(f.suite, {"inits.gtgm=runs/other"}).inits[0].path,
+            (std::filesystem::current_path() / "runs/other").string());  // --set: the working directory
 }
 
 TEST(SuiteConfig, UnknownKeysNameFileLineAndPath) {

@@ -77,7 +77,7 @@ model:
   proj_dim: 8
   text_embed_dim: 12
 text:
-  model_dir: {1}/bert_tiny
+  model_dir: {1}
   max_length: 16
   caption_cache: {0}/captions.jsonl
 optim:
@@ -88,7 +88,7 @@ train:
   log_every: 1
   checkpoint_every: 2
 )",
-                                              s->dir.path().string(), GTGM_TEST_DATA_DIR));
+                                              s->dir.path().string(), test::bert_tiny_dir().string()));
     const auto cfg = config::load_config(s->config());
     data::run_preprocess(cfg.data, cfg.run.seed);
     text::CaptionWriter w(s->dir / "captions.jsonl");

@@ -255,7 +255,7 @@ TEST(EmbeddingCache, NonFiniteRowsAreRefusedOnLoadAndRecomputed) {
 
 TEST(EmbeddingCache, RealBertEncoderFillsRowsEqualToDirectEncoding) {
   config::TextConfig cfg;
-  cfg.model_dir = (fs::path(GTGM_TEST_DATA_DIR) / "bert_tiny").string();
+  cfg.model_dir = test::bert_tiny_dir().string();
   auto enc = text::build_text_encoder(cfg);
   const auto captions = text::CaptionCache::from_records(
       {{"v", {0, 0, 0}, "the liver shows a small lesion", "t", ""}, {"v", {1, 0, 0}, "axial ct slice", "t", ""}});
@@ -280,7 +280,7 @@ TEST(EmbedTextCli, FillsAndResumesThroughTheBinary) {
   test::write_file(dir / "c.jsonl", body);
   const std::string common =
       " --captions " + (dir / "c.jsonl").string() + " --out " + (dir / "e.safetensors").string() +
-      " --set text.model_dir=" + (fs::path(GTGM_TEST_DATA_DIR) / "bert_tiny").string() + " --set run.device=cpu";
+      " --set text.model_dir=" + test::bert_tiny_dir().string() + " --set run.device=cpu";
   const auto r = test::run_gtgm("embed-text" + common);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("5 captions: 0 reused, 3 encoded (12-d)"), std::string::npos) << r.output;

@@ -59,7 +59,7 @@ model:
   proj_dim: 8
   text_embed_dim: 12
 text:
-  model_dir: {1}/bert_tiny
+  model_dir: {1}
   max_length: 32
   caption_cache: {0}/captions.jsonl
 optim:
@@ -71,7 +71,7 @@ train:
   checkpoint_every: 2
   keep_last: 5
 )",
-                                         dir().string(), GTGM_TEST_DATA_DIR);
+                                         dir().string(), test::bert_tiny_dir().string());
     test::write_file(dir() / "pretrain.yaml", yaml);
     const auto cfg = config::load_config(dir() / "pretrain.yaml");
     data::run_preprocess(cfg.data, cfg.run.seed);
@@ -183,6 +183,43 @@ TEST_F(PretrainCli, InterruptedAndResumedRunEqualsTheUninterruptedOne) {
   for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i], b[i]) << "step " << i + 1;
   EXPECT_TRUE(fs::exists(part / "config.resolved.yaml"));
   EXPECT_TRUE(fs::exists(part / "metrics.csv"));
+}
+
+TEST_F(PretrainCli, LogFileHoldsEveryMetricsLineMarksEachAttemptAndEndsWithTheErrorOfAFailedRun) {
+  const fs::path run = dir() / "logged";
+  // log.txt follows run.log_level (this file's config says warn): info for the metrics lines.
+  auto r = test::run_gtgm("pretrain --config " + config() + " --set run.dir=" + run.string() +
+                          " --set run.log_level=info --stop-after 3");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = test::run_gtgm("pretrain --resume " + run.string() + " --log-level info");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string log = core::read_text_file(run / "log.txt");
+  const auto new_at = log.find("===== gtgm pretrain"), resumed_at = log.find(": resumed attempt, pid ");
+  ASSERT_NE(new_at, std::string::npos) << log;
+  EXPECT_NE(log.find(": new attempt, pid "), std::string::npos) << log;
+  ASSERT_NE(resumed_at, std::string::npos) << log;
+  EXPECT_LT(new_at, resumed_at);
+  for (int step = 1; step <= 6; ++step) {  // log_every 1: every step's metrics row, as in metrics.jsonl
+    const auto at = log.find(fmt::format("step {} | loss ", step));
+    EXPECT_NE(at, std::string::npos) << "step " << step << ":\n" << log;
+    if (at != std::string::npos) EXPECT_EQ(step <= 3, at < resumed_at) << "step " << step;
+  }
+  EXPECT_NE(log.find("| grad_norm "), std::string::npos);
+  // The console does not repeat them (it shows the progress line instead).
+  EXPECT_EQ(r.output.find("| grad_norm "), std::string::npos) << r.output;
+
+  // A run that fails after its log started: the error is the log's last line.
+  const fs::path failed = dir() / "failed";
+  fs::create_directories(dir() / "empty_cache");
+  r = test::run_gtgm("pretrain --config " + config() + " --set run.dir=" + failed.string() +
+                     " --set data.cache_dir=" + (dir() / "empty_cache").string());
+  ASSERT_NE(r.exit_code, 0) << r.output;
+  const std::string flog = core::read_text_file(failed / "log.txt");
+  const auto err = flog.rfind("error run failed: ");
+  ASSERT_NE(err, std::string::npos) << flog;
+  EXPECT_NE(flog.find("no preprocessing cache", err), std::string::npos) << flog;
+  EXPECT_EQ(flog.find('\n', err), flog.size() - 1) << "the error is not the last line:\n" << flog;
+  EXPECT_NE(r.output.find("no preprocessing cache"), std::string::npos) << r.output;  // and on the console
 }
 
 TEST_F(PretrainCli, ResumeWithAnotherConfigIsRefusedWithTheDiff) {

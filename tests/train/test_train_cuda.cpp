@@ -34,7 +34,7 @@ config::Config cuda_config(const fs::path& dir, std::vector<std::string> extra) 
                                    "model.proj_hidden=64",
                                    "model.proj_dim=32",
                                    "model.text_embed_dim=12",
-                                   "text.model_dir=" + std::string(GTGM_TEST_DATA_DIR) + "/bert_tiny",
+                                   "text.model_dir=" + test::bert_tiny_dir().string(),
                                    "text.max_length=32",
                                    "text.caption_cache=" + (dir / "captions.jsonl").string(),
                                    "data.batch_size=4",
