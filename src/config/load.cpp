@@ -279,7 +279,16 @@ std::string config_docs_markdown() {
      << "`inherit: base.yaml` (one parent, path relative to the file) merges the parent key by key, and\n"
      << "`--set section.key=value` (repeatable) overrides after that, with the same checks. An unknown key, a\n"
      << "wrong type or a value out of range is an error naming the file, line and key path (with the closest\n"
-     << "valid key). Each run writes the result to `RUN_DIR/config.resolved.yaml`.\n";
+     << "valid key). Each run writes the result to `RUN_DIR/config.resolved.yaml`.\n\n"
+     << "Paths (`run.dir`, `data.root`, `data.cache_dir`, `train.init`, `train.mix_datasets`, `text.model_dir`,\n"
+     << "`text.vocab`, `text.caption_cache`, `text.embedding_cache`): a relative path written in a file resolves\n"
+     << "against that file's folder, as `inherit:` does (a parent's paths against the parent's folder); one\n"
+     << "given with `--set` against the working directory, as does a default. All become absolute, so\n"
+     << "`config.resolved.yaml` means the same files wherever it is read from. A copied config therefore\n"
+     << "finds its data relative to where it now lies. The shipped configs point from `configs/` into the\n"
+     << "checkout (`../../demo_run`, `../../runs`, `../../data`, `../../assets`). An eval suite's `output_dir`,\n"
+     << "`data_root` and `inits` resolve against the suite file the same way (`--data-root`: the working\n"
+     << "directory). `text.weights` is looked up as before (absolute, else beside `text.model_dir`).\n";
   for (const auto& r : detail::rows_of(Config{})) {
     if (r.is_section) {
       ss << "\n## `" << r.path << "`: " << r.doc << "\n\n"
