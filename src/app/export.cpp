@@ -147,6 +147,10 @@ ordered_json segmentation_architecture(const config::ModelConfig& cfg, models::S
     e["stem_kernel"] = models::expand_shape(models::to_shape(o.stem_kernel), shared.spatial_dims, "model.stem_kernel");
     e["stem_stride"] = models::expand_shape(models::to_shape(o.stem_stride), shared.spatial_dims, "model.stem_stride");
     e["stem_pool"] = o.stem_pool;
+    if (o.stem_pool) {
+      e["stem_pool_stride"] =
+          models::expand_shape(models::to_shape(o.stem_pool_stride), shared.spatial_dims, "model.stem_pool_stride");
+    }
   } else if (dynamic_cast<const models::ResUNetEncoderImpl*>(&enc) != nullptr) {
     const auto plan = config::resolve_stage_plan(shared, cfg.unet);
     e["channels"] = plan.channels;

@@ -5,6 +5,7 @@
 #include "gtgm/config/load.h"
 #include "gtgm/core/error.h"
 #include "gtgm/core/logging.h"
+#include "gtgm/train/batch_checks.h"
 #include "gtgm/train/checkpoint.h"
 #include "gtgm/train/pretrain_task.h"
 
@@ -25,6 +26,14 @@ config::Config resume_config(const fs::path& resume, const std::string& config_f
 
 train::TrainResult run_pretrain(const config::Config& cfg, const PretrainOptions& options) {
   const RunSession session(cfg, "pretrain", /*resuming=*/!options.resume.empty());
+  train::BatchLayout layout;
+  layout.local_batch = cfg.data.batch_size;
+  layout.world_size = session.ctx.world_size();
+  layout.bn_synced = false;  // BatchNorm normalises each process's own batch
+  // The config is the same on every rank: one warning per run, from rank 0.
+  for (const auto& w : train::small_batch_warnings(cfg.model, cfg.loss, layout)) {
+    GTGM_LOG_RANK0(spdlog::level::warn, "{}", w);
+  }
   train::PretrainTask task(pretrain_task_config(cfg), session.device);
   train::TrainerOptions to;
   to.stop_after = options.stop_after;

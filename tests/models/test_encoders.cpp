@@ -185,7 +185,7 @@ TEST(ModelsEncoders, ParameterCountsByHand) {
   sincos.vit3d.pos_embed = config::PosEmbed::SinCos;
   EXPECT_EQ(count_parameters(*build_encoder(sincos)), 2884 - 96);
   // projection head 8 -> 6 -> 4: fc1 54, bn1 12, fc2 28 (the optional output BN is not affine)
-  EXPECT_EQ(count_parameters(*ProjectionHead(8, 6, 4)), 94);
+  EXPECT_EQ(count_parameters(*ProjectionHead(8, 6, 4, false)), 94);
   EXPECT_EQ(count_parameters(*ProjectionHead(8, 6, 4, true)), 94);
 }
 
