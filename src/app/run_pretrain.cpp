@@ -3,6 +3,7 @@
 #include "gtgm/app/run_session.h"
 #include "gtgm/app/train_setup.h"
 #include "gtgm/config/load.h"
+#include "gtgm/config/saved_config.h"
 #include "gtgm/core/error.h"
 #include "gtgm/core/logging.h"
 #include "gtgm/train/batch_checks.h"
@@ -21,7 +22,7 @@ config::Config resume_config(const fs::path& resume, const std::string& config_f
   all.push_back("run.dir=" + run_dir.string());
   if (!config_file.empty()) return config::load_config(config_file, all);
   const fs::path ck = train::resolve_checkpoint(resume);
-  return config::load_config_string(core::read_text_file(ck / "config.yaml"), (ck / "config.yaml").string(), all);
+  return config::load_saved_config(core::read_text_file(ck / "config.yaml"), (ck / "config.yaml").string(), all);
 }
 
 train::TrainResult run_pretrain(const config::Config& cfg, const PretrainOptions& options) {
