@@ -106,7 +106,7 @@ TEST(HeadsGolden, BatchOfTwoGivesPlusMinusOne) {
     const double expect = half / std::sqrt(half * half + 1e-5);
     EXPECT_NEAR(y[0][j].item<double>(), expect, 1e-6) << "column " << j;
     EXPECT_NEAR(y[1][j].item<double>(), -expect, 1e-6) << "column " << j;
-    EXPECT_GT(std::abs(y[0][j].item<double>()), 0.99) << "column " << j;
+    EXPECT_GT(std::abs(y[0][j].item<double>()), 0.98) << "column " << j;  // 1 - eps / (2 c^2) for c >> sqrt(eps)
   }
   // The BatchNorm's slope is eps / (c^2 + eps)^1.5: almost no gradient reaches the input.
   y.pow(3).sum().backward();
