@@ -301,13 +301,15 @@ class ResNet3d(_Encoder):
         kernel = _axes(_get(e, "stem_kernel", "network.encoder"), dims)
         stride = _axes(_get(e, "stem_stride", "network.encoder"), dims)
         self.dims, self.spec, self.stem_pool = dims, spec, bool(e.get("stem_pool", True))
+        # Exports written before model.stem_pool_stride existed pooled with stride 2 on every axis.
+        self.pool_stride = _axes(e.get("stem_pool_stride", [2] * dims), dims)
         self.conv1 = _conv(dims, in_channels, base, kernel, stride)
         self.bn1 = spec.norm_layer(base)
         block = Bottleneck if depth >= 50 else BasicBlock
         cum = list(stride)
         self.features = [(base, list(cum))]
         if self.stem_pool:
-            cum = [c * 2 for c in cum]
+            cum = [c * p for c, p in zip(cum, self.pool_stride)]
         cin = base
         for i, n in enumerate(self.LAYERS[depth]):
             planes = base << i
@@ -326,7 +328,7 @@ class ResNet3d(_Encoder):
         feats = [y]
         if self.stem_pool:
             pool = F.max_pool3d if self.dims == 3 else F.max_pool2d
-            y = pool(y, 3, 2, 1)
+            y = pool(y, 3, tuple(self.pool_stride), 1)
         for i in range(4):
             y = getattr(self, f"layer{i + 1}")(y)
             feats.append(y)

@@ -4,8 +4,11 @@
 Writes into tests/data/models/:
   resnet3d_reference.json  parameter counts of the 3D ResNets (1 input channel, 64 base channels,
                            3x7x7 / 1x2x2 stem, no classifier) as in the GTGM reference code's
-                           `utils_resnet3d` (Hara et al. 3D-ResNet layout), and the state-dict keys
-                           and shapes of ResNet-18 and ResNet-50 (checkpoint-key compatibility).
+                           pretrain/utils/utils_resnet3d.py (Hara et al. 3D-ResNet layout), and the
+                           state-dict keys and shapes of ResNet-18 and ResNet-50 (checkpoint keys).
+                           The stem is that file's: conv1 (3, 7, 7) stride (1, 2, 2) padding (1, 3, 3)
+                           (line 26) and MaxPool3d(kernel (3, 3, 3), stride (1, 2, 2), padding 1)
+                           (line 30); an earlier version of this script pooled with stride 2.
   resnet3d_tiny.pt         a tiny bottleneck ResNet-50 (base 1 channel) with random weights and
                            BatchNorm statistics, an input and its eval-mode outputs (pooled + features).
   vit_tiny.pt              a tiny anisotropic-patch ViT (learnable position embeddings evaluated at
@@ -76,7 +79,8 @@ class ResNet3D(nn.Module):
         block, counts = LAYERS[depth]
         self.conv1 = nn.Conv3d(in_ch, base, (3, 7, 7), (1, 2, 2), (1, 3, 3), bias=False)
         self.bn1 = nn.BatchNorm3d(base)
-        self.maxpool = nn.MaxPool3d(3, 2, 1)
+        # As pretrain/utils/utils_resnet3d.py:30 (and finetune/utils_resnet3d.py:30).
+        self.maxpool = nn.MaxPool3d(kernel_size=(3, 3, 3), stride=(1, 2, 2), padding=(1, 1, 1))
         cin = base
         for i, n in enumerate(counts):
             planes = base * 2 ** i
@@ -145,7 +149,8 @@ def sincos_3d(grid, c):
 def main():
     os.makedirs(OUT, exist_ok=True)
     torch.manual_seed(0)
-    ref = {"note": "3D ResNet (Hara et al. layout), in_channels 1, base 64, stem 3x7x7 stride 1x2x2, no fc",
+    ref = {"note": "3D ResNet (Hara et al. layout), in_channels 1, base 64, stem 3x7x7 stride 1x2x2, "
+                   "max-pool 3x3x3 stride 1x2x2, no fc",
            "parameters": {}, "keys": {}}
     for depth in (10, 18, 34, 50, 101, 152):
         m = ResNet3D(depth)

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gtgm/config/load.h"
+#include "gtgm/config/saved_config.h"
 #include "gtgm/core/atomic_file.h"
 #include "gtgm/core/build_info.h"
 #include "gtgm/core/error.h"
@@ -60,7 +61,7 @@ ExportResult export_encoder(const ExportOptions& o) {
   result.checkpoint = train::resolve_checkpoint(o.source, o.best);
   const fs::path ck = result.checkpoint;
   const config::Config cfg =
-      config::load_config_string(core::read_text_file(ck / "config.yaml"), (ck / "config.yaml").string());
+      config::load_saved_config(core::read_text_file(ck / "config.yaml"), (ck / "config.yaml").string());
   const auto manifest = train::read_manifest(ck);
   result.step = manifest.at("step").get<int64_t>();
   const io::NamedTensors weights = io::load_safetensors(ck / "model.safetensors");
@@ -147,6 +148,10 @@ ordered_json segmentation_architecture(const config::ModelConfig& cfg, models::S
     e["stem_kernel"] = models::expand_shape(models::to_shape(o.stem_kernel), shared.spatial_dims, "model.stem_kernel");
     e["stem_stride"] = models::expand_shape(models::to_shape(o.stem_stride), shared.spatial_dims, "model.stem_stride");
     e["stem_pool"] = o.stem_pool;
+    if (o.stem_pool) {
+      e["stem_pool_stride"] =
+          models::expand_shape(models::to_shape(o.stem_pool_stride), shared.spatial_dims, "model.stem_pool_stride");
+    }
   } else if (dynamic_cast<const models::ResUNetEncoderImpl*>(&enc) != nullptr) {
     const auto plan = config::resolve_stage_plan(shared, cfg.unet);
     e["channels"] = plan.channels;
@@ -244,7 +249,7 @@ ExportResult export_checkpoint(const ExportOptions& o) {
   GTGM_CHECK(!o.with_heads, "{}: --with-heads exports pretraining projections, but this is a fine-tuning checkpoint",
              ck.string());
   const config::Config cfg =
-      config::load_config_string(core::read_text_file(ck / "config.yaml"), (ck / "config.yaml").string());
+      config::load_saved_config(core::read_text_file(ck / "config.yaml"), (ck / "config.yaml").string());
   const int64_t step = train::read_manifest(ck).at("step").get<int64_t>();
   check_weights_finite(weights, file);
   models::SegmentationModel model = models::build_segmentation_model(cfg.model);

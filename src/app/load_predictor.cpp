@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "gtgm/config/load.h"
+#include "gtgm/config/saved_config.h"
 #include "gtgm/core/atomic_file.h"
 #include "gtgm/core/error.h"
 #include "gtgm/data/preprocess_dataset.h"
@@ -50,7 +51,7 @@ LoadedPredictor load_predictor(const fs::path& run_or_checkpoint, const torch::D
                           : train::resolve_checkpoint(run_or_checkpoint,
                                                       /*best=*/!train::read_best(run_or_checkpoint).is_null());
   const config::Config cfg =
-      config::load_config_string(core::read_text_file(ck / "config.yaml"), (ck / "config.yaml").string());
+      config::load_saved_config(core::read_text_file(ck / "config.yaml"), (ck / "config.yaml").string());
   const io::NamedTensors weights = io::load_safetensors(ck / "model.safetensors");
   bool has_head = false;
   for (const auto& [name, t] : weights) has_head |= name.rfind("head.", 0) == 0;

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "gtgm/config/load.h"
+#include "gtgm/config/saved_config.h"
 #include "gtgm/core/error.h"
 
 namespace gtgm::app {
@@ -14,7 +15,7 @@ train::TrainerConfig trainer_config(const config::Config& cfg) {
   train::TrainerConfig t{cfg.run, cfg.train, cfg.optim, cfg.dist, cfg.data, config::to_yaml(cfg), nullptr};
   t.check_resume = [current = cfg](const std::string& saved_yaml, const std::string& checkpoint) {
     const config::Config saved =
-        config::load_config_string(saved_yaml, (std::filesystem::path(checkpoint) / "config.yaml").string());
+        config::load_saved_config(saved_yaml, (std::filesystem::path(checkpoint) / "config.yaml").string());
     check_resume_config(saved, current, checkpoint);
   };
   return t;

@@ -20,8 +20,8 @@ void register_info(CLI::App& app) {
   cmd->add_flag("--print-config", *print_config, "Print the resolved config (with --config/--set) as YAML");
   auto model_config = std::make_shared<std::string>();
   cmd->add_option("--model", *model_config,
-                  "Print the encoder's feature maps and the parameter counts of the models built from CONFIG's "
-                  "model: section (with --set)")
+                  "Print the encoder's feature maps (strides, and sizes for CONFIG's data.crop_size) and the "
+                  "parameter counts of the models built from CONFIG's model: section (with --set)")
       ->check(CLI::ExistingFile);
   auto volume = std::make_shared<std::string>();
   cmd->add_option("--volume", *volume,
@@ -36,7 +36,8 @@ void register_info(CLI::App& app) {
     if (!model_config->empty()) {
       ConfigOptions opts = *resolved;
       opts.config = *model_config;
-      std::cout << models::describe_models(load_config(opts).model);
+      const config::Config cfg = load_config(opts);
+      std::cout << models::describe_models(cfg.model, cfg.data.crop_size);
       return;
     }
     if (*docs) {

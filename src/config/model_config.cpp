@@ -105,6 +105,10 @@ std::vector<std::string> model_config_problems(const ModelConfig& cfg) {
       errors.push_back(fmt::format("model.stem_kernel {} and model.stem_stride {} need {} entries (model.spatial_dims)",
                                    list_text(resnet.stem_kernel), list_text(resnet.stem_stride), dims));
     }
+    if (resnet.stem_pool && static_cast<int>(resnet.stem_pool_stride.size()) != dims) {
+      errors.push_back(fmt::format("model.stem_pool_stride {} needs {} entries (model.spatial_dims)",
+                                   list_text(resnet.stem_pool_stride), dims));
+    }
   }
   if (cfg.type == EncoderType::ResUNet || cfg.type == EncoderType::UNet) {
     try {

@@ -60,8 +60,8 @@ SegmentationModelImpl::SegmentationModelImpl(std::shared_ptr<EncoderImpl> encode
 std::vector<torch::Tensor> SegmentationModelImpl::decode(const torch::Tensor& x) {
   const std::string what = "segmentation model (" + encoder_->type() + ")";
   encoder_->check_input(x, Shape(static_cast<size_t>(x.dim() > 2 ? x.dim() - 2 : 0), 1), what);
-  // Sizes that are not a multiple of the total stride (e.g. the paper's 24x224x224 crop for a
-  // 16x32x32 stride) are zero-padded at the end of each axis here and every output is cropped
+  // Sizes that are not a multiple of the total stride (e.g. the paper's EM crop 18x160x160 for an
+  // 8x32x32 stride) are zero-padded at the end of each axis here and every output is cropped
   // back below, as the reference decoder pads its skips; x is z-score normalised, so 0 is the mean.
   const Shape divisor = encoder_->size_divisor();
   const int dims = static_cast<int>(x.dim()) - 2;

@@ -116,17 +116,31 @@ std::vector<std::pair<std::string, int64_t>> parameter_breakdown(const torch::nn
   return rows;
 }
 
-std::string describe_models(const config::ModelConfig& cfg) {
+std::string describe_models(const config::ModelConfig& cfg, const std::vector<int>& input_size) {
   std::ostringstream ss;
   auto model = build_gtgm_model(cfg);
   const auto& enc = *model->encoder();
   const char* axes = cfg.encoder.spatial_dims == 3 ? "D, H, W" : "H, W";
+  const bool sized = static_cast<int>(input_size.size()) == cfg.encoder.spatial_dims;
   ss << fmt::format("encoder  {} ({}D, in_channels {}, embedding {})\n", enc.type(), cfg.encoder.spatial_dims,
                     enc.in_channels(), enc.embed_dim());
-  ss << fmt::format("features (channels @ stride {}, highest resolution first):\n", axes);
+  ss << fmt::format("features (channels @ stride {}{}, highest resolution first):\n", axes,
+                    sized ? fmt::format(" -> size for a {} input", fmt::join(input_size, "x")) : "");
+  Shape size(input_size.begin(), input_size.end());
+  Shape prev(static_cast<size_t>(cfg.encoder.spatial_dims), 1);
   for (size_t i = 0; i < enc.feature_info().size(); ++i) {
     const auto& f = enc.feature_info()[i];
-    ss << fmt::format("  [{}] {:>5} @ {}\n", i, f.channels, fmt::join(f.stride, "x"));
+    std::string at;
+    if (sized) {
+      // Each stage's strided conv / pool (padding k / 2) gives ceil(n / stride).
+      for (size_t a = 0; a < size.size(); ++a) {
+        const int64_t step = f.stride[a] / prev[a];
+        size[a] = (size[a] + step - 1) / step;
+      }
+      prev = f.stride;
+      at = fmt::format(" -> {}", fmt::join(size, "x"));
+    }
+    ss << fmt::format("  [{}] {:>5} @ {}{}\n", i, f.channels, fmt::join(f.stride, "x"), at);
   }
   ss << fmt::format("input sizes: multiples of {} for segmentation\n", fmt::join(enc.size_divisor(), "x"));
   auto table = [&](const std::string& title, const std::vector<std::pair<std::string, int64_t>>& rows) {

@@ -40,7 +40,8 @@ ResNet3dImpl::ResNet3dImpl(const config::EncoderConfig& shared, const config::Re
   Shape cum = stride;
   features_.push_back({base, cum});
   if (o.stem_pool) {
-    for (auto& s : cum) s *= 2;
+    pool_stride_ = expand_shape(to_shape(o.stem_pool_stride), d, "model.stem_pool_stride");
+    for (size_t a = 0; a < cum.size(); ++a) cum[a] *= pool_stride_[a];
   }
 
   int64_t in = base;
@@ -71,8 +72,7 @@ EncoderOutput ResNet3dImpl::forward(const torch::Tensor& x) {
   auto y = activate(bn1_->forward(conv1_->forward(x)), act_);  // [B, base, S / stem_stride]
   out.features.push_back(y);
   if (options_.stem_pool) {
-    y = max_pool(y, d, Shape(static_cast<size_t>(d), 3), Shape(static_cast<size_t>(d), 2),
-                 Shape(static_cast<size_t>(d), 1));
+    y = max_pool(y, d, Shape(static_cast<size_t>(d), 3), pool_stride_, Shape(static_cast<size_t>(d), 1));
   }
   for (auto& layer : layers_) {
     y = layer->forward(y);  // [B, C_i, S / stride_i]

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "gtgm/config/load.h"
+#include "gtgm/config/saved_config.h"
 #include "gtgm/core/build_info.h"
 #include "gtgm/core/error.h"
 #include "gtgm/core/log_file_only.h"
@@ -126,7 +127,7 @@ void Trainer::resume(const fs::path& path) {
   GTGM_INFO("resuming from {}", dir.string());
   CheckpointData data = read_checkpoint(dir);
   if (cfg_.check_resume) cfg_.check_resume(data.config_yaml, dir.string());
-  const config::Config saved = config::load_config_string(data.config_yaml, (dir / "config.yaml").string());
+  const config::Config saved = config::load_saved_config(data.config_yaml, (dir / "config.yaml").string());
   if (saved.train.steps != cfg_.train.steps && schedule_depends_on_total(cfg_.optim.schedule)) {
     GTGM_WARN(
         "train.steps changed from {} to {} with schedule '{}': the learning rate at step {} becomes {:.4g} "

@@ -45,8 +45,14 @@ struct EncoderCase {
 std::vector<EncoderCase> encoder_cases() {
   std::vector<EncoderCase> cases;
   {
-    auto c = tiny("resnet3d");  // stem 1x2x2, pool 2, layers 1,2,2,2
+    auto c = tiny("resnet3d");  // stem 1x2x2, pool 1x2x2, layers 1,2,2,2
     cases.push_back({"resnet10_3d", {}, c, {2, 1, 8, 16, 16},
+                     {{2, 2, 8, 8, 8}, {2, 2, 8, 4, 4}, {2, 4, 4, 2, 2}, {2, 8, 2, 1, 1}, {2, 16, 1, 1, 1}}, 16});
+  }
+  {
+    auto c = tiny("resnet3d");  // gtgm's earlier stem: pool stride 2 on every axis
+    c.resnet3d.stem_pool_stride = {2, 2, 2};
+    cases.push_back({"resnet10_3d_pool2", {}, c, {2, 1, 8, 16, 16},
                      {{2, 2, 8, 8, 8}, {2, 2, 4, 4, 4}, {2, 4, 2, 2, 2}, {2, 8, 1, 1, 1}, {2, 16, 1, 1, 1}}, 16});
   }
   {
@@ -55,7 +61,7 @@ std::vector<EncoderCase> encoder_cases() {
     c.encoder.base_channels = 1;
     c.encoder.in_channels = 2;  // bottleneck x4 expansion; sizes round up at odd sizes
     cases.push_back({"resnet50_3d_odd", {}, c, {1, 2, 5, 12, 10},
-                     {{1, 1, 5, 6, 5}, {1, 4, 3, 3, 3}, {1, 8, 2, 2, 2}, {1, 16, 1, 1, 1}, {1, 32, 1, 1, 1}}, 32});
+                     {{1, 1, 5, 6, 5}, {1, 4, 5, 3, 3}, {1, 8, 3, 2, 2}, {1, 16, 2, 1, 1}, {1, 32, 1, 1, 1}}, 32});
   }
   {
     auto c = tiny("resnet3d");
@@ -148,9 +154,9 @@ TEST(ModelsEncoders, GradientsReachEveryParameter) {
 }
 
 TEST(ModelsEncoders, FeatureStridesDescribeTheMaps) {
-  auto cfg = config::ModelConfig{};  // the paper's ResNet-50
+  auto cfg = config::ModelConfig{};  // the paper's ResNet-50: conv1 and max-pool stride 1x2x2
   auto enc = build_encoder(cfg);
-  const std::vector<Shape> strides = {{1, 2, 2}, {2, 4, 4}, {4, 8, 8}, {8, 16, 16}, {16, 32, 32}};
+  const std::vector<Shape> strides = {{1, 2, 2}, {1, 4, 4}, {2, 8, 8}, {4, 16, 16}, {8, 32, 32}};
   const std::vector<int64_t> channels = {64, 256, 512, 1024, 2048};
   ASSERT_EQ(enc->feature_info().size(), 5u);
   for (size_t i = 0; i < 5; ++i) {
@@ -158,7 +164,7 @@ TEST(ModelsEncoders, FeatureStridesDescribeTheMaps) {
     EXPECT_EQ(enc->feature_info()[i].channels, channels[i]);
   }
   EXPECT_EQ(enc->embed_dim(), 2048);
-  EXPECT_EQ(enc->size_divisor(), (Shape{16, 32, 32}));
+  EXPECT_EQ(enc->size_divisor(), (Shape{8, 32, 32}));
 }
 
 TEST(ModelsEncoders, ParameterCountsByHand) {
@@ -185,7 +191,7 @@ TEST(ModelsEncoders, ParameterCountsByHand) {
   sincos.vit3d.pos_embed = config::PosEmbed::SinCos;
   EXPECT_EQ(count_parameters(*build_encoder(sincos)), 2884 - 96);
   // projection head 8 -> 6 -> 4: fc1 54, bn1 12, fc2 28 (the optional output BN is not affine)
-  EXPECT_EQ(count_parameters(*ProjectionHead(8, 6, 4)), 94);
+  EXPECT_EQ(count_parameters(*ProjectionHead(8, 6, 4, false)), 94);
   EXPECT_EQ(count_parameters(*ProjectionHead(8, 6, 4, true)), 94);
 }
 

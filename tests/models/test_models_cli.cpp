@@ -47,5 +47,33 @@ TEST(ModelsCli, InfoModelPrintsParameterCounts) {
   EXPECT_NE(r.output.find("model.strides has 1 entries but model.stages is 2"), std::string::npos) << r.output;
 }
 
+TEST(ModelsCli, InfoModelShowsResNet50Layer4At8x32x32ForThePaperCrop) {
+  if (!std::filesystem::exists(GTGM_BINARY)) GTEST_SKIP() << "gtgm binary not built in this subset build";
+  // The paper config: stem conv stride 1x2x2 and max-pool stride 1x2x2 as in the reference code
+  // (pretrain/utils/utils_resnet3d.py:26,30); a 24x224x224 crop ends at 3x7x7.
+  const std::string config = std::string(GTGM_SOURCE_ROOT) + "/configs/pretrain/ct.yaml";
+  auto r = test::run_gtgm("info --model " + config);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("features (channels @ stride D, H, W -> size for a 24x224x224 input"), std::string::npos)
+      << r.output;
+  for (const char* line : {"[0]    64 @ 1x2x2 -> 24x112x112", "[1]   256 @ 1x4x4 -> 24x56x56",
+                           "[2]   512 @ 2x8x8 -> 12x28x28", "[3]  1024 @ 4x16x16 -> 6x14x14",
+                           "[4]  2048 @ 8x32x32 -> 3x7x7", "input sizes: multiples of 8x32x32 for segmentation"}) {
+    EXPECT_NE(r.output.find(line), std::string::npos) << line << "\n" << r.output;
+  }
+  // gtgm's earlier stem (pool stride 2 on every axis) put layer4 at 16x32x32, 2x7x7.
+  r = test::run_gtgm("info --model " + config + " --set model.stem_pool_stride=[2,2,2]");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("[4]  2048 @ 16x32x32 -> 2x7x7"), std::string::npos) << r.output;
+  // The EM crop of configs/pretrain/em.yaml.
+  r = test::run_gtgm("info --model " + std::string(GTGM_SOURCE_ROOT) + "/configs/pretrain/em.yaml");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("[4]  2048 @ 8x32x32 -> 3x5x5"), std::string::npos) << r.output;
+  r = test::run_gtgm("info --model " + config + " --set model.stem_pool_stride=[1,2]");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("model.stem_pool_stride [1, 2] needs 3 entries (model.spatial_dims)"), std::string::npos)
+      << r.output;
+}
+
 }  // namespace
 }  // namespace gtgm

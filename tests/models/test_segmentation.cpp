@@ -50,13 +50,14 @@ std::vector<SegCase> seg_cases() {
     c.encoder.norm = config::Norm::Batch;
     c.deep_supervision = true;
     cases.push_back(
-        {"resnet3d_unet_ds", c, {2, 1, 16, 32, 32}, 3, {{16, 32, 32}, {16, 16, 16}, {8, 8, 8}, {4, 4, 4}, {2, 2, 2}}});
+        {"resnet3d_unet_ds", c, {2, 1, 16, 32, 32}, 3, {{16, 32, 32}, {16, 16, 16}, {16, 8, 8}, {8, 4, 4}, {4, 2, 2}}});
   }
   {
     auto c = base("resnet3d");
     c.encoder.spatial_dims = 2;
     c.resnet3d.stem_kernel = {7, 7};
     c.resnet3d.stem_stride = {2, 2};
+    c.resnet3d.stem_pool_stride = {2, 2};
     c.upsample = config::Upsample::Interpolate;
     cases.push_back({"resnet2d_unet_interp", c, {1, 1, 32, 64}, 3, {{32, 64}}});
   }
@@ -271,10 +272,10 @@ TEST(ModelsSegmentation, PadsInputSizesNotDivisibleByTheStrideAndCropsTheLogitsB
   ASSERT_EQ(deep.size(), 2u);
   EXPECT_TRUE(torch::equal(deep[0], y));
   EXPECT_EQ(deep[1].sizes(), (torch::IntArrayRef{1, k, 3, 4, 5}));
-  // The paper's resnet3d (stride 16x32x32) at an off-stride size like 24x224x224, scaled down.
+  // The paper's resnet3d (stride 8x32x32) at an off-stride size like 24x224x224, scaled down.
   auto r = build_segmentation_model(base("resnet3d"));
   r->eval();
-  EXPECT_EQ(r->size_divisor(), (Shape{16, 32, 32}));
+  EXPECT_EQ(r->size_divisor(), (Shape{8, 32, 32}));
   EXPECT_EQ(r->forward(torch::randn({1, 1, 20, 40, 36})).sizes(), (torch::IntArrayRef{1, k, 20, 40, 36}));
   auto v = build_segmentation_model(base("vit3d"));
   v->eval();

@@ -288,3 +288,32 @@ TEST_F(PretrainCli, ExportIsReadableFromPython) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("does not exist"), std::string::npos) << r.output;
 }
+
+TEST_F(PretrainCli, WarnsAtStartWhenTheGlobalBatchIsTooSmallForTheObjective) {
+  // The fixture's batch of 2 in one process: standardised Barlow Twins and the heads' BatchNorm
+  // both normalise over 2 samples.
+  const fs::path run = dir() / "small_batch";
+  auto r = test::run_gtgm("pretrain --config " + config() + " --set run.dir=" + run.string() + " --stop-after 1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("global batch 2 (data.batch_size 2 x 1 process(es)) is too small for standardised Barlow "
+                          "Twins (loss.barlow_standardize: true)"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("or the reference code's unstandardised variant (loss.barlow_standardize: false)"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("the projection heads' BatchNorm normalises over 2 samples (data.batch_size 2 x 1 "
+                          "process(es), per process): its outputs are +-1 whatever the input (model.proj_out_bn"),
+            std::string::npos)
+      << r.output;
+  // The same warnings are in the run's log.
+  EXPECT_NE(core::read_text_file(run / "log.txt").find("is too small for standardised Barlow Twins"),
+            std::string::npos);
+  // A batch of 4: nothing to warn about.
+  const fs::path healthy = dir() / "healthy_batch";
+  r = test::run_gtgm("pretrain --config " + config() + " --set run.dir=" + healthy.string() +
+                     " --set data.batch_size=4 --stop-after 1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.find("too small"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("BatchNorm normalises over"), std::string::npos) << r.output;
+}

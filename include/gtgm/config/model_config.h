@@ -106,13 +106,18 @@ struct ResNet3dConfig {
   std::vector<int> stem_kernel = {3, 7, 7};
   std::vector<int> stem_stride = {1, 2, 2};
   bool stem_pool = true;
+  std::vector<int> stem_pool_stride = {1, 2, 2};
 
   template <class V>
   void visit(V& v) {
     v.field("depth", depth, "resnet3d depth.", one_of_int({10, 18, 34, 50, 101, 152}));
     v.field("stem_kernel", stem_kernel, "resnet3d first conv kernel per axis (paper code: 3x7x7).", ge(1).length(2, 3));
     v.field("stem_stride", stem_stride, "resnet3d first conv stride per axis (paper code: 1x2x2).", ge(1).length(2, 3));
-    v.field("stem_pool", stem_pool, "resnet3d: 3x3x3 max-pool (stride 2) after the first conv.");
+    v.field("stem_pool", stem_pool, "resnet3d: 3x3x3 max-pool (padding 1) after the first conv.");
+    v.field("stem_pool_stride", stem_pool_stride,
+            "resnet3d stem max-pool stride per axis (paper code: 1x2x2, so ResNet-50's layer4 sits at 8x32x32; "
+            "gtgm before this key: 2x2x2).",
+            ge(1).length(2, 3));
   }
 
  private:
@@ -185,7 +190,7 @@ struct ModelConfig {
   int text_embed_dim = 768;
   int proj_hidden = 2048;
   int proj_dim = 512;
-  bool proj_out_bn = false;
+  bool proj_out_bn = true;
 
   // ---- segmentation ----
   DecoderType decoder = DecoderType::Auto;
@@ -207,7 +212,8 @@ struct ModelConfig {
     v.field("proj_hidden", proj_hidden, "Projection MLP hidden size (paper: 2048).", ge(1));
     v.field("proj_dim", proj_dim, "Shared image-text projection size (paper: 512).", ge(1));
     v.field("proj_out_bn", proj_out_bn,
-            "Append a non-affine BatchNorm to both projection MLPs (GTGM+ reference code); paper: false.");
+            "End both projection MLPs with a non-affine BatchNorm (the GTGM reference code's "
+            "BatchNorm1d(proj_dim, affine=False)); false = Linear-BN-ReLU-Linear as drawn in the paper.");
     v.field("decoder", decoder, "Segmentation decoder; auto = unetr for vit3d, unet otherwise.");
     v.field("upsample", upsample,
             "UNet decoder upsampling: transposed conv, or (bi/tri)linear interpolation + 1x1 conv.");

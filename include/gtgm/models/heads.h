@@ -4,13 +4,15 @@
 
 namespace gtgm::models {
 
-/// Projection MLP of PAPER.md: fc1 Linear(in, hidden) -> bn1 BatchNorm -> ReLU -> fc2 Linear(hidden,
-/// out) [-> bn2 non-affine BatchNorm when `out_bn` (GTGM+ reference code)]. [B, in] -> [B, out].
+/// Projection MLP of the GTGM reference code (pretrain/utils/utils_builder.py:27-39, proj_v / proj_t):
+/// fc1 Linear(in, hidden) -> bn1 BatchNorm -> ReLU -> fc2 Linear(hidden, out) -> bn2 non-affine
+/// BatchNorm (`out_bn`; without it the Linear-BN-ReLU-Linear the paper draws). [B, in] -> [B, out].
 /// Vision: 2048 -> 2048 -> 512; text: 768 -> 2048 -> 512. In training the batch must hold >= 2
-/// samples (BatchNorm statistics).
+/// samples (BatchNorm statistics); over exactly 2 every BatchNorm output is +-1 (up to eps), so
+/// train::small_batch_warnings warns about it.
 class ProjectionHeadImpl : public torch::nn::Module {
  public:
-  ProjectionHeadImpl(int64_t in, int64_t hidden, int64_t out, bool out_bn = false);
+  ProjectionHeadImpl(int64_t in, int64_t hidden, int64_t out, bool out_bn = true);
   torch::Tensor forward(const torch::Tensor& x);
   int64_t in_features() const { return in_; }
   int64_t out_features() const { return out_; }

@@ -40,6 +40,8 @@ int64_t count_parameters(const torch::nn::Module& module);
 std::vector<std::pair<std::string, int64_t>> parameter_breakdown(const torch::nn::Module& module);
 /// The text `gtgm info --model CONFIG` prints: encoder type and feature shapes, parameters of the
 /// pretraining model and (when cfg.decoder != none) of the segmentation model, per submodule.
-std::string describe_models(const config::ModelConfig& cfg);
+/// With `input_size` (spatial sizes, e.g. data.crop_size [D, H, W]) each feature line also gives
+/// its size for that input (sizes round up at each stride).
+std::string describe_models(const config::ModelConfig& cfg, const std::vector<int>& input_size = {});
 
 }  // namespace gtgm::models
