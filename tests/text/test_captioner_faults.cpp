@@ -94,7 +94,7 @@ TEST(CaptionerFaults, AnEchoedKeyAppearsInNoOutputErrorOrFile) {
     EXPECT_EQ(r.output.find("sk-faults"), std::string::npos) << r.output;  // not even a prefix of it
     EXPECT_NE(r.output.find("Authorization: Bearer [redacted]"), std::string::npos) << r.output;
     EXPECT_NE(r.output.find("HTTP " + std::to_string(status)), std::string::npos) << r.output;
-    EXPECT_EQ(all_files(dir).find(kKey), std::string::npos);
+    EXPECT_EQ(all_files(dir.path()).find(kKey), std::string::npos);
   }
   // The thrown error of the client itself, and a 200 whose caption quotes the headers: the stored
   // caption holds "[redacted]", never the key.
