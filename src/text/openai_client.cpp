@@ -110,7 +110,14 @@ HttpReply post_json(const ChatClientOptions& o, const std::string& body) {
 
 bool append_bounded(std::string& body, const char* data, size_t n, size_t limit) {
   if (n > limit || body.size() > limit - n) return false;
-  if (body.capacity() < body.size() + n) body.reserve(std::min(limit, std::max(body.size() + n, 2 * body.capacity())));
+  if (body.capacity() < body.size() + n) {
+    // Grow geometrically but never past the limit (std::string::reserve may round up to twice the
+    // old capacity, so the new buffer is reserved fresh, where the request is exact).
+    std::string grown;
+    grown.reserve(std::min(limit, std::max(body.size() + n, 2 * body.capacity())));
+    grown.append(body);
+    body.swap(grown);
+  }
   body.append(data, n);
   return true;
 }
