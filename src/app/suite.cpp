@@ -485,6 +485,9 @@ SuiteResult run_suite(const config::SuiteConfig& suite, const SuiteRunOptions& o
     return options.only.empty() || std::find(options.only.begin(), options.only.end(), n) != options.only.end();
   };
 
+  // Temp files of a killed earlier `gtgm eval` (its report files; the runs clean their own dirs).
+  if (!options.dry_run) core::remove_stale_temp_files(suite.output_dir);
+
   size_t total = 0;
   for (const auto& ds : suite.datasets)
     if (selected(ds.name)) total += ds.label_fractions.size() * suite.inits.size();

@@ -11,8 +11,10 @@
 #include <limits>
 #include <regex>
 #include <sstream>
+#include <vector>
 
 #include "gtgm/core/error.h"
+#include "gtgm/core/fault_point.h"
 
 namespace fs = std::filesystem;
 
@@ -80,7 +82,13 @@ void atomic_write(const fs::path& path, const std::function<void(std::ostream&)>
       out.flush();
       GTGM_CHECK(out.good(), "writing {} failed (disk full?)", path.string());
     }
+    const std::string name = path.filename().string();
+    if (fault_hit("write.partial", name)) {  // what a kill midway through the writer leaves
+      fs::resize_file(tmp, fs::file_size(tmp) / 2);
+      fault_stop("write.partial", name);
+    }
     fsync_path(tmp);
+    fault_point("write.before_rename", name);
     fs::rename(tmp, path);
     fsync_path(path.has_parent_path() ? path.parent_path() : fs::path("."));
   } catch (...) {
@@ -92,20 +100,35 @@ void atomic_write(const fs::path& path, const std::function<void(std::ostream&)>
 
 int remove_stale_temp_files(const fs::path& dir) {
   static const std::regex kTemp(R"(\..+\.(tmp|tmpdir|old)\.(\d{1,10})\.\d+)");
+  // io::write_volume's temp name (ITK picks the format by extension, so it keeps the name's end).
+  static const std::regex kVolumeTemp(R"(\.gtgm-(tmp)-(\d{1,10})-.+)");
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return 0;
   int removed = 0;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    const std::string name = e.path().filename().string();
+  std::vector<fs::path> entries;  // listed first: entries are renamed and removed below
+  for (const auto& e : fs::directory_iterator(dir, ec)) entries.push_back(e.path());
+  for (const fs::path& path : entries) {
+    const std::string name = path.filename().string();
     std::smatch m;
-    if (!std::regex_match(name, m, kTemp)) continue;
+    const bool ours = std::regex_match(name, m, kTemp);
+    if (!ours && !std::regex_match(name, m, kVolumeTemp)) continue;
     const long long pid = std::stoll(m[2].str());
     // Still being written by a live process (on this host): leave it.
     if (pid > 0 && pid <= std::numeric_limits<pid_t>::max() &&
         (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM))
       continue;
     std::error_code rm;
-    fs::remove_all(e.path(), rm);
+    if (ours && m[1].str() == "old") {
+      // atomic_write_dir was killed between moving the previous NAME aside and moving the new one
+      // in: NAME is missing, and the previous version is the one to keep (the new one is dropped).
+      const fs::path target = dir / name.substr(1, static_cast<size_t>(m.position(1)) - 2);
+      if (!fs::exists(target, rm)) {
+        fs::rename(path, target, rm);
+        if (!rm) ++removed;
+        continue;
+      }
+    }
+    fs::remove_all(path, rm);
     if (!rm) ++removed;
   }
   return removed;
@@ -122,13 +145,26 @@ void atomic_write_dir(const fs::path& dir, const std::function<void(const fs::pa
   try {
     fs::create_directories(tmp);
     writer(tmp);
+    const std::string name = dir.filename().string();
+    if (fault_hit("dir.partial", name)) {  // a kill midway: the largest file half written
+      fs::path largest;
+      for (const auto& entry : fs::recursive_directory_iterator(tmp))
+        if (entry.is_regular_file() && (largest.empty() || entry.file_size() > fs::file_size(largest)))
+          largest = entry.path();
+      if (!largest.empty()) fs::resize_file(largest, fs::file_size(largest) / 2);
+      fault_stop("dir.partial", name);
+    }
     for (const auto& entry : fs::recursive_directory_iterator(tmp)) {
-      if (entry.is_regular_file()) fsync_path(entry.path());
+      if (entry.is_regular_file() || entry.is_directory()) fsync_path(entry.path());
     }
     fsync_path(tmp);
+    fault_point("dir.before_swap", name);
     // rename() cannot replace a non-empty directory: move the old one aside first, then drop it.
+    // A kill between the two renames leaves only ".NAME.old.PID.N": remove_stale_temp_files puts
+    // it back.
     const bool had_old = fs::exists(dir);
     if (had_old) fs::rename(dir, old);
+    if (had_old) fault_point("dir.mid_swap", name);
     fs::rename(tmp, dir);
     fsync_path(dir.has_parent_path() ? dir.parent_path() : fs::path("."));
     if (had_old) fs::remove_all(old);

@@ -13,6 +13,7 @@
 
 #include "gtgm/core/atomic_file.h"
 #include "gtgm/core/checksum.h"
+#include "gtgm/core/dir_lock.h"
 #include "gtgm/core/error.h"
 #include "gtgm/core/logging.h"
 #include "gtgm/core/progress.h"
@@ -237,6 +238,15 @@ PlanResult run_plan(const config::DataConfig& cfg, int64_t seed) {
 PreprocessResult run_preprocess(const config::DataConfig& cfg, int64_t seed, bool force) {
   PreprocessResult r;
   r.cache_dir = resolve_cache_dir(cfg);
+  core::create_dirs(r.cache_dir, "data.cache_dir");
+  // One writer per cache: a second preprocess would build the same cases again and race on the
+  // index; the kernel drops the lock of a killed run, so the next one takes over.
+  const core::DirLock lock(r.cache_dir, "preprocess", "preprocess",
+                           "wait for it to end: two preprocess runs on one cache would build the same cases twice "
+                           "and race on cache.json (data.cache_dir)");
+  if (!lock.previous_holder().empty())
+    GTGM_INFO("preprocess: took over the lock of {} in {} (it ended without releasing it: killed?)",
+              lock.previous_holder(), r.cache_dir.string());
   const auto plan_path = r.cache_dir / "plan.json";
   Plan plan;
   if (!fs::exists(plan_path)) {

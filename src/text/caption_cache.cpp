@@ -14,6 +14,7 @@
 
 #include "gtgm/core/atomic_file.h"
 #include "gtgm/core/error.h"
+#include "gtgm/core/fault_point.h"
 #include "gtgm/core/logging.h"
 #include "gtgm/core/strings.h"
 
@@ -284,12 +285,15 @@ void CaptionWriter::append(const CaptionRecord& record) {
   std::lock_guard<std::mutex> lock(mutex_);
   // One write() of the whole line (O_APPEND), then fsync: a crash leaves whole lines, at most one partial.
   size_t written = 0;
-  while (written < line.size()) {
-    const ssize_t n = ::write(fd_, line.data() + written, line.size() - written);
+  const bool partial = core::fault_hit("append.partial", path_.filename().string());
+  const size_t end = partial ? line.size() / 2 : line.size();  // a kill midway through the write
+  while (written < end) {
+    const ssize_t n = ::write(fd_, line.data() + written, end - written);
     GTGM_CHECK(n > 0 || errno == EINTR, "appending to {} failed: {}", path_.string(), std::strerror(errno));
     if (n > 0) written += static_cast<size_t>(n);
   }
   GTGM_CHECK(::fsync(fd_) == 0, "fsync of {} failed: {}", path_.string(), std::strerror(errno));
+  if (partial) core::fault_stop("append.partial", path_.filename().string());
   done_.insert(key(record.volume, record.position));
 }
 

@@ -42,18 +42,18 @@ struct HttpReply {
   CURLcode code = CURLE_OK;
   long status = 0;
   std::string body;
-  bool too_large = false;  ///< the body passed kMaxReplyBytes; reading stopped there
+  bool too_large = false;  ///< the body passed limit; reading stopped there
+  size_t limit = kMaxReplyBytes;
   double retry_after_s = -1;
   std::string curl_error;
 };
 
 size_t on_body(char* data, size_t size, size_t n, void* user) {
   auto* r = static_cast<HttpReply*>(user);
-  if (r->body.size() + size * n > kMaxReplyBytes) {
+  if (!append_bounded(r->body, data, size * n, r->limit)) {
     r->too_large = true;
-    return 0;  // curl stops with CURLE_WRITE_ERROR
+    return 0;  // curl stops with CURLE_WRITE_ERROR and closes the connection
   }
-  r->body.append(data, size * n);
   return size * n;
 }
 
@@ -73,6 +73,7 @@ HttpReply post_json(const ChatClientOptions& o, const std::string& body) {
   static std::once_flag init;
   std::call_once(init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   HttpReply r;
+  r.limit = o.max_reply_bytes;
   CURL* curl = curl_easy_init();
   GTGM_CHECK(curl != nullptr, "libcurl: cannot create a handle");
   char err[CURL_ERROR_SIZE] = {0};
@@ -107,6 +108,20 @@ HttpReply post_json(const ChatClientOptions& o, const std::string& body) {
 
 }  // namespace
 
+bool append_bounded(std::string& body, const char* data, size_t n, size_t limit) {
+  if (n > limit || body.size() > limit - n) return false;
+  if (body.capacity() < body.size() + n) {
+    // Grow geometrically but never past the limit (std::string::reserve may round up to twice the
+    // old capacity, so the new buffer is reserved fresh, where the request is exact).
+    std::string grown;
+    grown.reserve(std::min(limit, std::max(body.size() + n, 2 * body.capacity())));
+    grown.append(body);
+    body.swap(grown);
+  }
+  body.append(data, n);
+  return true;
+}
+
 bool have_http_client() {
 #ifdef GTGM_HAVE_CURL
   return true;
@@ -125,6 +140,8 @@ ChatClientOptions chat_options_from_config(const config::CaptionerConfig& cfg) {
   o.timeout_s = cfg.timeout_s;
   o.retries = cfg.retries;
   o.backoff_s = cfg.backoff_s;
+  o.max_reply_bytes = static_cast<size_t>(cfg.max_reply_bytes);
+  o.max_caption_chars = static_cast<size_t>(cfg.max_caption_chars);
   if (!cfg.api_key_env.empty()) {
     const char* key = std::getenv(cfg.api_key_env.c_str());
     GTGM_CHECK(key != nullptr && *key != '\0',
@@ -159,7 +176,7 @@ std::string ChatClient::request_body(const std::string& png) const {
   return body.dump();
 }
 
-std::string ChatClient::parse_reply(const std::string& body) {
+std::string ChatClient::parse_reply(const std::string& body, size_t max_caption_chars) {
   json j;
   try {
     j = json::parse(body);
@@ -180,8 +197,9 @@ std::string ChatClient::parse_reply(const std::string& body) {
   }
   const auto b = text.find_first_not_of(" \t\r\n");
   GTGM_CHECK(b != std::string::npos, "malformed reply (empty caption): {}", snippet(body));
-  GTGM_CHECK(text.size() <= kMaxCaptionChars, "malformed reply (a caption of {} characters; at most {}): {}",
-             text.size(), kMaxCaptionChars, snippet(text));
+  GTGM_CHECK(text.size() <= max_caption_chars,
+             "malformed reply (a caption of {} characters; at most {}, text.captioner.max_caption_chars): {}",
+             text.size(), max_caption_chars, snippet(text));
   return text.substr(b, text.find_last_not_of(" \t\r\n") - b + 1);
 }
 
@@ -195,13 +213,14 @@ std::string ChatClient::describe_png(const std::string& png) const {
     r.curl_error = redact(std::move(r.curl_error), options_.api_key);
     double wait = options_.backoff_s * std::pow(2.0, attempt);
     if (r.too_large) {
-      last_error = fmt::format("reply larger than {} MiB (stopped reading): {}", kMaxReplyBytes >> 20, snippet(r.body));
+      last_error = fmt::format("reply larger than {} bytes (stopped reading; text.captioner.max_reply_bytes): {}",
+                               options_.max_reply_bytes, snippet(r.body));
     } else if (r.code != CURLE_OK) {
       last_error = r.code == CURLE_OPERATION_TIMEDOUT ? fmt::format("timed out after {} s", options_.timeout_s)
                                                       : fmt::format("connection error: {}", r.curl_error);
     } else if (r.status == 200) {
       try {
-        return parse_reply(r.body);
+        return parse_reply(r.body, options_.max_caption_chars);
       } catch (const Error& e) {
         last_error = e.message();
       }

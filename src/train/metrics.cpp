@@ -10,6 +10,7 @@
 
 #include "gtgm/core/atomic_file.h"
 #include "gtgm/core/error.h"
+#include "gtgm/core/fault_point.h"
 
 namespace fs = std::filesystem;
 using ordered_json = nlohmann::ordered_json;
@@ -119,7 +120,12 @@ void MetricsWriter::write(const MetricsRow& row) {
   rows_.push_back(row);
   {
     std::ofstream out(jsonl_, std::ios::app);
-    out << to_json(row).dump() << "\n";
+    const std::string line = to_json(row).dump() + "\n";
+    if (core::fault_hit("append.partial", jsonl_.filename().string())) {  // a kill midway through the line
+      out << line.substr(0, line.size() / 2) << std::flush;
+      core::fault_stop("append.partial", jsonl_.filename().string());
+    }
+    out << line;
     GTGM_CHECK(out.good(), "cannot append to {}", jsonl_.string());
   }
   bool new_column = false;

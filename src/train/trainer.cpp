@@ -154,6 +154,10 @@ void Trainer::resume(const fs::path& path) {
   skipped_total_ = t.at("skipped_total").get<int64_t>();
   samples_seen_ = t.at("samples_seen").get<int64_t>();
   best_ = t.value("best", json(nullptr));
+  // best.json is written just after its checkpoint: a kill between the two (found by the kill
+  // tests) left the file older than the checkpoint's record, and a later, worse step was then
+  // taken for the best. The checkpoint is the truth.
+  if (dist_.is_rank0() && !best_.is_null() && read_best(run_dir_) != best_) write_best(run_dir_, best_);
   last_validation_.reset();
   if (t.contains("last_validation") && !t["last_validation"].is_null()) {
     Validation v;

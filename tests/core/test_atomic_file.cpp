@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <limits>
 
 #include "gtgm/core/atomic_file.h"
 #include "test_util.h"
@@ -107,6 +108,27 @@ TEST(AtomicWrite, OutputPathsThatAreTheWrongKindGetClearErrors) {
   std::filesystem::create_symlink(dir / "loop", dir / "loop");
   EXPECT_THROW_MSG(core::create_dirs(dir / "loop" / "x", "run.dir"), "is a symlink loop");
   EXPECT_THROW_MSG(core::atomic_write_text(dir / "loop", "x"), "is a symlink loop");
+}
+
+TEST(AtomicWriteDir, AKillBetweenTheTwoRenamesKeepsThePreviousVersion) {
+  // atomic_write_dir moves the previous DIR to ".DIR.old.PID.N", then the new one in. A kill
+  // between the two renames (the kill tests' fault point dir.mid_swap) left neither DIR nor a way
+  // back: the clean-up deleted both temp folders. Now the old one is put back.
+  test::TempDir dir;
+  const std::string dead = std::to_string(std::numeric_limits<pid_t>::max());  // no such process
+  test::write_file(dir / (".step_000000004.old." + dead + ".1/model.safetensors"), "previous");
+  test::write_file(dir / (".step_000000004.tmpdir." + dead + ".0/model.safetensors"), "new, complete");
+  // Both present (a kill before the first rename was undone): the temp folders just go.
+  test::write_file(dir / "step_000000006/model.safetensors", "current");
+  test::write_file(dir / (".step_000000006.old." + dead + ".3/model.safetensors"), "older");
+  test::write_file(dir / (".gtgm-tmp-" + dead + "-case_1.nii.gz"), "half a prediction");  // io::write_volume's
+  EXPECT_EQ(core::remove_stale_temp_files(dir.path()), 4);
+  EXPECT_EQ(core::read_text_file(dir / "step_000000004/model.safetensors"), "previous");
+  EXPECT_EQ(core::read_text_file(dir / "step_000000006/model.safetensors"), "current");
+  std::vector<std::string> left;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) left.push_back(e.path().filename().string());
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, (std::vector<std::string>{"step_000000004", "step_000000006"}));
 }
 
 }  // namespace gtgm

@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -27,6 +29,11 @@ struct FakeResponse {
   int delay_ms = 0;      ///< wait before replying (timeouts); cut short when the server stops
   bool hang_up = false;  ///< close without replying
   std::map<std::string, std::string> headers;
+  /// Streaming: send `body`, then this many filler bytes ('a'; -1: without end), then `tail`,
+  /// without a Content-Length (the body ends when the connection closes). Sending stops as soon
+  /// as the client closes the connection; bytes_sent() counts what went out.
+  int64_t stream_bytes = 0;
+  std::string tail;
 };
 
 class FakeHttpServer {
@@ -61,6 +68,8 @@ class FakeHttpServer {
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1/chat/completions"; }
   int count() const { return count_; }
   int max_in_flight() const { return max_in_flight_; }
+  /// Body bytes the streaming replies sent before the client hung up (or all of them).
+  int64_t bytes_sent() const { return bytes_sent_; }
   std::vector<FakeRequest> requests() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return requests_;
@@ -119,7 +128,9 @@ class FakeHttpServer {
     // interval counted here (accept .. reply) lies inside the client's own (connect .. reply read), so
     // max_in_flight() can never exceed the client's true concurrency.
     --in_flight_;
-    if (!r.hang_up) {
+    if (!r.hang_up && r.stream_bytes != 0) {
+      stream(c, r);
+    } else if (!r.hang_up) {
       std::string out = "HTTP/1.1 " + std::to_string(r.status) + " X\r\nContent-Type: application/json\r\n";
       for (const auto& [k, v] : r.headers) out += k + ": " + v + "\r\n";
       out += "Content-Length: " + std::to_string(r.body.size()) + "\r\nConnection: close\r\n\r\n" + r.body;
@@ -129,11 +140,37 @@ class FakeHttpServer {
     ::close(c);
   }
 
+  // Sends until done, the client closes (send fails) or the server stops.
+  void stream(int c, const FakeResponse& r) {
+    std::string head = "HTTP/1.1 " + std::to_string(r.status) + " X\r\nContent-Type: application/json\r\n";
+    for (const auto& [k, v] : r.headers) head += k + ": " + v + "\r\n";
+    head += "Connection: close\r\n\r\n";
+    auto send_all = [&](const char* p, size_t n, bool count) {
+      while (n > 0 && !stop_) {
+        const ssize_t k = ::send(c, p, n, MSG_NOSIGNAL);
+        if (k <= 0) return false;
+        if (count) bytes_sent_ += k;
+        p += k;
+        n -= static_cast<size_t>(k);
+      }
+      return !stop_;
+    };
+    if (!send_all(head.data(), head.size(), false) || !send_all(r.body.data(), r.body.size(), true)) return;
+    const std::string chunk(64 * 1024, 'a');
+    for (int64_t left = r.stream_bytes; left != 0;) {
+      const size_t n = left < 0 ? chunk.size() : static_cast<size_t>(std::min<int64_t>(left, chunk.size()));
+      if (!send_all(chunk.data(), n, true)) return;
+      if (left > 0) left -= static_cast<int64_t>(n);
+    }
+    send_all(r.tail.data(), r.tail.size(), true);
+  }
+
   Script script_;
   int fd_ = -1;
   int port_ = 0;
   std::atomic<bool> stop_{false};
   std::atomic<int> count_{0}, in_flight_{0}, max_in_flight_{0};
+  std::atomic<int64_t> bytes_sent_{0};
   std::thread acceptor_;
   mutable std::mutex mutex_;
   std::vector<std::thread> workers_;

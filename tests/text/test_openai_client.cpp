@@ -128,12 +128,14 @@ TEST(OpenAIClient, HugeRepliesAndCaptionsAreRefusedNotBuffered) {
   auto o = options_for(huge);
   o.retries = 1;
   EXPECT_THROW_MSG(text::ChatClient(o).describe_png(kPng),
-                   "giving up after 2 attempts: malformed reply (a caption of 8193 characters; at most 8192)");
+                   "giving up after 2 attempts: malformed reply (a caption of 8193 characters; at most 8192, "
+                   "text.captioner.max_caption_chars)");
   EXPECT_EQ(huge.count(), 2);
   o.retries = 0;
   FakeHttpServer huge_once([](int, const test::FakeRequest&) { return FakeResponse{200, std::string(3 << 20, 'x')}; });
   o.endpoint = huge_once.url();
-  EXPECT_THROW_MSG(text::ChatClient(o).describe_png(kPng), "reply larger than 1 MiB (stopped reading)");
+  EXPECT_THROW_MSG(text::ChatClient(o).describe_png(kPng),
+                   "reply larger than 1048576 bytes (stopped reading; text.captioner.max_reply_bytes)");
 }
 
 TEST(OpenAIClient, ClientErrorsAreNotRetriedAndTheKeyStaysSecret) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "gtgm/config/config.h"
+#include "gtgm/core/dir_lock.h"
 #include "gtgm/core/logging.h"
 #include "gtgm/dist/context.h"
 
@@ -32,14 +33,7 @@ class RunSession {
   dist::Context ctx;
 
  private:
-  struct DirLock {  // the flock on RUN_DIR/.gtgm.lock; closed (released) also when the constructor throws
-    int fd = -1;
-    DirLock() = default;
-    DirLock(const DirLock&) = delete;
-    DirLock& operator=(const DirLock&) = delete;
-    ~DirLock();
-  };
-  DirLock lock_;
+  core::DirLock lock_;  // declared first among the owned resources: released last
   std::optional<core::ScopedLogFile> log_file_;
 };
 

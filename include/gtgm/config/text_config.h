@@ -79,6 +79,8 @@ struct CaptionerConfig {
   int retries = 4;
   double backoff_s = 1.0;
   int concurrency = 4;
+  int64_t max_reply_bytes = int64_t{1} << 20;
+  int max_caption_chars = 8192;
 
   template <class V>
   void visit(V& v) {
@@ -108,6 +110,14 @@ struct CaptionerConfig {
     v.field("retries", retries, "openai: retries after a timeout, 429 or 5xx (exponential backoff).", ge(0));
     v.field("backoff_s", backoff_s, "openai: first retry delay in seconds (doubles each retry).", ge(0));
     v.field("concurrency", concurrency, "openai: requests in flight at once.", ge(1));
+    v.field("max_reply_bytes", max_reply_bytes,
+            "openai: the most of a reply body read (bytes); a longer or endless reply is cut off there and that "
+            "attempt fails (\"reply larger than ...\"), so memory stays bounded whatever the server sends.",
+            ge(1024));
+    v.field("max_caption_chars", max_caption_chars,
+            "openai: the longest caption accepted (bytes of UTF-8 text); a longer one is a malformed reply and "
+            "is retried, never stored.",
+            ge(16));
   }
 };
 

@@ -26,7 +26,9 @@ void create_dirs(const std::filesystem::path& dir, const std::string& what = "ou
 void check_file_target(const std::filesystem::path& path, const std::string& what = "output file");
 /// Removes the temp files and folders that atomic_write / atomic_write_dir leave in `dir` (not
 /// recursive) when a process is killed midway (".NAME.tmp.PID.N", ".NAME.tmpdir.PID.N",
-/// ".NAME.old.PID.N"), where process PID no longer runs on this host. Called by the owner of a folder
+/// ".NAME.old.PID.N", and io::write_volume's ".gtgm-tmp-PID-NAME"), where process PID no longer runs
+/// on this host; a ".NAME.old.PID.N" whose NAME is missing (killed between the two renames of
+/// atomic_write_dir) is renamed back to NAME instead. Called by the owner of a folder
 /// (the run-dir holder, preprocess for its cache) when it starts; returns the number removed.
 int remove_stale_temp_files(const std::filesystem::path& dir);
 /// Reads a whole file; throws gtgm::Error naming the path when it cannot.

@@ -5,8 +5,8 @@
 /// malformed replies (honouring Retry-After), and clear errors otherwise. The API key comes from
 /// an environment variable and never appears in messages or logs: it is redacted from reply bodies
 /// too, which some gateways fill with the request's headers. A reply body is read up to
-/// kMaxReplyBytes (an endless reply is cut off and retried, not buffered), and a caption longer
-/// than kMaxCaptionChars is a malformed reply.
+/// max_reply_bytes (text.captioner.max_reply_bytes, 1 MiB; an endless reply is cut off there and
+/// retried, not buffered), and a caption longer than max_caption_chars (8192) is a malformed reply.
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -16,11 +16,15 @@
 
 namespace gtgm::text {
 
-/// The most of a reply body that is read (1 MiB); more is an error of that attempt.
+/// The most of a reply body that is read by default (1 MiB); more is an error of that attempt.
 inline constexpr size_t kMaxReplyBytes = size_t{1} << 20;
-/// The longest caption accepted (characters; a caption is a sentence or two, and BERT reads 512
-/// tokens of it at most).
+/// The longest caption accepted by default (bytes of UTF-8; a caption is a sentence or two, and
+/// BERT reads 512 tokens of it at most).
 inline constexpr size_t kMaxCaptionChars = 8192;
+
+/// Appends `n` bytes to `body` unless that would make it longer than `limit`: then leaves it as
+/// it is and returns false (the reader stops). `body` never holds more than `limit` bytes.
+bool append_bounded(std::string& body, const char* data, size_t n, size_t limit);
 
 struct ChatClientOptions {
   std::string endpoint;  ///< full URL, e.g. http://127.0.0.1:8000/v1/chat/completions
@@ -33,6 +37,8 @@ struct ChatClientOptions {
   int retries = 4;
   double backoff_s = 1.0;
   double max_backoff_s = 60.0;
+  size_t max_reply_bytes = kMaxReplyBytes;    ///< the most of a reply body read
+  size_t max_caption_chars = kMaxCaptionChars;  ///< the longest caption accepted
 };
 
 /// Options from the config; reads the key from the environment variable `cfg.api_key_env`
@@ -46,8 +52,9 @@ class ChatClient {
   std::string describe_png(const std::string& png_bytes) const;
   /// The JSON request body (tests inspect it).
   std::string request_body(const std::string& png_bytes) const;
-  /// Reply text of a chat-completions response body; throws "malformed reply" errors.
-  static std::string parse_reply(const std::string& body);
+  /// Reply text of a chat-completions response body; throws "malformed reply" errors (also for a
+  /// caption longer than `max_caption_chars`).
+  static std::string parse_reply(const std::string& body, size_t max_caption_chars = kMaxCaptionChars);
   const ChatClientOptions& options() const { return options_; }
 
  private:
