@@ -118,12 +118,12 @@ TEST(Split, PaperProtocolSizes) {
     EXPECT_EQ(s.train.size() + s.test.size(), static_cast<size_t>(n));
     EXPECT_EQ(gtgm::data::train_test_split(ids(n), sorted_rounded(42)).train.size(), rounded_train) << n;
   }
-  // Where the two differ: int(n * 0.7) truncates, ceil(n * 0.3) rounds the test part up.
+  // The train sizes agree (n - ceil(n (1 - f)) = floor(n f)); the labelled counts need not:
+  // Heart's 20 cases at 10%: reference int(20 * 0.08) = 1, rounded floor(0.1 * 16 + 0.5) = 2.
   gtgm::data::SplitOptions o;
-  o.train_fraction = 0.75;
-  EXPECT_EQ(gtgm::data::train_test_split(ids(6), o).train.size(), 4u);  // int(4.5)
+  EXPECT_EQ(gtgm::data::label_fraction_subset(gtgm::data::train_test_split(ids(20), o), 0.1, o).size(), 1u);
   o.sizes = SplitSizes::Rounded;
-  EXPECT_EQ(gtgm::data::train_test_split(ids(6), o).train.size(), 4u);  // 6 - ceil(1.5)
+  EXPECT_EQ(gtgm::data::label_fraction_subset(gtgm::data::train_test_split(ids(20), o), 0.1, o).size(), 2u);
   o.train_fraction = 1.0;
   EXPECT_EQ(gtgm::data::train_test_split(ids(3), o).test.size(), 0u);
   EXPECT_THROW_MSG(gtgm::data::train_test_split(ids(1)), "1 case cannot be split");
