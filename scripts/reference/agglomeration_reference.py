@@ -50,4 +50,4 @@ for name, values in cases.items():
 h = [0] * BINS
 for v in cases["mean_merges_median_not"] + cases["median_merges_mean_not"]:
     add(h, v)
-print(f"merged: median {value(h, 50)!r} (x255 = {value(h, 50) * 255:.1f})")
+print(f"merged: median {value(h, 50)!r} (x255 = {value(h, 50) * 255:.1f}) q25 {value(h, 25)!r}")

@@ -386,7 +386,7 @@ TEST(Plan, RangeNormalizationIsScaleIntensityRanged) {
   const auto ct = torch::tensor({-1024.0f, -175.0f, -100.0f, 0.0f, 37.5f, 40.0f, 100.0f, 249.0f, 250.0f, 3071.0f});
   const auto ct_expected = torch::tensor({0.0f, 0.0f, 0.176470593f, 0.411764711f, 0.5f, 0.505882382f, 0.647058845f,
                                           0.997647047f, 1.0f, 1.0f});
-  const auto mri = torch::tensor({0.0f, 50.0f, 125.0f, 400.0f, 1800.0f, 0, 0, 0, 0, 0});
+  const auto mri = torch::tensor({0.0f, 50.0f, 125.0f, 400.0f, 1800.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f});
   const auto mri_expected = torch::tensor({0.411764711f, 0.529411793f, 0.70588237f, 1.0f, 1.0f, 0.411764711f,
                                            0.411764711f, 0.411764711f, 0.411764711f, 0.411764711f});
   // The plan: normalization=range gives every channel of every modality the same window.
