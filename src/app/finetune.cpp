@@ -1,6 +1,7 @@
 #include "gtgm/app/finetune.h"
 
 #include <nlohmann/json.hpp>
+#include <numeric>
 
 #include "gtgm/app/dataset_checks.h"
 #include "gtgm/app/load_predictor.h"
@@ -101,17 +102,20 @@ class SegmentationKind : public FinetuneKind {
  public:
   void split(const config::Config& cfg, const fs::path& cache, const data::Manifest& manifest,
              FinetuneResult& result) override {
-    const data::Split split = data::split_from_config(manifest.ids(), cfg.data);
-    const std::vector<std::string> train_ids = data::label_fraction_subset(split.train, cfg.data.label_fraction);
+    const data::Split split = data::split_from_config(manifest.listed_ids(), cfg.data);
+    const std::vector<std::string> train_ids =
+        data::label_fraction_subset(split, cfg.data.label_fraction, data::split_options(cfg.data));
     GTGM_CHECK(!split.test.empty(), "finetune: the split of {} leaves no held-out case (data.train_fraction = {})",
                cfg.data.root, cfg.data.train_fraction);
     train_ = data::CacheDataset::open(cache, train_ids, /*need_labels=*/true);
     test_ = data::CacheDataset::open(cache, split.test, /*need_labels=*/true);
     result.train_cases = static_cast<int64_t>(train_ids.size());
     result.test_cases = static_cast<int64_t>(split.test.size());
-    GTGM_INFO("finetune: {} cases: {} train (label fraction {} of {}), {} held out (seed {}{})",
-              manifest.training.size(), train_ids.size(), cfg.data.label_fraction, split.train.size(),
-              split.test.size(), cfg.data.split_seed,
+    GTGM_INFO("finetune: {} cases: {} train (label fraction {} of {}: {} train cases), {} held out (seed {}, {} order, "
+              "{} sizes{})",
+              manifest.training.size(), train_ids.size(), cfg.data.label_fraction,
+              config::to_string(cfg.data.label_fraction_of), split.train.size(), split.test.size(),
+              cfg.data.split_seed, config::to_string(cfg.data.split_order), config::to_string(cfg.data.split_sizes),
               cfg.data.fold >= 0 ? fmt::format(", fold {}/{}", cfg.data.fold, cfg.data.num_folds)
                                  : fmt::format(", train fraction {}", cfg.data.train_fraction));
   }
@@ -228,6 +232,9 @@ train::Validation validate_segmentation(const data::CacheDataset& test, const in
                                         int64_t num_classes, size_t max_cases) {
   GTGM_CHECK(num_classes >= 2, "validation: need at least 2 classes, got {}", num_classes);
   std::vector<std::vector<double>> per_class(static_cast<size_t>(num_classes - 1));
+  std::vector<double> with_background;  // per case, the reference's DiceMetric(include_background=True)
+  std::vector<int64_t> all_classes(static_cast<size_t>(num_classes));
+  std::iota(all_classes.begin(), all_classes.end(), 0);
   const size_t n = max_cases > 0 ? std::min(max_cases, test.size()) : test.size();
   for (size_t i = 0; i < n; ++i) {
     const auto& c = test.at(i);
@@ -237,6 +244,7 @@ train::Validation validate_segmentation(const data::CacheDataset& test, const in
     for (int64_t k = 1; k < num_classes; ++k) {
       per_class[static_cast<size_t>(k - 1)].push_back(infer::dice(pred.eq(k), ref.eq(k)));  // NaN when both empty
     }
+    with_background.push_back(infer::case_dice_with_background(pred, ref.to(torch::kLong), all_classes));
   }
   train::Validation v;
   std::vector<double> means;
@@ -246,6 +254,7 @@ train::Validation validate_segmentation(const data::CacheDataset& test, const in
   }
   v.score = infer::nan_mean(means);
   v.metrics.insert(v.metrics.begin(), {"dice", v.score});
+  v.metrics.emplace_back(infer::kDiceWithBackground, infer::nan_mean(with_background));
   v.higher_is_better = true;
   return v;
 }

@@ -38,6 +38,7 @@ infer::PredictorOptions predictor_options(const config::Config& cfg, const torch
   o.window = infer::sliding_window_options(
       cfg.eval, {cfg.data.crop_size[0], cfg.data.crop_size[1], cfg.data.crop_size[2]}, device);
   o.affinity_threshold = cfg.finetune.affinity_threshold;
+  o.affinity_merge = cfg.finetune.affinity_merge;
   return o;
 }
 
@@ -102,6 +103,7 @@ std::string ensemble_mismatch(const LoadedPredictor& a, const LoadedPredictor& b
   differ("eval.blend", config::to_string(a.config.eval.blend), config::to_string(b.config.eval.blend));
   differ("finetune.affinity_threshold", fmt::format("{}", x.affinity_threshold),
          fmt::format("{}", y.affinity_threshold));
+  differ("finetune.affinity_merge", config::to_string(x.affinity_merge), config::to_string(y.affinity_merge));
   const std::string pa = a.predictor.plan() ? a.predictor.plan()->to_json() : std::string("none");
   const std::string pb = b.predictor.plan() ? b.predictor.plan()->to_json() : std::string("none");
   if (pa != pb) out += "\n  plan.json (preprocessing): differs";

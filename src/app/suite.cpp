@@ -61,6 +61,7 @@ struct MetricStyle {
   bool percent;  // reported x 100
 };
 constexpr MetricStyle kSuiteMetricStyles[] = {{"dice", "Dice %", 2, true},
+                                              {"dice_with_bg", "Dice % (with background)", 2, true},
                                               {"nsd", "NSD %", 2, true},
                                               {"hd95", "HD95", 2, false},
                                               {"voi", "VOI", 3, false},
@@ -94,8 +95,9 @@ std::string metric_header(const std::string& metric) {
   return s != nullptr ? s->header : metric;
 }
 
+// ours - paper, ours computed the paper's way (Dice with background).
 std::optional<double> delta(const SuiteRow& r) {
-  if (r.ours && r.paper) return *r.ours - *r.paper;
+  if (r.ours_as_paper && r.paper) return *r.ours_as_paper - *r.paper;
   return std::nullopt;
 }
 
@@ -123,6 +125,9 @@ void fill_from_result(SuiteRow& row, const json& j) {
   } else {
     row.ours = report_value(row.metric, it->second);
   }
+  const std::string paper_way = paper_way_metric(row.metric);
+  const auto pw = row.metrics.find(paper_way);
+  if (pw != row.metrics.end() && std::isfinite(pw->second)) row.ours_as_paper = report_value(paper_way, pw->second);
 }
 
 json result_json(const FinetuneResult& r, double seconds) {
@@ -307,6 +312,8 @@ const SuiteRow* find_row(const std::vector<SuiteRow>& rows, const std::string& d
 
 }  // namespace
 
+std::string paper_way_metric(const std::string& metric) { return metric == "dice" ? "dice_with_bg" : metric; }
+
 double report_value(const std::string& metric, double scored) {
   const MetricStyle* s = metric_style(metric);
   return s != nullptr && s->percent ? 100.0 * scored : scored;
@@ -334,7 +341,10 @@ std::string format_report_table(const config::SuiteConfig& suite, const std::vec
   const auto inits = init_names(suite);
   std::vector<std::string> head = {"Dataset", "Metric", "Labels"};
   for (const auto& i : inits) head.push_back("ours " + i);
-  for (const auto& i : inits) head.push_back("paper " + i);
+  for (const auto& i : inits) {
+    head.push_back("ours " + i + ", as paper");
+    head.push_back("paper " + i);
+  }
   for (const auto& i : inits) head.push_back("Δ " + i);
   head.push_back("Notes");
   std::ostringstream ss;
@@ -357,6 +367,10 @@ std::string format_report_table(const config::SuiteConfig& suite, const std::vec
         line.push_back(c);
       }
       for (size_t i = 0; i < inits.size(); ++i) {
+        const SuiteRow* r = cells[i];
+        std::string c = r ? value_cell(r->ours_as_paper, ds.metric) : "";
+        if (r && !r->ours_as_paper && !row_ok(*r)) c = config::to_string(r->status);
+        line.push_back(c);
         line.push_back(value_cell(suite.paper_value(ds, inits[i], k), ds.metric));
       }
       for (const auto* r : cells) line.push_back(r ? value_cell(delta(*r), ds.metric, true) : "");
@@ -387,8 +401,13 @@ std::string format_report_markdown(const config::SuiteConfig& suite, const std::
   for (const auto& i : suite.inits)
     ss << "- init `" << i.name << "`: " << (i.path.empty() ? std::string("random initialisation") : "`" + i.path + "`")
        << "\n";
-  ss << "\nDice and NSD in %, VOI and ARAND as scored (lower is better). Δ = ours − paper. \"paper\" = the published "
-        "numbers (PAPER.md); \"-\" = not published or not available.\n\n";
+  ss << "\nDice and NSD in %, VOI and ARAND as scored (lower is better). \"ours\" = our metric as configured: Dice "
+        "is nnU-Net's mean over the foreground classes. \"ours, as paper\" = the same run computed the way the "
+        "paper's number was, placed beside it: Dice with the background class, MONAI DiceMetric(include_background="
+        "True) as the reference code (finetune/task1.py:318): per case the mean over the classes present in its "
+        "reference, background included, then the mean over cases (VOI and ARAND are computed alike, so both "
+        "columns agree). Δ = ours as paper − paper. \"paper\" = the published numbers (PAPER.md); \"-\" = not "
+        "published or not available.\n\n";
   ss << format_report_table(suite, rows);
 
   ss << "\n## Runs\n\n| Dataset | Labels | Init | Status | Train/test cases | Seconds | Run dir | Init report |\n"
@@ -416,13 +435,14 @@ std::string format_report_csv(const std::vector<SuiteRow>& rows) {
   for (const auto& r : rows)
     for (const auto& [k, v] : r.metrics) metric_names.insert(k);
   std::ostringstream ss;
-  ss << "dataset,metric,label_fraction,init,status,ours,paper,delta";
+  ss << "dataset,metric,label_fraction,init,status,ours,paper_metric,ours_as_paper,paper,delta";
   for (const auto& m : metric_names) ss << ",mean_" << m;
   ss << ",train_cases,test_cases,seconds,run_dir,message\n";
   auto num = [](const std::optional<double>& v) { return v ? fmt::format("{}", *v) : std::string(); };
   for (const auto& r : rows) {
     ss << csv_field(r.dataset) << ',' << r.metric << ',' << frac_text(r.fraction) << ',' << csv_field(r.init) << ','
-       << csv_field(config::to_string(r.status)) << ',' << num(r.ours) << ',' << num(r.paper) << ',' << num(delta(r));
+       << csv_field(config::to_string(r.status)) << ',' << num(r.ours) << ',' << paper_way_metric(r.metric) << ','
+       << num(r.ours_as_paper) << ',' << num(r.paper) << ',' << num(delta(r));
     for (const auto& m : metric_names) {
       const auto it = r.metrics.find(m);
       ss << ','
@@ -445,7 +465,9 @@ std::string format_report_json(const config::SuiteConfig& suite, const std::vect
             {"output_dir", suite.output_dir},
             {"data_root", suite.data_root},
             {"data_root_source", suite.data_root_source},
-            {"units", "dice and nsd in %, voi/arand/hd95 as scored; delta = ours - paper"}};
+            {"units",
+             "dice and nsd in %, voi/arand/hd95 as scored; ours_as_paper = paper_metric (dice: with background, "
+             "as the reference's MONAI DiceMetric); delta = ours_as_paper - paper"}};
   j["inits"] = json::array();
   for (const auto& i : suite.inits) j["inits"].push_back({{"name", i.name}, {"path", i.path}});
   j["rows"] = json::array();
@@ -460,6 +482,8 @@ std::string format_report_json(const config::SuiteConfig& suite, const std::vect
                          {"status", config::to_string(r.status)},
                          {"message", r.message},
                          {"ours", opt(r.ours)},
+                         {"paper_metric", paper_way_metric(r.metric)},
+                         {"ours_as_paper", opt(r.ours_as_paper)},
                          {"paper", opt(r.paper)},
                          {"delta", opt(delta(r))},
                          {"metrics", m},

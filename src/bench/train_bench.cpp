@@ -61,7 +61,8 @@ void write_text_caches(const fs::path& dir, int64_t dim) {
     for (int v = 0; v < 4; ++v)
       w.append({"synthetic_" + std::to_string(v), {0, 0, 0}, "caption " + std::to_string(v), "bench", ""});
   }
-  const auto captions = text::CaptionCache::load(dir / "captions.jsonl");
+  // The texts as pretraining reads them (the default text.caption_prefix: "<volume>, <caption>").
+  const auto captions = text::load_caption_inputs(dir / "captions.jsonl", config::TextConfig{}.caption_prefix);
   torch::Tensor hashes = torch::empty({captions.size()}, torch::kLong);
   for (int64_t i = 0; i < captions.size(); ++i) hashes[i] = static_cast<int64_t>(text::hash64(captions.text(i)));
   auto gen = at::make_generator<at::CPUGeneratorImpl>(7);

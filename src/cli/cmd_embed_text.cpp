@@ -34,7 +34,7 @@ void register_embed_text(CLI::App& app) {
                       "encoder (text.freeze_layers: -1)",
                       cfg.text.freeze_layers));
     core::set_num_threads(cfg.run.threads);
-    const auto cache = text::CaptionCache::load(captions);
+    const auto cache = text::load_caption_inputs(captions, cfg.text.caption_prefix);
     auto encoder = text::build_text_encoder(cfg.text);
     encoder->to(core::select_device(cfg.text.device.empty() ? cfg.run.device : cfg.text.device));
     text::EmbedTextOptions opt;

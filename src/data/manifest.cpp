@@ -133,6 +133,8 @@ std::vector<CaseEntry> Manifest::select(const std::vector<std::string>& wanted) 
   return out;
 }
 
+std::vector<std::string> Manifest::listed_ids() const { return listed.empty() ? ids() : listed; }
+
 std::vector<std::string> Manifest::ids() const {
   std::vector<std::string> out;
   for (const auto& c : training) out.push_back(c.id);
@@ -206,6 +208,7 @@ Manifest load_msd(const fs::path& root, const ManifestOptions& options) {
     }
   }
   require_existing(missing, file);
+  for (const auto& c : m.training) m.listed.push_back(c.id);
   sort_cases(m.training, file);
   sort_cases(m.test, file);
   return m;

@@ -389,9 +389,21 @@ Plan make_plan(const Fingerprint& fp, const config::DataConfig& cfg) {
     p.median_shape[a] = std::max<int64_t>(1, std::llround(median(sizes)));
   }
   p.patch_size = suggest_patch_size(p.target_spacing, p.median_shape, pc.patch_voxels);
+  if (pc.normalization == config::Normalization::Range) {
+    if (pc.intensity_range.size() != 2 || !(pc.intensity_range[0] < pc.intensity_range[1])) {
+      throw ConfigError(fmt::format("data.preprocess.intensity_range [{}]: expected [a_min, a_max] with a_min < a_max",
+                                    fmt::join(pc.intensity_range, ", ")));
+    }
+  }
   for (const auto& s : fp.intensity) {
     NormalizationParams n;
-    if (cfg.modality == config::Modality::CT) {
+    if (pc.normalization == config::Normalization::Range) {
+      // The reference (finetune/task1.py:99-106) maps every MSD task, CT or MRI, this way.
+      n.scheme = NormScheme::Range;
+      n.clip = true;
+      n.clip_lo = pc.intensity_range[0];
+      n.clip_hi = pc.intensity_range[1];
+    } else if (cfg.modality == config::Modality::CT) {
       n.scheme = NormScheme::CT;
       n.clip = pc.ct_clip != config::CtClip::None;
       n.clip_lo = s.lo;
@@ -496,7 +508,16 @@ void Plan::check_matches(const config::DataConfig& cfg, const std::string& where
       }
     }
   }
-  if (modality == config::Modality::CT && !normalization.empty()) {
+  const bool plan_range = !normalization.empty() && normalization[0].scheme == NormScheme::Range;
+  if (plan_range != (pc.normalization == config::Normalization::Range)) {
+    mismatch("data.preprocess.normalization", plan_range ? "range" : "modality", config::to_string(pc.normalization));
+  }
+  if (plan_range && (normalization[0].clip_lo != pc.intensity_range[0] || normalization[0].clip_hi != pc.intensity_range[1])) {
+    mismatch("data.preprocess.intensity_range",
+             fmt::format("[{}, {}]", normalization[0].clip_lo, normalization[0].clip_hi),
+             fmt::format("[{}]", fmt::join(pc.intensity_range, ", ")));
+  }
+  if (modality == config::Modality::CT && !normalization.empty() && !plan_range) {
     const bool want_clip = pc.ct_clip != config::CtClip::None;
     if (normalization[0].clip != want_clip) {
       mismatch("data.preprocess.ct_clip", normalization[0].clip ? "percentile/window" : "none",
@@ -530,6 +551,10 @@ torch::Tensor normalize_image(const torch::Tensor& image, const std::vector<Norm
         x.sub_(m).div_(std::max(s, 1e-8));
         break;
       }
+      case NormScheme::Range:
+        // clamp first (p.clip) then scale: the same float32 values as MONAI's scale-then-clip.
+        x.sub_(p.clip_lo).div_(p.clip_hi - p.clip_lo);
+        break;
       case NormScheme::None:
         break;
     }

@@ -1,4 +1,5 @@
 // The pretraining loader: two overlapping augmented views per sample + the source position.
+#include <algorithm>
 #include <cmath>
 
 #include "gtgm/core/error.h"
@@ -39,7 +40,9 @@ PretrainLoader::Item PretrainLoader::build(int64_t b) const {
   batch.view1 = torch::empty({n, 1, crop[0], crop[1], crop[2]}, options);
   batch.view2 = torch::empty({n, 1, crop[0], crop[1], crop[2]}, options);
   batch.positions = torch::empty({n, 3}, torch::kLong);
+  batch.corners = torch::empty({n, 3}, torch::kLong);
   auto pos = batch.positions.accessor<int64_t, 2>();
+  auto corner = batch.corners.accessor<int64_t, 2>();
   for (int64_t i = 0; i < n; ++i) {
     const auto& c = ds_->at(static_cast<size_t>(schedule_.case_of(b, i)));
     Rng rng = sample_rng(kPretrainTag, b, i);
@@ -53,6 +56,17 @@ PretrainLoader::Item PretrainLoader::build(int64_t b) const {
     const auto at = h.to_source.apply(pair.centre);
     for (int a = 0; a < 3; ++a) {
       pos[i][a] = std::clamp<int64_t>(std::llround(at[a]), 0, h.source_shape[a] - 1);
+    }
+    // The corner: the crop's first and last voxels mapped to the source (a reorientation may flip
+    // an axis), the smaller index per axis.
+    std::array<double, 3> first{}, last{};
+    for (int a = 0; a < 3; ++a) {
+      first[a] = 0.5 * static_cast<double>(pair.start1[a] + pair.start2[a]);
+      last[a] = first[a] + static_cast<double>(crop[a] - 1);
+    }
+    const auto s0 = h.to_source.apply(first), s1 = h.to_source.apply(last);
+    for (int a = 0; a < 3; ++a) {
+      corner[i][a] = std::clamp<int64_t>(std::llround(std::min(s0[a], s1[a])), 0, h.source_shape[a] - 1);
     }
     batch.case_ids.push_back(c.entry.id);
     const auto& sp = ds_->plan().target_spacing;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 #include "gtgm/core/error.h"
 
@@ -9,118 +10,66 @@ namespace gtgm::data {
 
 namespace {
 
-constexpr int kN = 624;
-constexpr int kM = 397;
-
-}  // namespace
-
-PyRandom::PyRandom(uint64_t seed) {
-  // CPython random_seed(): the absolute value's 32-bit words, least significant first (one word
-  // for 0), fed to MT19937's init_by_array.
-  std::vector<uint32_t> key;
-  for (uint64_t s = seed; s != 0; s >>= 32) key.push_back(static_cast<uint32_t>(s & 0xFFFFFFFFu));
-  if (key.empty()) key.push_back(0);
-  // init_genrand(19650218)
-  mt_[0] = 19650218u;
-  for (int i = 1; i < kN; ++i) mt_[i] = 1812433253u * (mt_[i - 1] ^ (mt_[i - 1] >> 30)) + static_cast<uint32_t>(i);
-  // init_by_array
-  int i = 1;
-  size_t j = 0;
-  for (int k = std::max<int>(kN, static_cast<int>(key.size())); k > 0; --k) {
-    mt_[i] = (mt_[i] ^ ((mt_[i - 1] ^ (mt_[i - 1] >> 30)) * 1664525u)) + key[j] + static_cast<uint32_t>(j);
-    ++i;
-    ++j;
-    if (i >= kN) {
-      mt_[0] = mt_[kN - 1];
-      i = 1;
-    }
-    if (j >= key.size()) j = 0;
-  }
-  for (int k = kN - 1; k > 0; --k) {
-    mt_[i] = (mt_[i] ^ ((mt_[i - 1] ^ (mt_[i - 1] >> 30)) * 1566083941u)) - static_cast<uint32_t>(i);
-    ++i;
-    if (i >= kN) {
-      mt_[0] = mt_[kN - 1];
-      i = 1;
-    }
-  }
-  mt_[0] = 0x80000000u;
-  index_ = kN;
-}
-
-uint32_t PyRandom::next_u32() {
-  if (index_ >= kN) {
-    for (int k = 0; k < kN; ++k) {
-      const uint32_t y = (mt_[k] & 0x80000000u) | (mt_[(k + 1) % kN] & 0x7fffffffu);
-      mt_[k] = mt_[(k + kM) % kN] ^ (y >> 1) ^ ((y & 1u) ? 0x9908b0dfu : 0u);
-    }
-    index_ = 0;
-  }
-  uint32_t y = mt_[index_++];
-  y ^= y >> 11;
-  y ^= (y << 7) & 0x9d2c5680u;
-  y ^= (y << 15) & 0xefc60000u;
-  y ^= y >> 18;
-  return y;
-}
-
-uint32_t PyRandom::getrandbits(int k) {
-  GTGM_CHECK(k >= 1 && k <= 32, "PyRandom::getrandbits: k = {} (expected 1..32)", k);
-  return next_u32() >> (32 - k);
-}
-
-uint32_t PyRandom::randbelow(uint32_t n) {
-  GTGM_CHECK(n >= 1, "PyRandom::randbelow: n must be >= 1");
-  int k = 0;
-  for (uint32_t v = n; v != 0; v >>= 1) ++k;  // n.bit_length()
-  uint32_t r = getrandbits(k);
-  while (r >= n) r = getrandbits(k);
-  return r;
-}
-
-namespace {
-
-std::vector<std::string> sorted_unique(std::vector<std::string> ids, const char* what) {
-  std::sort(ids.begin(), ids.end());
-  const auto dup = std::adjacent_find(ids.begin(), ids.end());
-  GTGM_CHECK(dup == ids.end(), "{}: case id '{}' appears twice (expected unique ids)", what, *dup);
+// The ids in the order the shuffle starts from: as given (File) or sorted; duplicates refused.
+std::vector<std::string> split_input_order(std::vector<std::string> ids, config::SplitOrder order, const char* what) {
+  std::set<std::string> seen;
+  for (const auto& id : ids)
+    GTGM_CHECK(seen.insert(id).second, "{}: case id '{}' appears twice (expected unique ids)", what, id);
+  if (order == config::SplitOrder::Sorted) std::sort(ids.begin(), ids.end());
   return ids;
 }
 
+// Python's int(x) of a non-negative double: truncation toward zero.
+int64_t py_int(double x) { return static_cast<int64_t>(x); }
+
 }  // namespace
 
-Split train_test_split(std::vector<std::string> ids, double train_fraction, uint64_t seed) {
-  GTGM_CHECK(train_fraction > 0 && train_fraction <= 1, "train_test_split: train_fraction {} (expected in (0, 1])",
-             train_fraction);
-  ids = sorted_unique(std::move(ids), "train_test_split");
+SplitOptions split_options(const config::DataConfig& cfg) {
+  SplitOptions o;
+  o.train_fraction = cfg.train_fraction;
+  o.seed = static_cast<uint64_t>(cfg.split_seed);
+  o.order = cfg.split_order;
+  o.sizes = cfg.split_sizes;
+  o.label_fraction_of = cfg.label_fraction_of;
+  return o;
+}
+
+Split train_test_split(std::vector<std::string> ids, const SplitOptions& o) {
+  const double f = o.train_fraction;
+  GTGM_CHECK(f > 0 && f <= 1, "train_test_split: data.train_fraction {} (expected in (0, 1])", f);
+  ids = split_input_order(std::move(ids), o.order, "train_test_split");
   const auto n = static_cast<int64_t>(ids.size());
   GTGM_CHECK(n >= 1, "train_test_split: no cases to split");
-  PyRandom rng(seed);
+  PyRandom rng(o.seed);
   rng.shuffle(ids);
-  // The small epsilon keeps e.g. 10 * 0.2 = 2.0000000000000004 from rounding up to 3.
-  int64_t n_test = static_cast<int64_t>(std::ceil(static_cast<double>(n) * (1.0 - train_fraction) - 1e-9));
-  if (train_fraction < 1.0) {
+  int64_t n_train = n;
+  if (f < 1.0) {
     GTGM_CHECK(n >= 2,
                "train_test_split: {} case cannot be split into train and test (expected at least 2, or "
                "data.train_fraction: 1)",
                n);
-    n_test = std::clamp<int64_t>(n_test, 1, n - 1);
-  } else {
-    n_test = 0;
+    if (o.sizes == config::SplitSizes::Reference) {
+      n_train = py_int(static_cast<double>(n) * f);  // datalist[:int(n * 0.8)] / datalist[int(n * 0.8):]
+    } else {
+      // The small epsilon keeps e.g. 10 * 0.2 = 2.0000000000000004 from rounding up to 3.
+      n_train = n - static_cast<int64_t>(std::ceil(static_cast<double>(n) * (1.0 - f) - 1e-9));
+    }
+    n_train = std::clamp<int64_t>(n_train, 1, n - 1);
   }
   Split s;
-  s.train.assign(ids.begin(), ids.end() - n_test);
-  s.test.assign(ids.end() - n_test, ids.end());
+  s.train.assign(ids.begin(), ids.begin() + n_train);
+  s.test.assign(ids.begin() + n_train, ids.end());
+  s.train_rate = f;
   return s;
 }
 
-Split kfold_split(std::vector<std::string> ids, int num_folds, int fold, uint64_t seed) {
-  ids = sorted_unique(std::move(ids), "kfold_split");
+Split kfold_split(std::vector<std::string> ids, int num_folds, int fold, const SplitOptions& o) {
+  ids = split_input_order(std::move(ids), o.order, "kfold_split");
   const auto n = static_cast<int>(ids.size());
   GTGM_CHECK(num_folds >= 2 && num_folds <= n, "kfold_split: {} folds for {} cases (expected 2 <= folds <= cases)",
              num_folds, n);
   GTGM_CHECK(fold >= 0 && fold < num_folds, "kfold_split: fold {} (expected 0..{})", fold, num_folds - 1);
-  PyRandom rng(seed);
+  PyRandom rng(o.seed);
   rng.shuffle(ids);
   int begin = 0;
   for (int f = 0; f < fold; ++f) begin += n / num_folds + (f < n % num_folds ? 1 : 0);
@@ -130,19 +79,33 @@ Split kfold_split(std::vector<std::string> ids, int num_folds, int fold, uint64_
   return s;
 }
 
-std::vector<std::string> label_fraction_subset(const std::vector<std::string>& train, double fraction) {
-  GTGM_CHECK(fraction > 0 && fraction <= 1, "label fraction {} (expected in (0, 1])", fraction);
-  GTGM_CHECK(!train.empty(), "label fraction {}: the train split is empty", fraction);
-  const auto n = static_cast<int64_t>(train.size());
-  const int64_t k =
-      std::clamp<int64_t>(static_cast<int64_t>(std::floor(fraction * static_cast<double>(n) + 0.5)), 1, n);
-  return {train.begin(), train.begin() + k};
+std::vector<std::string> label_fraction_subset(const Split& split, double fraction, const SplitOptions& o) {
+  GTGM_CHECK(fraction > 0 && fraction <= 1, "data.label_fraction {} (expected in (0, 1])", fraction);
+  GTGM_CHECK(!split.train.empty(), "data.label_fraction {}: the train split is empty", fraction);
+  const auto n_train = static_cast<int64_t>(split.train.size());
+  const auto n_all = static_cast<double>(split.train.size() + split.test.size());
+  const bool of_all = o.label_fraction_of == config::LabelFractionOf::All;
+  int64_t k = 0;
+  if (o.sizes == config::SplitSizes::Reference) {
+    // The reference's datalist[:int(n * train_rate)], train_rate = 0.8 * fraction ("of train") or
+    // fraction ("of all"); a k-fold split has no train_rate: fraction of its train part.
+    if (split.train_rate > 0)
+      k = py_int(n_all * (of_all ? fraction : split.train_rate * fraction));
+    else
+      k = py_int((of_all ? n_all : static_cast<double>(n_train)) * fraction);
+  } else {
+    k = static_cast<int64_t>(std::floor(fraction * (of_all ? n_all : static_cast<double>(n_train)) + 0.5));
+  }
+  // At least one labelled case (the reference's int() gives 0 for 1% of a small task, which
+  // would train on nothing), never more than the train part.
+  k = std::clamp<int64_t>(k, 1, n_train);
+  return {split.train.begin(), split.train.begin() + k};
 }
 
 Split split_from_config(const std::vector<std::string>& ids, const config::DataConfig& cfg) {
-  const auto seed = static_cast<uint64_t>(cfg.split_seed);
-  if (cfg.fold >= 0) return kfold_split(ids, cfg.num_folds, cfg.fold, seed);
-  return train_test_split(ids, cfg.train_fraction, seed);
+  const SplitOptions o = split_options(cfg);
+  if (cfg.fold >= 0) return kfold_split(ids, cfg.num_folds, cfg.fold, o);
+  return train_test_split(ids, o);
 }
 
 }  // namespace gtgm::data

@@ -200,4 +200,30 @@ double nan_mean(const std::vector<double>& values) {
   return n ? sum / static_cast<double>(n) : kMetricNaN;
 }
 
+std::vector<double> class_dice_ignore_empty(const torch::Tensor& pred, const torch::Tensor& ref,
+                                            const std::vector<int64_t>& classes) {
+  GTGM_CHECK(pred.defined() && ref.defined() && pred.sizes() == ref.sizes(),
+             "dice with background: prediction {} and reference {} differ in shape", detail::shape_of(pred),
+             detail::shape_of(ref));
+  std::vector<double> out;
+  for (int64_t c : classes) {
+    const auto r = ref == c;
+    const double nr = static_cast<double>(r.sum().item<int64_t>());
+    if (nr == 0) {
+      out.push_back(kMetricNaN);
+      continue;
+    }
+    const auto p = pred == c;
+    const double np = static_cast<double>(p.sum().item<int64_t>());
+    const double both = static_cast<double>(p.logical_and(r).sum().item<int64_t>());
+    out.push_back(2.0 * both / (np + nr));
+  }
+  return out;
+}
+
+double case_dice_with_background(const torch::Tensor& pred, const torch::Tensor& ref,
+                                 const std::vector<int64_t>& classes) {
+  return nan_mean(class_dice_ignore_empty(pred, ref, classes));
+}
+
 }  // namespace gtgm::infer

@@ -50,6 +50,7 @@ torch::Tensor Predictor::segment(const torch::Tensor& image, const std::array<do
   WatershedOptions w;
   w.seed_threshold = options_.affinity_threshold;
   w.merge_threshold = options_.affinity_threshold;
+  w.merge = options_.affinity_merge;
   w.spacing_dhw = spacing_dhw;
   return segment_affinities(mean, w);
 }

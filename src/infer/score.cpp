@@ -176,6 +176,15 @@ ScoreSummary score_pairs(const std::vector<CasePair>& pairs, const ScoreOptions&
         so.labels.assign(here.begin(), here.end());
       }
       if (!so.labels.empty()) cs.classes = score_segmentation(p, r, so);
+      if (std::find(seg_metrics.begin(), seg_metrics.end(), "dice") != seg_metrics.end()) {
+        // The reference's number (MONAI DiceMetric(include_background=True)): background 0 plus
+        // the scored classes; classes absent from this reference are NaN there, so the case's
+        // nonzero values suffice when no --labels were given.
+        std::vector<int64_t> classes = {0};
+        for (int64_t l : so.labels)
+          if (l != 0) classes.push_back(l);
+        cs.instance[kDiceWithBackground] = case_dice_with_background(p, r, classes);
+      }
     }
     for (const auto& m : options.metrics) {
       if (m == "voi") {
@@ -220,7 +229,7 @@ ScoreSummary score_pairs(const std::vector<CasePair>& pairs, const ScoreOptions&
       summary.mean[m] = nan_mean(class_means);
     }
   }
-  for (const char* m : {"voi_split", "voi_merge", "voi", "arand"}) {
+  for (const char* m : {"voi_split", "voi_merge", "voi", "arand", kDiceWithBackground}) {
     std::vector<double> values;
     for (const auto& cs : summary.cases) {
       auto it = cs.instance.find(m);
@@ -281,6 +290,7 @@ std::string format_score_table(const ScoreSummary& s) {
       }
   std::vector<std::string> instance_cols;
   for (const auto& m : s.metrics) {
+    if (m == "dice") instance_cols.push_back(kDiceWithBackground);
     if (m == "voi") instance_cols.insert(instance_cols.end(), {"voi_split", "voi_merge", "voi"});
     if (m == "arand") instance_cols.push_back("arand");
   }
@@ -324,6 +334,11 @@ std::string format_score_table(const ScoreSummary& s) {
     out += "mean over classes:";
     for (const auto& m : means) out += "  " + m;
     out += "\n";
+  }
+  if (s.mean.count(kDiceWithBackground)) {
+    out += fmt::format("{} {} (mean over cases of each case's class mean, background included: the reference's "
+                       "MONAI DiceMetric(include_background=True))\n",
+                       kDiceWithBackground, cell(s.mean.at(kDiceWithBackground)));
   }
   return out;
 }

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <deque>
 #include <limits>
+#include <memory>
 #include <queue>
 #include <unordered_map>
 #include <vector>
@@ -161,10 +162,31 @@ void drain(const Grid& g, const std::vector<uint8_t>& background, std::vector<in
   }
 }
 
+// One fragment pair: summed affinity and count (mean), or a level histogram (median).
 struct EdgeStats {
   double sum = 0;
   int64_t count = 0;
-  double mean() const { return sum / static_cast<double>(count); }
+  std::unique_ptr<std::array<uint32_t, 256>> hist;  // median only
+  void add(uint8_t level, bool histogram) {
+    sum += static_cast<double>(level) / 255.0;
+    count += 1;
+    if (histogram) {
+      if (!hist) hist = std::make_unique<std::array<uint32_t, 256>>();
+      (*hist)[level] += 1;
+    }
+  }
+  void absorb(const EdgeStats& o) {
+    sum += o.sum;
+    count += o.count;
+    if (o.hist) {
+      if (!hist) hist = std::make_unique<std::array<uint32_t, 256>>();
+      for (int l = 0; l < 256; ++l) (*hist)[l] += (*o.hist)[l];
+    }
+  }
+  double score(config::AffinityMerge merge) const {
+    if (merge == config::AffinityMerge::Median) return histogram_quantile(*hist, 50);
+    return sum / static_cast<double>(count);
+  }
 };
 
 struct MergeCandidate {
@@ -223,7 +245,22 @@ torch::Tensor watershed_fragments(const torch::Tensor& affinities, const Watersh
   return out;
 }
 
-torch::Tensor agglomerate(const torch::Tensor& fragments, const torch::Tensor& affinities, double merge_threshold) {
+double histogram_quantile(const std::array<uint32_t, 256>& histogram, int quantile) {
+  int64_t total = 0;
+  for (const uint32_t c : histogram) total += c;
+  if (total == 0) return std::nan("");
+  const int64_t pivot = static_cast<int64_t>(quantile) * total / 100 + 1;  // 1-based, integer division
+  int64_t sum = 0;
+  int bin = 0;
+  for (bin = 0; bin < 256; ++bin) {
+    sum += histogram[static_cast<size_t>(bin)];
+    if (sum >= pivot) break;
+  }
+  return static_cast<double>(bin) / 255.0;
+}
+
+torch::Tensor agglomerate(const torch::Tensor& fragments, const torch::Tensor& affinities, double merge_threshold,
+                          config::AffinityMerge merge) {
   torch::Tensor levels = checked_levels(affinities, "agglomerate");
   GTGM_CHECK(fragments.defined() && fragments.dim() == 3 && fragments.sizes() == levels.sizes().slice(1),
              "agglomerate: fragments have shape {} but the affinities {} need [{}, {}, {}]",
@@ -248,24 +285,29 @@ torch::Tensor agglomerate(const torch::Tensor& fragments, const torch::Tensor& a
   }
   const int64_t count = static_cast<int64_t>(compact.size());
 
-  // Region adjacency graph: summed affinity and number of voxel edges per fragment pair.
-  std::vector<std::unordered_map<int64_t, EdgeStats>> adj(static_cast<size_t>(count));
+  // Region adjacency graph: per fragment pair one EdgeStats (summed affinity and number of voxel
+  // edges; a level histogram for the median), shared by both directions through its index.
+  const bool histogram = merge == config::AffinityMerge::Median;
+  std::vector<EdgeStats> edges;
+  std::vector<std::unordered_map<int64_t, size_t>> adj(static_cast<size_t>(count));
   for (int64_t v = 0; v < g.n; ++v) {
     if (id[v] < 0) continue;
     for (int dir = 0; dir < 6; dir += 2) {
       int64_t u;
       uint8_t a;
       if (!g.neighbour(v, dir, u, a) || id[u] < 0 || id[u] == id[v]) continue;
-      EdgeStats& s = adj[id[v]][id[u]];
-      s.sum += static_cast<double>(a) / 255.0;
-      s.count += 1;
-      adj[id[u]][id[v]] = s;
+      const auto [it, added] = adj[id[v]].try_emplace(id[u], edges.size());
+      if (added) {
+        edges.emplace_back();
+        adj[id[u]][id[v]] = it->second;
+      }
+      edges[it->second].add(a, histogram);
     }
   }
   std::priority_queue<MergeCandidate> heap;
   for (int64_t a = 0; a < count; ++a)
-    for (const auto& [b, s] : adj[a])
-      if (a < b) heap.push({s.mean(), a, b});
+    for (const auto& [b, e] : adj[a])
+      if (a < b) heap.push({edges[e].score(merge), a, b});
 
   std::vector<int64_t> parent(static_cast<size_t>(count));
   for (int64_t i = 0; i < count; ++i) parent[i] = i;
@@ -275,20 +317,22 @@ torch::Tensor agglomerate(const torch::Tensor& fragments, const torch::Tensor& a
     if (!(top.score > merge_threshold)) break;
     if (parent[top.a] != top.a || parent[top.b] != top.b) continue;  // one side already merged away
     auto it = adj[top.a].find(top.b);
-    if (it == adj[top.a].end() || it->second.mean() != top.score) continue;  // stale score
+    if (it == adj[top.a].end() || edges[it->second].score(merge) != top.score) continue;  // stale score
     // Merge the smaller adjacency into the larger.
     int64_t keep = top.a, gone = top.b;
     if (adj[gone].size() > adj[keep].size()) std::swap(keep, gone);
     parent[gone] = keep;
     adj[keep].erase(gone);
-    for (const auto& [n, s] : adj[gone]) {
+    for (const auto& [n, e] : adj[gone]) {
       if (n == keep) continue;
-      EdgeStats& merged = adj[keep][n];
-      merged.sum += s.sum;
-      merged.count += s.count;
+      const auto [kn, fresh] = adj[keep].try_emplace(n, e);  // a new neighbour of keep takes gone's edge
+      if (!fresh) {
+        edges[kn->second].absorb(edges[e]);
+        edges[e] = EdgeStats{};  // its statistics now live in keep's edge
+      }
       adj[n].erase(gone);
-      adj[n][keep] = merged;
-      heap.push({merged.mean(), std::min(keep, n), std::max(keep, n)});
+      adj[n][keep] = kn->second;
+      heap.push({edges[kn->second].score(merge), std::min(keep, n), std::max(keep, n)});
     }
     adj[gone].clear();
   }
@@ -310,7 +354,7 @@ torch::Tensor agglomerate(const torch::Tensor& fragments, const torch::Tensor& a
 }
 
 torch::Tensor segment_affinities(const torch::Tensor& affinities, const WatershedOptions& options) {
-  return agglomerate(watershed_fragments(affinities, options), affinities, options.merge_threshold);
+  return agglomerate(watershed_fragments(affinities, options), affinities, options.merge_threshold, options.merge);
 }
 
 }  // namespace gtgm::infer

@@ -181,6 +181,18 @@ CaptionCache CaptionCache::from_records(std::vector<CaptionRecord> records, cons
   return c;
 }
 
+CaptionCache CaptionCache::with_prefix(config::CaptionPrefix prefix) const {
+  CaptionCache c = *this;
+  if (prefix == config::CaptionPrefix::Volume) {
+    for (auto& r : c.records_) r.text = r.volume + ", " + r.text;
+  }
+  return c;
+}
+
+CaptionCache load_caption_inputs(const fs::path& path, config::CaptionPrefix prefix) {
+  return CaptionCache::load(path).with_prefix(prefix);
+}
+
 void CaptionCache::index() {
   by_volume_.clear();
   for (size_t i = 0; i < records_.size(); ++i) by_volume_[records_[i].volume].push_back(static_cast<int64_t>(i));

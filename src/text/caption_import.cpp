@@ -1,6 +1,7 @@
 // Importer for the GTGM reference code's per-volume caption CSV files.
 #include <algorithm>
 #include <cctype>
+#include <set>
 
 #include "gtgm/core/atomic_file.h"
 #include "gtgm/core/error.h"
@@ -105,21 +106,63 @@ int64_t parse_coord(const std::string& text, const std::string& where, const cha
   }
 }
 
+/// The reference's `location` column: a stringified `[z, y, x]` (pandas writes the Python list
+/// str(): "[10, 80, 160]"); numpy's "[ 10  80 160]", a tuple "(10, 80, 160)" and numpy-2 scalars
+/// "np.int64(10)" read too.
+VoxelPosition parse_location(const std::string& text, const std::string& where) {
+  std::string t = trim(text);
+  const bool bracketed = t.size() >= 2 && ((t.front() == '[' && t.back() == ']') || (t.front() == '(' && t.back() == ')'));
+  GTGM_CHECK(bracketed, "{}: column location must be a stringified [z, y, x], got '{}'", where, text);
+  t = t.substr(1, t.size() - 2);
+  std::vector<std::string> parts;
+  std::string cur;
+  int depth = 0;
+  for (const char c : t) {
+    if (c == '(') ++depth;
+    if (c == ')') --depth;
+    if (depth == 0 && (c == ',' || c == ' ' || c == '\t')) {
+      if (!cur.empty()) parts.push_back(cur);
+      cur.clear();
+    } else {
+      cur.push_back(c);
+    }
+  }
+  if (!cur.empty()) parts.push_back(cur);
+  GTGM_CHECK(parts.size() == 3, "{}: column location must hold 3 values [z, y, x], got '{}'", where, text);
+  VoxelPosition p{};
+  const char* axes[3] = {"location[0] (z)", "location[1] (y)", "location[2] (x)"};
+  for (int a = 0; a < 3; ++a) {
+    std::string v = parts[static_cast<size_t>(a)];
+    const auto open = v.find('(');
+    if (open != std::string::npos && v.back() == ')') v = v.substr(open + 1, v.size() - open - 2);  // np.int64(10)
+    p[static_cast<size_t>(a)] = parse_coord(v, where, axes[a]);
+  }
+  return p;
+}
+
+/// The *.csv files to import: `path` itself, the CSVs in it, and those one folder down (the
+/// reference's `<caption_path>/<dataset>/<volume>.csv` layout), sorted.
+std::vector<fs::path> caption_csv_files(const fs::path& path) {
+  std::vector<fs::path> files;
+  std::error_code ec;
+  if (fs::is_regular_file(path, ec)) return {path};
+  GTGM_CHECK(fs::is_directory(path, ec), "caption CSV import: {} is neither a .csv file nor a folder", path.string());
+  auto add_csvs = [&files](const fs::path& dir) {
+    for (const auto& e : fs::directory_iterator(dir))
+      if (e.is_regular_file() && core::lower(e.path().extension().string()) == ".csv") files.push_back(e.path());
+  };
+  add_csvs(path);
+  for (const auto& e : fs::directory_iterator(path))
+    if (e.is_directory()) add_csvs(e.path());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
 }  // namespace
 
 int64_t import_reference_csv(const fs::path& folder, const fs::path& out, const std::string& generator) {
-  std::vector<fs::path> files;
-  std::error_code ec;
-  if (fs::is_regular_file(folder, ec)) {
-    files.push_back(folder);
-  } else {
-    GTGM_CHECK(fs::is_directory(folder, ec), "caption CSV import: {} is neither a .csv file nor a folder",
-               folder.string());
-    for (const auto& e : fs::directory_iterator(folder))
-      if (e.is_regular_file() && core::lower(e.path().extension().string()) == ".csv") files.push_back(e.path());
-  }
-  std::sort(files.begin(), files.end());
-  GTGM_CHECK(!files.empty(), "caption CSV import: no *.csv files in {}", folder.string());
+  const std::vector<fs::path> files = caption_csv_files(folder);
+  GTGM_CHECK(!files.empty(), "caption CSV import: no *.csv files in {} (nor in its subfolders)", folder.string());
   std::vector<CaptionRecord> records;
   int64_t empty = 0;
   std::set<std::string> volumes;
@@ -129,19 +172,27 @@ int64_t import_reference_csv(const fs::path& folder, const fs::path& out, const 
                f.string());
     std::vector<int> lines;
     const auto rows = parse_csv(core::read_text_file(f), f.string(), &lines);
-    GTGM_CHECK(!rows.empty(), "{}: empty CSV (expected a header with z, y, x, caption)", f.string());
+    GTGM_CHECK(!rows.empty(), "{}: empty CSV (expected a header with location, description or z, y, x, caption)",
+               f.string());
+    // The reference's files (pandas to_csv: an unnamed index column, `location`, `description`)
+    // or gtgm's own z, y, x, caption columns; any order, case-insensitive.
     int col[4] = {-1, -1, -1, -1};  // z, y, x, caption
+    int location = -1;
     for (size_t c = 0; c < rows[0].size(); ++c) {
       const auto name = core::lower(trim(rows[0][c]));
       if (name == "z") col[0] = static_cast<int>(c);
       if (name == "y") col[1] = static_cast<int>(c);
       if (name == "x") col[2] = static_cast<int>(c);
-      if (name == "caption" || name == "text") col[3] = static_cast<int>(c);
+      if (name == "location") location = static_cast<int>(c);
+      if (name == "caption" || name == "text" || name == "description") col[3] = static_cast<int>(c);
     }
+    if (location >= 0) col[0] = col[1] = col[2] = location;
     std::string header;
     for (size_t c = 0; c < rows[0].size(); ++c) header += (c ? "," : "") + rows[0][c];
     GTGM_CHECK(std::all_of(std::begin(col), std::end(col), [](int c) { return c >= 0; }),
-               "{}:1: header '{}' must name the columns z, y, x and caption (or text)", f.string(), header);
+               "{}:1: header '{}' must name the columns location and description (the reference's CSV) or z, y, x "
+               "and caption (or text)",
+               f.string(), header);
     const int needed = *std::max_element(std::begin(col), std::end(col)) + 1;
     for (size_t r = 1; r < rows.size(); ++r) {
       const std::string where = fmt::format("{}:{}", f.string(), lines[r]);
@@ -149,8 +200,12 @@ int64_t import_reference_csv(const fs::path& folder, const fs::path& out, const 
                  rows[r].size(), needed);
       CaptionRecord rec;
       rec.volume = volume;
-      rec.position = {parse_coord(rows[r][col[0]], where, "z"), parse_coord(rows[r][col[1]], where, "y"),
-                      parse_coord(rows[r][col[2]], where, "x")};
+      if (location >= 0) {
+        rec.position = parse_location(rows[r][location], where);
+      } else {
+        rec.position = {parse_coord(rows[r][col[0]], where, "z"), parse_coord(rows[r][col[1]], where, "y"),
+                        parse_coord(rows[r][col[2]], where, "x")};
+      }
       rec.text = trim(rows[r][col[3]]);
       rec.generator = generator;
       if (rec.text.empty()) {

@@ -47,6 +47,7 @@ class RandomSource : public PretrainSource {
     for (int64_t i = 0; i < batch_; ++i)
       b.case_ids.push_back(fmt::format("synthetic_{}", (index_ * batch_ + i) % cases_));
     b.positions = torch::zeros({batch_, 3}, torch::kLong);
+    b.corners = torch::zeros({batch_, 3}, torch::kLong);
     ++index_;
     return b;
   }
@@ -174,7 +175,7 @@ PretrainTask::PretrainTask(PretrainTaskConfig cfg, const torch::Device& device, 
           "text.caption_cache is empty: the image-text (CLIP) terms need captions; write them with "
           "`gtgm caption` (or set loss.vlp_weight=0 for the image-only ablation)");
     }
-    captions_ = text::CaptionCache::load(cfg_.text.caption_cache);
+    captions_ = text::load_caption_inputs(cfg_.text.caption_cache, cfg_.text.caption_prefix);
     captions_.check_coverage(source_->case_ids(), /*require_all=*/true);
     const int64_t want = cfg_.model.text_embed_dim;
     if (!cfg_.text.embedding_cache.empty()) {
@@ -215,11 +216,14 @@ Batch PretrainTask::next_batch() {
 
 torch::Tensor PretrainTask::text_embeddings(const data::PretrainBatch& batch) {
   const int64_t n = static_cast<int64_t>(batch.case_ids.size());
-  GTGM_CHECK(batch.positions.defined() && batch.positions.dim() == 2 && batch.positions.size(0) == n &&
-                 batch.positions.size(1) == 3,
-             "pretraining batch: positions must be [B, 3] for B = {} case ids, got {}", n,
-             batch.positions.defined() ? fmt::format("{}", batch.positions.sizes()) : std::string("none"));
-  const torch::Tensor pos = batch.positions.to(torch::kCPU, torch::kLong).contiguous();
+  // text.caption_anchor: the crop centre (gtgm's captions describe windows centred on their
+  // positions) or the crop corner (the reference's lookup).
+  const bool corner = cfg_.text.caption_anchor == config::CaptionAnchor::Corner;
+  const torch::Tensor& anchor = corner ? batch.corners : batch.positions;
+  GTGM_CHECK(anchor.defined() && anchor.dim() == 2 && anchor.size(0) == n && anchor.size(1) == 3,
+             "pretraining batch: {} must be [B, 3] for B = {} case ids, got {}", corner ? "corners" : "positions", n,
+             anchor.defined() ? fmt::format("{}", anchor.sizes()) : std::string("none"));
+  const torch::Tensor pos = anchor.to(torch::kCPU, torch::kLong).contiguous();
   const auto p = pos.accessor<int64_t, 2>();
   std::vector<int64_t> index(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) index[i] = captions_.nearest(batch.case_ids[i], {p[i][0], p[i][1], p[i][2]});

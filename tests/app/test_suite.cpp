@@ -133,26 +133,43 @@ TEST(Suite, ReportsOursBesidePaperAndKeepsGoing) {
   EXPECT_EQ(row(r, "Task03_Liver", "gtgm").status, app::RowStatus::Done);
 
   const std::string md = core::read_text_file(f.out() / "report.md");
-  EXPECT_NE(md.find("| Dataset | Metric | Labels | ours gtgm | ours random | paper gtgm | paper random | Δ gtgm | Δ "
-                    "random | Notes |"),
+  // The paper column sits beside ours computed the paper's way (Dice with background).
+  EXPECT_NE(md.find("| Dataset | Metric | Labels | ours gtgm | ours random | ours gtgm, as paper | paper gtgm | ours "
+                    "random, as paper | paper random | Δ gtgm | Δ random | Notes |"),
             std::string::npos)
       << md;
-  EXPECT_NE(md.find("| Task09_Spleen | Dice % | 100% | 100.00 | 0.00 | 90.00 | - | +10.00 | - |  |"), std::string::npos)
+  EXPECT_NE(md.find("Dice with the background class, MONAI DiceMetric(include_background=True)"), std::string::npos);
+  // random init predicts nothing: foreground Dice 0, with background half the background Dice.
+  const auto& spleen_random = row(r, "Task09_Spleen", "random");
+  ASSERT_TRUE(spleen_random.ours_as_paper.has_value());
+  EXPECT_GT(*spleen_random.ours_as_paper, 25.0);
+  EXPECT_LT(*spleen_random.ours_as_paper, 50.0);
+  EXPECT_DOUBLE_EQ(*spleen.ours_as_paper, 100.0);
+  EXPECT_NE(md.find(fmt::format("| Task09_Spleen | Dice % | 100% | 100.00 | 0.00 | 100.00 | 90.00 | {:.2f} | - | +10.00 "
+                                "| - |  |",
+                                *spleen_random.ours_as_paper)),
+            std::string::npos)
       << md;
-  EXPECT_NE(
-      md.find("| Task06_Lung | Dice % | 100% | data missing | data missing | 80.19 | 73.49 | - | - | data missing: "),
-      std::string::npos)
+  EXPECT_NE(md.find("| Task06_Lung | Dice % | 100% | data missing | data missing | data missing | 80.19 | data missing "
+                    "| 73.49 | - | - | data missing: "),
+            std::string::npos)
       << md;
-  EXPECT_NE(md.find("| failed | - | - | - | - | random: boom: Task03_Liver-random-f1 ran out of memory |"),
+  EXPECT_NE(md.find("| Task03_Liver | Dice % | 100% | 100.00 | failed | 100.00 | - | failed | - | - | - | random: boom: "
+                    "Task03_Liver-random-f1 ran out of memory |"),
             std::string::npos)
       << md;
   EXPECT_NE(md.find("](overlays/Task09_Spleen/gtgm-f1_spleen_002.png)"), std::string::npos) << md;
   EXPECT_NE(md.find(r.table), std::string::npos);
 
   const std::string csv = core::read_text_file(f.out() / "report.csv");
-  EXPECT_EQ(csv.rfind("dataset,metric,label_fraction,init,status,ours,paper,delta,mean_dice,", 0), 0u) << csv;
-  EXPECT_NE(csv.find("\nTask09_Spleen,dice,1,gtgm,done,100,90,10,1,2,1,"), std::string::npos) << csv;
-  EXPECT_NE(csv.find("\nTask06_Lung,dice,1,gtgm,data missing,,80.19,,,0,0,0.0,,data missing: "), std::string::npos)
+  EXPECT_EQ(csv.rfind("dataset,metric,label_fraction,init,status,ours,paper_metric,ours_as_paper,paper,delta,mean_dice,"
+                      "mean_dice_with_bg,",
+                      0),
+            0u)
+      << csv;
+  EXPECT_NE(csv.find("\nTask09_Spleen,dice,1,gtgm,done,100,dice_with_bg,100,90,10,1,1,2,1,"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("\nTask06_Lung,dice,1,gtgm,data missing,,dice_with_bg,,80.19,,,,0,0,0.0,,data missing: "),
+            std::string::npos)
       << csv;
 
   const auto j = nlohmann::json::parse(core::read_text_file(f.out() / "report.json"));
@@ -160,6 +177,8 @@ TEST(Suite, ReportsOursBesidePaperAndKeepsGoing) {
   ASSERT_EQ(j["rows"].size(), 6u);
   EXPECT_EQ(j["rows"][0]["ours"], 100.0);
   EXPECT_EQ(j["rows"][0]["delta"], 10.0);
+  EXPECT_EQ(j["rows"][0]["paper_metric"], "dice_with_bg");
+  EXPECT_EQ(j["rows"][0]["ours_as_paper"], 100.0);
   EXPECT_EQ(j["rows"][0]["labels"], "100%");
   EXPECT_TRUE(j["rows"][1]["paper"].is_null());
   EXPECT_EQ(j["rows"][2]["status"], "data missing");

@@ -380,5 +380,57 @@ TEST(Plan, NormalizationSchemes) {
   EXPECT_THROW_MSG(data::normalize_image(x, {z, z}), "normalisation for 2 channels but the image has 1");
 }
 
+TEST(Plan, RangeNormalizationIsScaleIntensityRanged) {
+  // Values printed by /usr/bin/python3 scripts/reference/intensity_reference.py (MONAI's
+  // ScaleIntensityRange(-175, 250 -> 0, 1, clip) on float32, as finetune/task1.py:99-106 uses it).
+  const auto ct = torch::tensor({-1024.0f, -175.0f, -100.0f, 0.0f, 37.5f, 40.0f, 100.0f, 249.0f, 250.0f, 3071.0f});
+  const auto ct_expected = torch::tensor({0.0f, 0.0f, 0.176470593f, 0.411764711f, 0.5f, 0.505882382f, 0.647058845f,
+                                          0.997647047f, 1.0f, 1.0f});
+  const auto mri = torch::tensor({0.0f, 50.0f, 125.0f, 400.0f, 1800.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f});
+  const auto mri_expected = torch::tensor({0.411764711f, 0.529411793f, 0.70588237f, 1.0f, 1.0f, 0.411764711f,
+                                           0.411764711f, 0.411764711f, 0.411764711f, 0.411764711f});
+  // The plan: normalization=range gives every channel of every modality the same window.
+  config::DataConfig cfg;
+  cfg.modality = config::Modality::MRI;
+  cfg.preprocess.normalization = config::Normalization::Range;
+  io::Volume img;
+  img.data = torch::stack({ct, mri}).view({2, 1, 2, 5});
+  const auto fp = data::summarize_fingerprint({data::fingerprint_case("a", img, nullptr, cfg.preprocess, 1)},
+                                              cfg.preprocess);
+  const auto plan = data::make_plan(fp, cfg);
+  ASSERT_EQ(plan.normalization.size(), 2u);
+  for (const auto& n : plan.normalization) {
+    EXPECT_EQ(n.scheme, data::NormScheme::Range);
+    EXPECT_EQ(n.clip_lo, -175.0);
+    EXPECT_EQ(n.clip_hi, 250.0);
+  }
+  const auto y = data::normalize_image(img.data, plan.normalization).view({2, 10});
+  EXPECT_TRUE(torch::equal(y[0], ct_expected)) << y[0];  // bit-exact float32
+  EXPECT_TRUE(torch::equal(y[1], mri_expected)) << y[1];
+  // plan.json records the scheme and the window.
+  const auto json = plan.to_json();
+  EXPECT_NE(json.find("\"scheme\": \"range\""), std::string::npos) << json;
+  EXPECT_EQ(data::Plan::from_json(json, "plan.json").to_json(), json);
+  // A config that asks for other normalisation is refused, naming the key.
+  auto other = cfg;
+  other.preprocess.normalization = config::Normalization::Modality;
+  EXPECT_THROW_MSG(plan.check_matches(other, "plan.json"),
+                   "plan.json was made with data.preprocess.normalization=range but the config says modality");
+  other = cfg;
+  other.preprocess.intensity_range = {-1000, 1000};
+  EXPECT_THROW_MSG(plan.check_matches(other, "plan.json"),
+                   "data.preprocess.intensity_range=[-175, 250] but the config says [-1000, 1000]");
+  other.preprocess.intensity_range = {250, -175};
+  EXPECT_THROW_MSG(data::make_plan(fp, other),
+                   "data.preprocess.intensity_range [250, -175]: expected [a_min, a_max] with a_min < a_max");
+  plan.check_matches(cfg, "plan.json");  // the same config passes
+  auto by_modality = cfg;
+  by_modality.preprocess.normalization = config::Normalization::Modality;
+  const auto modality_plan = data::make_plan(fp, by_modality);
+  EXPECT_EQ(modality_plan.normalization[0].scheme, data::NormScheme::ZScore);  // MRI
+  EXPECT_THROW_MSG(modality_plan.check_matches(cfg, "plan.json"),
+                   "data.preprocess.normalization=modality but the config says range");
+}
+
 }  // namespace
 }  // namespace gtgm

@@ -157,6 +157,16 @@ TEST_F(LoaderTest, PretrainBatchesHaveTheContractShapes) {
   EXPECT_GE(b.positions.min().item<int64_t>(), 0);
   EXPECT_LT(b.positions.select(1, 0).max().item<int64_t>(), 10);
   EXPECT_LT(b.positions.select(1, 1).max().item<int64_t>(), 14);
+  // Corners (the reference's caption anchor) sit half a crop before the centres (crop 6 x 8 x 8,
+  // identity geometry, so centre = corner + (size - 1) / 2 = corner + 2.5 / 3.5, rounded).
+  ASSERT_EQ(b.corners.sizes(), torch::IntArrayRef({2, 3}));
+  EXPECT_EQ(b.corners.scalar_type(), torch::kLong);
+  const auto gap = b.positions - b.corners;
+  for (int64_t i = 0; i < 2; ++i) {
+    EXPECT_NEAR(gap[i][0].item<int64_t>(), 2.5, 0.5) << i;
+    EXPECT_NEAR(gap[i][1].item<int64_t>(), 3.5, 0.5) << i;
+    EXPECT_NEAR(gap[i][2].item<int64_t>(), 3.5, 0.5) << i;
+  }
 }
 
 TEST_F(LoaderTest, PretrainIsDeterministicForAnyWorkerCountAndPlacement) {

@@ -119,6 +119,30 @@ TEST(PreprocessDataset, ReplacedSourcesAreRebuiltTouchedOnesReused) {
   EXPECT_EQ(data::run_preprocess(cfg.data, cfg.run.seed).reused, 3);  // and recorded again
 }
 
+TEST(PreprocessDataset, NormalizationKeyIsRecordedAndARePlanRebuildsEveryCase) {
+  test::TempDir tmp;
+  auto cfg = write_task(tmp / "task");
+  EXPECT_EQ(data::run_preprocess(cfg.data, cfg.run.seed).written, 3);  // modality: CT z-score
+  auto range = cfg;
+  range.data.preprocess.normalization = config::Normalization::Range;
+  // The cache records the normalisation it was made with and refuses the other one ...
+  EXPECT_THROW_MSG(data::run_preprocess(range.data, range.run.seed),
+                   "data.preprocess.normalization=modality but the config says range; re-run `gtgm plan`");
+  // ... and after re-planning every case is rebuilt (the plan hash changed), then reused.
+  EXPECT_EQ(data::run_plan(range.data, range.run.seed).plan.normalization[0].scheme, data::NormScheme::Range);
+  auto r = data::run_preprocess(range.data, range.run.seed);
+  EXPECT_EQ(r.written, 3);
+  EXPECT_EQ(r.reused, 0);
+  EXPECT_EQ(data::run_preprocess(range.data, range.run.seed).reused, 3);
+  const auto ds = data::CacheDataset::open(range.data.cache_dir);
+  for (size_t i = 0; i < ds->size(); ++i) {
+    const auto x = ds->at(i).image.tensor().to(torch::kFloat);
+    EXPECT_GE(x.min().item<float>(), 0.0f) << ds->at(i).entry.id;  // clipped to the window, scaled to [0, 1]
+    EXPECT_LE(x.max().item<float>(), 1.0f) << ds->at(i).entry.id;
+    EXPECT_EQ(ds->at(i).entry.background, x.min().item<float>());
+  }
+}
+
 TEST(PreprocessDataset, EveryBadCaseIsReportedAtOnce) {
   test::TempDir tmp;
   auto cfg = write_task(tmp / "task");

@@ -142,7 +142,8 @@ TEST(CaptionImport, ReferenceCsvFilesPerVolume) {
 
   test::write_file(dir / "bad1/a.csv", "z,y,caption\n1,2,x\n");
   EXPECT_THROW_MSG(text::import_reference_csv(dir / "bad1", dir / "o.jsonl"),
-                   "a.csv:1: header 'z,y,caption' must name the columns z, y, x and caption");
+                   "a.csv:1: header 'z,y,caption' must name the columns location and description (the reference's "
+                   "CSV) or z, y, x and caption");
   test::write_file(dir / "bad2/a.csv", "z,y,x,caption\n1,2,x3,text\n");
   EXPECT_THROW_MSG(text::import_reference_csv(dir / "bad2", dir / "o.jsonl"),
                    "a.csv:2: column x must be a non-negative integer voxel index, got 'x3'");
@@ -224,6 +225,22 @@ TEST(EmbeddingCache, FillResumeReuseAndLookup) {
                    "holds 10 embeddings but caption cache short has 9 captions");
   io::save_safetensors(dir / "other.safetensors", {{"x", torch::ones(1)}}, {{"format", "x"}});
   EXPECT_THROW_MSG(text::EmbeddingCache::load(dir / "other.safetensors"), "is not a gtgm text-embedding cache");
+}
+
+TEST(EmbeddingCache, CaptionPrefixIsPartOfTheTextAndMustMatch) {
+  test::TempDir dir;
+  test::write_file(dir / "c.jsonl", kHeader + rec("liver_3", 5, 40, 40, "a ct slice") + rec("b", 1, 1, 1, "x, y"));
+  const auto raw = text::load_caption_inputs(dir / "c.jsonl", config::CaptionPrefix::None);
+  const auto prefixed = text::load_caption_inputs(dir / "c.jsonl", config::CaptionPrefix::Volume);
+  EXPECT_EQ(raw.text(0), "a ct slice");
+  EXPECT_EQ(prefixed.text(0), "liver_3, a ct slice");  // the reference's base_name + ', ' + caption
+  EXPECT_EQ(prefixed.text(1), "b, x, y");
+  EXPECT_EQ(prefixed.record(1).position, raw.record(1).position);
+  CountingEncoder enc;
+  text::embed_captions(enc, raw, dir / "emb.safetensors");
+  const auto cache = text::EmbeddingCache::load(dir / "emb.safetensors");
+  cache.check_matches(raw);
+  EXPECT_THROW_MSG(cache.check_matches(prefixed), "2 embeddings do not match the texts of caption cache");
 }
 
 TEST(EmbeddingCache, NonFiniteRowsAreRefusedOnLoadAndRecomputed) {

@@ -113,7 +113,7 @@ TEST(PretrainTask, EmbeddingCacheGivesTheSameLossAsTheFrozenEncoder) {
   const fs::path captions = write_captions(tmp.path());
   const auto cfg = tiny_config(tmp.path());
   auto encoder = text::build_text_encoder(cfg.text);
-  text::embed_captions(*encoder, text::CaptionCache::load(captions), tmp / "emb.safetensors");
+  text::embed_captions(*encoder, text::load_caption_inputs(captions, cfg.text.caption_prefix), tmp / "emb.safetensors");
   torch::manual_seed(0);
   train::PretrainTask a(app::pretrain_task_config(cfg), torch::kCPU, random_source());
   torch::manual_seed(0);

@@ -104,7 +104,7 @@ TEST(TrainCuda, OneHostSynchronisationPerStepOutsideLogging_CUDA) {
   const fs::path emb = tmp.path() / "emb.safetensors";
   auto cfg = cuda_config(tmp.path(), {"run.precision=bf16", "train.steps=8", "train.log_every=1000",
                                       "text.embedding_cache=" + emb.string()});
-  const auto captions = text::CaptionCache::load(tmp.path() / "captions.jsonl");
+  const auto captions = text::load_caption_inputs(tmp.path() / "captions.jsonl", cfg.text.caption_prefix);
   torch::Tensor hashes = torch::empty({captions.size()}, torch::kLong);
   for (int64_t i = 0; i < captions.size(); ++i) hashes[i] = static_cast<int64_t>(text::hash64(captions.text(i)));
   text::save_embedding_cache(emb, torch::randn({captions.size(), 12}), hashes,

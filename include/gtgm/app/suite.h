@@ -87,7 +87,10 @@ struct SuiteRow {
   RowStatus status = RowStatus::Done;
   std::string message;                    ///< "data missing: <path>", the error, or "" when fine
   std::optional<double> ours;             ///< in report units (Dice in %, others as scored)
-  std::optional<double> paper;            ///< published number, same units
+  /// The same quantity computed the way the paper's number was (paper_way_metric(metric): Dice
+  /// with background, as the reference's MONAI DiceMetric(include_background=True)), report units.
+  std::optional<double> ours_as_paper;
+  std::optional<double> paper;  ///< published number, same units
   std::map<std::string, double> metrics;  ///< every mean metric of the run, as scored
   std::string run_dir;
   std::string summary_json;
@@ -111,6 +114,11 @@ SuiteResult run_suite(const config::SuiteConfig& suite, const SuiteRunOptions& o
 /// Report value of a scored metric: Dice and NSD as percentages (as the paper prints them), the
 /// others unchanged.
 double report_value(const std::string& metric, double scored);
+
+/// The summary.json mean that is computed the way the paper computed `metric`: "dice" ->
+/// "dice_with_bg" (the reference averages the background class in, finetune/task1.py:318); the
+/// others are computed as the reference does and map to themselves.
+std::string paper_way_metric(const std::string& metric);
 
 /// The resolved fine-tuning config of one run (the dataset's config + suite/dataset --set + data
 /// root, label fraction, run dir, name and train.init of the init).

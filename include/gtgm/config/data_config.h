@@ -65,6 +65,38 @@ struct EnumNames<Modality> {
       {Modality::CT, "CT"}, {Modality::MRI, "MRI"}, {Modality::EM, "EM"}};
 };
 
+/// `data.split_order`: the order of the case list before the seeded shuffle.
+enum class SplitOrder { File, Sorted };
+template <>
+struct EnumNames<SplitOrder> {
+  static constexpr std::pair<SplitOrder, const char*> items[] = {{SplitOrder::File, "file"},
+                                                                 {SplitOrder::Sorted, "sorted"}};
+};
+
+/// `data.split_sizes`: how the part sizes of the seeded split are rounded.
+enum class SplitSizes { Reference, Rounded };
+template <>
+struct EnumNames<SplitSizes> {
+  static constexpr std::pair<SplitSizes, const char*> items[] = {{SplitSizes::Reference, "reference"},
+                                                                 {SplitSizes::Rounded, "rounded"}};
+};
+
+/// `data.label_fraction_of`: what data.label_fraction is a fraction of.
+enum class LabelFractionOf { Train, All };
+template <>
+struct EnumNames<LabelFractionOf> {
+  static constexpr std::pair<LabelFractionOf, const char*> items[] = {{LabelFractionOf::Train, "train"},
+                                                                      {LabelFractionOf::All, "all"}};
+};
+
+/// `data.preprocess.normalization`: intensity normalisation of the cache.
+enum class Normalization { Modality, Range };
+template <>
+struct EnumNames<Normalization> {
+  static constexpr std::pair<Normalization, const char*> items[] = {{Normalization::Modality, "modality"},
+                                                                    {Normalization::Range, "range"}};
+};
+
 /// `data.augment_on`: where batched augmentation runs.
 enum class AugmentOn { Auto, Worker, Device };
 template <>
@@ -77,6 +109,8 @@ struct EnumNames<AugmentOn> {
 struct PreprocessConfig {
   Orientation orientation = Orientation::LPS;
   std::vector<double> target_spacing = {};
+  Normalization normalization = Normalization::Modality;
+  std::vector<double> intensity_range = {-175.0, 250.0};
   double anisotropy_threshold = 3.0;
   CtClip ct_clip = CtClip::Percentile;
   std::vector<double> ct_percentiles = {0.5, 99.5};
@@ -99,6 +133,13 @@ struct PreprocessConfig {
             gt(0).length(0, 3));
     v.field("anisotropy_threshold", anisotropy_threshold,
             "Planning: an axis whose median spacing exceeds this times the finest gets the 10th percentile.", gt(1));
+    v.field("normalization", normalization,
+            "Intensity normalisation: modality (CT: clip per ct_clip + z-score; MRI/EM: per-case z-score) or "
+            "range (every channel of every modality clipped to intensity_range and scaled to [0, 1], as the "
+            "reference's MONAI ScaleIntensityRanged(-175, 250 -> 0, 1, clip) for all MSD tasks).");
+    v.field("intensity_range", intensity_range,
+            "normalization=range: [a_min, a_max] mapped to [0, 1], values outside clipped (reference: [-175, 250]).",
+            any().length(2));
     v.field("ct_clip", ct_clip,
             "CT intensity clipping before z-score: foreground percentiles, a fixed window, or none.");
     v.field("ct_percentiles", ct_percentiles, "CT clip percentiles of foreground intensities (ct_clip=percentile).",
@@ -191,8 +232,11 @@ struct DataConfig {
   bool pin_memory = true;
   double foreground_oversample = 0.33;
   int split_seed = 42;
+  SplitOrder split_order = SplitOrder::File;
+  SplitSizes split_sizes = SplitSizes::Reference;
   double train_fraction = 0.8;
   double label_fraction = 1.0;
+  LabelFractionOf label_fraction_of = LabelFractionOf::Train;
   int fold = -1;
   int num_folds = 5;
   std::string pattern = "**/*.nii.gz";
@@ -217,9 +261,19 @@ struct DataConfig {
     v.field("foreground_oversample", foreground_oversample,
             "Fraction of segmentation patches forced to contain foreground.", between(0, 1));
     v.field("split_seed", split_seed, "Seed of the train/test shuffle (paper: 42).", ge(0));
+    v.field("split_order", split_order,
+            "Case order before the seeded shuffle: file (the order the dataset lists them, e.g. dataset.json's "
+            "training list, as the reference) or sorted (by case id; independent of listing order).");
+    v.field("split_sizes", split_sizes,
+            "Part sizes: reference (train = int(n * train_fraction), labelled = int(n * rate), at least 1; as "
+            "finetune/task1.py) or rounded (test = ceil(n * (1 - train_fraction)), labelled = round(f * |train|)).");
     v.field("train_fraction", train_fraction, "Train part of the seeded split (paper: 0.8).", in_open_closed(0, 1));
-    v.field("label_fraction", label_fraction, "Fraction of the train part used with labels (0.01, 0.1, 1).",
+    v.field("label_fraction", label_fraction,
+            "Fraction of the cases used with labels (0.01, 0.1, 1); of what: data.label_fraction_of.",
             in_open_closed(0, 1));
+    v.field("label_fraction_of", label_fraction_of,
+            "train: label_fraction of the train part (1 = the whole train part; the reference's train_rate = "
+            "train_fraction * label_fraction); all: of all cases (capped at the train part).");
     v.field("fold", fold, "k-fold cross-validation: the test fold (0..num_folds-1); -1 = the seeded train/test split.",
             ge(-1));
     v.field("num_folds", num_folds, "Number of folds when data.fold >= 0.", ge(2));

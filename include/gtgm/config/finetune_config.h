@@ -15,6 +15,14 @@ struct EnumNames<FinetuneTask> {
                                                                    {FinetuneTask::Affinity, "affinity"}};
 };
 
+/// `finetune.affinity_merge`: the edge score of EM agglomeration.
+enum class AffinityMerge { Mean, Median };
+template <>
+struct EnumNames<AffinityMerge> {
+  static constexpr std::pair<AffinityMerge, const char*> items[] = {{AffinityMerge::Mean, "mean"},
+                                                                    {AffinityMerge::Median, "median"}};
+};
+
 /// `finetune:` what `gtgm finetune` adds to data:/model:/optim:/train:/eval: (docs/finetuning.md):
 /// the task and its loss, validation, EM agglomeration and the EM slice split.
 struct FinetuneConfig {
@@ -26,6 +34,7 @@ struct FinetuneConfig {
   double dice_smooth = 1e-5;
   bool affinity_balance = true;
   double affinity_threshold = 0.5;
+  AffinityMerge affinity_merge = AffinityMerge::Mean;
   double em_train_z = 0.6;
   int validate_cases = 0;
   bool predict_test = true;
@@ -44,7 +53,10 @@ struct FinetuneConfig {
     v.field("affinity_balance", affinity_balance,
             "Affinity task: class-balanced BCE weights per channel (each of affine / not affine counts half).");
     v.field("affinity_threshold", affinity_threshold,
-            "Affinity task: watershed + mean-affinity agglomeration threshold (paper: 0.5).", between(0, 1));
+            "Affinity task: watershed + agglomeration threshold (paper: 0.5).", between(0, 1));
+    v.field("affinity_merge", affinity_merge,
+            "Affinity task: agglomeration edge score: mean affinity (the reference's NeuronSeg/inference.py:190) or "
+            "median (waterz HistogramQuantileAffinity 50 over 256 bins, NeuronSeg/main.py:276).");
     v.field("em_train_z", em_train_z,
             "Affinity task: fraction of each volume's slices (from the first) used for training; the rest is the test "
             "part (CREMI: first 75 of 125 slices = 0.6). data.label_fraction then takes the first part of these.",

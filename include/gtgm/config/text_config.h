@@ -49,6 +49,22 @@ struct EnumNames<Pooling> {
       {Pooling::CLS, "cls"}, {Pooling::Mean, "mean"}, {Pooling::Pooler, "pooler"}};
 };
 
+/// `text.caption_prefix`: what is put before each caption's text.
+enum class CaptionPrefix { Volume, None };
+template <>
+struct EnumNames<CaptionPrefix> {
+  static constexpr std::pair<CaptionPrefix, const char*> items[] = {{CaptionPrefix::Volume, "volume"},
+                                                                    {CaptionPrefix::None, "none"}};
+};
+
+/// `text.caption_anchor`: the crop point a caption is looked up by.
+enum class CaptionAnchor { Centre, Corner };
+template <>
+struct EnumNames<CaptionAnchor> {
+  static constexpr std::pair<CaptionAnchor, const char*> items[] = {{CaptionAnchor::Centre, "centre"},
+                                                                    {CaptionAnchor::Corner, "corner"}};
+};
+
 /// auto (decided from the model folder), true or false.
 enum class AutoBool { Auto, True, False };
 template <>
@@ -135,6 +151,8 @@ struct TextConfig {
   int batch_size = 64;
   std::string device = "";
   std::string caption_cache = "";
+  CaptionPrefix caption_prefix = CaptionPrefix::Volume;
+  CaptionAnchor caption_anchor = CaptionAnchor::Centre;
   std::string embedding_cache = "";
   CaptionerConfig captioner;
 
@@ -162,6 +180,14 @@ struct TextConfig {
     v.field("batch_size", batch_size, "Captions per encoder call in `gtgm embed-text`.", ge(1));
     v.field("device", device, "Device of the text encoder in `gtgm embed-text`; empty = run.device.");
     v.field("caption_cache", caption_cache, "Caption cache (JSONL) produced by `gtgm caption`.");
+    v.field("caption_prefix", caption_prefix,
+            "Text the encoder sees: volume = \"<volume id>, <caption>\" (the reference's base_name + ', ' + "
+            "caption, pretrain/dataloader/data_provider_pretraining_caption_match.py:303) or none (the caption "
+            "alone). `gtgm embed-text` and pretraining must agree (the embedding cache checks it).");
+    v.field("caption_anchor", caption_anchor,
+            "Crop point whose nearest caption is used: centre (gtgm's captions describe windows centred on their "
+            "positions) or corner (the crop's first voxel, as the reference's find_nearest_neighbor([random_z, "
+            "random_y, random_x]); for imported reference captions).");
     v.field("embedding_cache", embedding_cache,
             "Text-embedding cache (safetensors) from `gtgm embed-text`; when set, the encoder never runs in "
             "training (needs freeze_layers: -1).");

@@ -34,6 +34,10 @@ struct PretrainBatch {
   /// [B, 3] int64 (CPU): crop centre (z, y, x) in voxels of the ORIGINAL source volume (midpoint
   /// of the two views' centres, mapped through the cache's to_source transform), for captions.
   torch::Tensor positions;
+  /// [B, 3] int64 (CPU): the crop's corner (z, y, x) in voxels of the ORIGINAL source volume: the
+  /// smallest source index the crop (at the midpoint of the two views' starts) covers along each
+  /// axis. The reference looks captions up by its crop corner (text.caption_anchor: corner).
+  torch::Tensor corners;
 };
 
 /// A segmentation batch.

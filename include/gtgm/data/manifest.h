@@ -11,7 +11,8 @@
 ///              file is a case, image FILE:volumes/raw, label FILE:volumes/labels/neuron_ids.
 ///  - "glob":   unlabeled volumes for pretraining: every file under the root matching a pattern.
 /// Every path resolves inside the dataset root: `..` escapes and absolute paths elsewhere are
-/// refused unless allow_outside_root. Cases are sorted by id, so listing order never matters.
+/// refused unless allow_outside_root. Cases are sorted by id; `listed` keeps dataset.json's order
+/// for the seeded split (data.split_order: file, as the reference code).
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -42,6 +43,9 @@ struct Manifest {
   std::string file_ending;                 ///< nnU-Net "file_ending" (".nii.gz"), else ""
   std::vector<CaseEntry> training;         ///< cases with labels (all cases for cremi/glob), by id
   std::vector<CaseEntry> test;             ///< unlabeled test images the dataset lists, by id
+  /// Training case ids in the order the source lists them (msd: dataset.json's "training" list);
+  /// empty for layouts found by scanning folders, whose order is the sorted one.
+  std::vector<std::string> listed;
 
   /// Declared label values (keys of `labels`), ascending.
   std::vector<int64_t> label_values() const;
@@ -51,6 +55,8 @@ struct Manifest {
   std::vector<CaseEntry> select(const std::vector<std::string>& ids) const;
   /// Ids of the training cases, sorted.
   std::vector<std::string> ids() const;
+  /// Ids of the training cases in listing order (`listed`), or sorted when the layout has none.
+  std::vector<std::string> listed_ids() const;
 };
 
 struct ManifestOptions {

@@ -60,9 +60,10 @@ CaseFingerprint fingerprint_case(const std::string& id, const io::Volume& image,
 /// percentiles, class frequencies).
 Fingerprint summarize_fingerprint(std::vector<CaseFingerprint> cases, const config::PreprocessConfig& cfg);
 
-/// How one channel is normalised: ct (fixed statistics from the fingerprint), zscore (per case)
+/// How one channel is normalised: ct (fixed statistics from the fingerprint), zscore (per case),
+/// range (clip to [clip_lo, clip_hi] and scale to [0, 1]: data.preprocess.normalization = range)
 /// or none; plan.json spells it as in EnumNames<NormScheme>.
-enum class NormScheme { CT, ZScore, None };
+enum class NormScheme { CT, ZScore, Range, None };
 
 }  // namespace gtgm::data
 
@@ -70,7 +71,10 @@ namespace gtgm::config {
 template <>
 struct EnumNames<data::NormScheme> {
   static constexpr std::pair<data::NormScheme, const char*> items[] = {
-      {data::NormScheme::CT, "ct"}, {data::NormScheme::ZScore, "zscore"}, {data::NormScheme::None, "none"}};
+      {data::NormScheme::CT, "ct"},
+      {data::NormScheme::ZScore, "zscore"},
+      {data::NormScheme::Range, "range"},
+      {data::NormScheme::None, "none"}};
 };
 }  // namespace gtgm::config
 
@@ -126,7 +130,9 @@ std::array<int64_t, 3> suggest_patch_size(const std::array<double, 3>& spacing,
 /// given, else plan_target_spacing).
 Plan make_plan(const Fingerprint& fp, const config::DataConfig& cfg);
 
-/// Normalises an image [C, D, H, W] (float) channel by channel with `params`.
+/// Normalises an image [C, D, H, W] (float) channel by channel with `params`. Range:
+/// (clamp(x, lo, hi) - lo) / (hi - lo) in float32, the values of MONAI's
+/// ScaleIntensityRange(a_min=lo, a_max=hi, b_min=0, b_max=1, clip=True).
 torch::Tensor normalize_image(const torch::Tensor& image, const std::vector<NormalizationParams>& params);
 
 }  // namespace gtgm::data

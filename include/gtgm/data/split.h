@@ -1,68 +1,66 @@
 #pragma once
-/// Deterministic dataset splits that are identical on every platform and reproducible in a few
-/// lines of Python (scripts/reference/split_reference.py):
+/// Deterministic dataset splits, identical on every platform. The paper default is the reference
+/// code's own split (finetune/task1.py:179-185, which every run_task*.sh runs):
 ///
-///   ids = sorted(ids); random.Random(seed).shuffle(ids)
-///   n_test = ceil(n * (1 - train_fraction)) clamped so both parts are non-empty (n >= 2)
-///   train, test = ids[:n - n_test], ids[n - n_test:]
-///   k-fold: the shuffled ids cut into k contiguous folds (the first n % k one longer), fold f
-///           is the test part, the other folds in shuffled order the train part
-///   label fraction f: train[:max(1, floor(f * len(train) + 0.5))] (nested: 1% in 10% in 100%)
+///   datalist = dataset.json "training" list, in file order      (data.split_order: file)
+///   random.seed(42); random.shuffle(datalist)                    (PyRandom, py_random.h)
+///   labelled = datalist[:int(n * train_rate)]                    (train_rate = 0.8 = "100%")
+///   test     = datalist[int(n * 0.8):]
 ///
-/// PyRandom is CPython's `random.Random(int)` (MT19937 seeded by init_by_array with the seed's
-/// 32-bit words; shuffle via _randbelow on getrandbits), written out here so no standard-library
-/// distribution (whose algorithms are implementation-defined) is involved.
-#include <array>
+/// so that with data.split_sizes: reference, train = the first int(n * train_fraction) shuffled
+/// ids, test = the rest, and the labelled cases are the first int(n * rate) of them (at least 1),
+/// rate = train_fraction * label_fraction (data.label_fraction_of: train; "10%" = 10% of the train
+/// part) or label_fraction (all: 10% of all cases). The labelled sets are nested prefixes.
+/// data.split_order: sorted shuffles the ids sorted instead (listing order does not matter);
+/// data.split_sizes: rounded takes test = ceil(n * (1 - train_fraction)) and the labelled cases
+/// round(f * |train|). scripts/reference/split_reference.py holds both in Python.
+///
+/// k-fold: the shuffled ids cut into k contiguous folds (the first n % k one longer); fold f is
+/// the test part, the other folds in shuffled order the train part.
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "gtgm/config/data_config.h"
+#include "gtgm/data/py_random.h"
 
 namespace gtgm::data {
 
-/// CPython's random.Random seeded with a non-negative integer; only what shuffling needs.
-class PyRandom {
- public:
-  explicit PyRandom(uint64_t seed);
-  /// The next raw 32-bit output of MT19937 (genrand_uint32).
-  uint32_t next_u32();
-  /// random.getrandbits(k) for 1 <= k <= 32.
-  uint32_t getrandbits(int k);
-  /// random._randbelow(n) for 1 <= n < 2^32: uniform in [0, n).
-  uint32_t randbelow(uint32_t n);
-  /// random.shuffle(x).
-  template <class T>
-  void shuffle(std::vector<T>& x) {
-    for (size_t i = x.size(); i-- > 1;) {
-      const size_t j = randbelow(static_cast<uint32_t>(i + 1));
-      std::swap(x[i], x[j]);
-    }
-  }
-
- private:
-  std::array<uint32_t, 624> mt_{};
-  int index_ = 624;
+/// How to split (the data.split_* keys).
+struct SplitOptions {
+  double train_fraction = 0.8;  ///< data.train_fraction
+  uint64_t seed = 42;           ///< data.split_seed
+  config::SplitOrder order = config::SplitOrder::File;
+  config::SplitSizes sizes = config::SplitSizes::Reference;
+  config::LabelFractionOf label_fraction_of = config::LabelFractionOf::Train;
 };
+
+/// The data.split_* keys of `cfg` as SplitOptions.
+SplitOptions split_options(const config::DataConfig& cfg);
 
 /// A train/test partition of case ids.
 struct Split {
   std::vector<std::string> train;  ///< in shuffled order (label fractions take prefixes)
   std::vector<std::string> test;   ///< in shuffled order
+  /// Fraction of all cases the train part was cut at (train_fraction; 0 for a k-fold split, whose
+  /// label fractions are taken of |train|).
+  double train_rate = 0.0;
 };
 
 /// The seeded shuffle split (paper protocol: 80/20, seed 42). Needs >= 2 ids when
-/// train_fraction < 1; train_fraction == 1 puts every case in train.
-Split train_test_split(std::vector<std::string> ids, double train_fraction = 0.8, uint64_t seed = 42);
+/// train_fraction < 1 (both parts non-empty); train_fraction == 1 puts every case in train. Ids
+/// must be unique; with order File they are shuffled in the order given.
+Split train_test_split(std::vector<std::string> ids, const SplitOptions& options = {});
 
 /// Fold `fold` of a seeded k-fold split (0 <= fold < num_folds <= number of ids).
-Split kfold_split(std::vector<std::string> ids, int num_folds, int fold, uint64_t seed = 42);
+Split kfold_split(std::vector<std::string> ids, int num_folds, int fold, const SplitOptions& options = {});
 
-/// The first max(1, floor(fraction * n + 0.5)) train ids: nested across fractions.
-std::vector<std::string> label_fraction_subset(const std::vector<std::string>& train, double fraction);
+/// The labelled cases: a prefix of split.train, of the length the file comment gives
+/// (at least 1, at most |train|); nested across fractions.
+std::vector<std::string> label_fraction_subset(const Split& split, double fraction, const SplitOptions& options = {});
 
 /// The split the config asks for: data.fold >= 0 -> kfold_split(data.num_folds, data.fold),
-/// else train_test_split(data.train_fraction); both seeded with data.split_seed.
+/// else train_test_split; `ids` in the dataset's listing order (Manifest::listed_ids()).
 Split split_from_config(const std::vector<std::string>& ids, const config::DataConfig& cfg);
 
 }  // namespace gtgm::data

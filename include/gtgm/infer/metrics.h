@@ -73,4 +73,17 @@ std::map<int64_t, std::map<std::string, double>> score_segmentation(const torch:
 /// Mean of the non-NaN values (NaN when none).
 double nan_mean(const std::vector<double>& values);
 
+/// Dice the way the reference reports it (finetune/task1.py:316-318, 246): MONAI's
+/// DiceMetric(include_background=True, reduction="mean") on one-hot argmax predictions. Per case
+/// and class c of `classes` (which include the background 0): Dice of (pred == c) vs (ref == c),
+/// NaN when the reference has no voxel of c (MONAI's ignore_empty: such a class is not scored,
+/// even when predicted). The case value is the mean of its non-NaN classes (NaN when none); the
+/// dataset value is the mean of the non-NaN case values (nan_mean), as do_metric_reduction(MEAN).
+/// `pred`, `ref`: [D, H, W] integer label maps of one shape.
+std::vector<double> class_dice_ignore_empty(const torch::Tensor& pred, const torch::Tensor& ref,
+                                            const std::vector<int64_t>& classes);
+/// nan_mean(class_dice_ignore_empty(...)): one case's Dice with background, as the reference.
+double case_dice_with_background(const torch::Tensor& pred, const torch::Tensor& ref,
+                                 const std::vector<int64_t>& classes);
+
 }  // namespace gtgm::infer

@@ -15,6 +15,7 @@
 #include "gtgm/data/cache_dataset.h"
 #include "gtgm/data/plan.h"
 #include "gtgm/infer/sliding_window.h"
+#include "gtgm/infer/watershed.h"
 #include "gtgm/io/volume.h"
 
 namespace gtgm::infer {
@@ -30,6 +31,8 @@ struct PredictorOptions {
   SlidingWindowOptions window;
   /// Affinity: seed and merge threshold of the watershed and agglomeration.
   double affinity_threshold = 0.5;
+  /// Affinity: the agglomeration edge score (finetune.affinity_merge).
+  config::AffinityMerge affinity_merge = config::AffinityMerge::Mean;
 };
 
 /// The result of Predictor::predict.

@@ -15,6 +15,11 @@ namespace gtgm::infer {
 /// arand (adapted Rand error).
 const std::vector<std::string>& score_metric_names();
 
+/// Per-case (CaseScore::instance) and summary (ScoreSummary::mean) key of the Dice computed the
+/// reference's way, background included (metrics.h case_dice_with_background), written whenever
+/// "dice" is scored. ScoreSummary::mean["dice"] stays nnU-Net's foreground class mean.
+inline constexpr const char* kDiceWithBackground = "dice_with_bg";
+
 struct ScoreOptions {
   std::filesystem::path pred;   ///< prediction file or folder
   std::filesystem::path ref;    ///< reference file or folder (same kind as pred)
@@ -54,7 +59,7 @@ struct ScoreSummary {
   /// Per class and metric: mean over cases, NaN values left out.
   std::map<int64_t, std::map<std::string, double>> class_means;
   /// Per metric: for class metrics the mean of the class means (nnU-Net's foreground mean); for
-  /// instance metrics the mean over cases.
+  /// instance metrics (and dice_with_bg) the mean over cases, NaN cases left out.
   std::map<std::string, double> mean;
 };
 

@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include "gtgm/config/text_config.h"
+
 namespace gtgm::text {
 
 /// Position (z, y, x) in voxels of the source volume.
@@ -72,6 +74,11 @@ class CaptionCache {
   const CaptionLoadStats& stats() const { return stats_; }
   const std::string& source() const { return source_; }
 
+  /// A copy whose texts are what the text encoder sees: "<volume>, <text>" for
+  /// config::CaptionPrefix::Volume (as the reference, data_provider_pretraining_caption_match.py:303),
+  /// unchanged for None.
+  CaptionCache with_prefix(config::CaptionPrefix prefix) const;
+
   /// Compares with the dataset's volume ids; logs a warning with counts; with `require_all`,
   /// uncaptioned dataset volumes throw (listing up to 10).
   CaptionCoverage check_coverage(const std::vector<std::string>& dataset_volumes, bool require_all) const;
@@ -105,17 +112,27 @@ class CaptionWriter {
   std::mutex mutex_;
 };
 
+/// CaptionCache::load(path).with_prefix(prefix): the captions as pretraining and `gtgm embed-text`
+/// use them (text.caption_cache, text.caption_prefix).
+CaptionCache load_caption_inputs(const std::filesystem::path& path, config::CaptionPrefix prefix);
+
 /// One record as its JSONL line (no newline).
 std::string caption_record_json(const CaptionRecord& r);
 /// Stable 64-bit FNV-1a hash of a string as 16 hex digits (prompt hashes, embedding-cache keys).
 std::string hash_hex(const std::string& s);
 uint64_t hash64(const std::string& s);
 
-/// Imports the GTGM reference code's per-volume caption CSV files: every `*.csv` in `folder`
-/// (or a single .csv file) is one volume, named after the file (extension and image extensions
-/// such as .nii.gz stripped); it needs a header row with columns z, y, x and caption (or text),
-/// any order, case-insensitive, RFC 4180 quoting. Rows with empty captions are skipped and
-/// counted. Writes the JSONL cache to `out` atomically and returns the number of records.
+/// Imports the GTGM reference code's per-volume caption CSV files as they are: every `*.csv` in
+/// `folder`, in its subfolders (the reference's `<caption_path>/<dataset>/<volume>.csv`), or a
+/// single .csv file is one volume, named after the file (extension and image extensions such as
+/// .nii.gz stripped; the reference names it os.path.basename(image).split('.')[0]). Columns, any
+/// order, case-insensitive, RFC 4180 quoting (pandas to_csv output):
+///  - the reference's: an unnamed index column, `location` = a stringified [z, y, x] and
+///    `description` (read by data_provider_pretraining_caption_match.py:300-302);
+///  - or gtgm's: z, y, x and caption (or text).
+/// The texts are stored without the "<volume>, " prefix (text.caption_prefix adds it on use).
+/// Rows with empty captions are skipped and counted. Writes the JSONL cache to `out` atomically
+/// and returns the number of records.
 int64_t import_reference_csv(const std::filesystem::path& folder, const std::filesystem::path& out,
                              const std::string& generator = "import:gtgm-csv");
 
