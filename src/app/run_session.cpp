@@ -1,5 +1,7 @@
 #include "gtgm/app/run_session.h"
 
+#include <unistd.h>
+
 #include <filesystem>
 
 #include "gtgm/config/load.h"

@@ -266,7 +266,7 @@ struct DataConfig {
             "training list, as the reference) or sorted (by case id; independent of listing order).");
     v.field("split_sizes", split_sizes,
             "Part sizes: reference (train = int(n * train_fraction), labelled = int(n * rate), at least 1; as "
-            "finetune/task1.py) or rounded (test = ceil(n * (1 - train_fraction)), labelled = round(f * |train|)).");
+            "finetune/task1.py) or rounded (test = ceil(n * (1 - train_fraction)), labelled = round(f * train size)).");
     v.field("train_fraction", train_fraction, "Train part of the seeded split (paper: 0.8).", in_open_closed(0, 1));
     v.field("label_fraction", label_fraction,
             "Fraction of the cases used with labels (0.01, 0.1, 1); of what: data.label_fraction_of.",
