@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 
@@ -509,17 +510,28 @@ std::pair<torch::Tensor, torch::Tensor> augment_seg_cpu(const torch::Tensor& ima
   return {img, lab};
 }
 
+// The fused CPU loops serve CPU tensors unless GTGM_AUGMENT_CPU=tensor_ops (read once) asks for the
+// generic tensor-op path, so that `gtgm bench data` can measure what the fused path buys
+// (docs/performance.md).
+bool fused_cpu(const torch::Tensor& t) {
+  static const bool tensor_ops = [] {
+    const char* v = std::getenv("GTGM_AUGMENT_CPU");
+    return v != nullptr && std::string(v) == "tensor_ops";
+  }();
+  return t.device().is_cpu() && !tensor_ops;
+}
+
 }  // namespace
 
 torch::Tensor augment_pretrain(const torch::Tensor& x, const std::vector<PretrainViewParams>& params) {
   check_pretrain_args(x, params);
-  return x.device().is_cpu() ? augment_pretrain_cpu(x, params) : augment_pretrain_tensor_ops(x, params);
+  return fused_cpu(x) ? augment_pretrain_cpu(x, params) : augment_pretrain_tensor_ops(x, params);
 }
 
 std::pair<torch::Tensor, torch::Tensor> augment_seg(const torch::Tensor& image, const torch::Tensor& label,
                                                     const std::vector<SegSampleParams>& params) {
   check_seg_args(image, label, params);
-  return image.device().is_cpu() ? augment_seg_cpu(image, label, params) : augment_seg_tensor_ops(image, label, params);
+  return fused_cpu(image) ? augment_seg_cpu(image, label, params) : augment_seg_tensor_ops(image, label, params);
 }
 
 }  // namespace gtgm::data
