@@ -171,7 +171,7 @@ optim:
   proj_dim: 8
   text_embed_dim: 12
 text:
-  model_dir: {1}/bert_tiny
+  model_dir: {1}
   max_length: 16
   caption_cache: {0}/captions.jsonl
 train:
@@ -180,7 +180,7 @@ train:
   checkpoint_every: 2
   keep_last: 5
 )",
-                                                                   dir().string(), GTGM_TEST_DATA_DIR));
+                                                                   dir().string(), test::bert_tiny_dir().string()));
     test::write_file(dir() / "finetune.yaml", common + R"(model:
   type: resnet3d
   depth: 10

@@ -302,7 +302,10 @@ TEST(EmbedTextCli, FillsAndResumesThroughTheBinary) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("5 captions: 0 reused, 3 encoded (12-d)"), std::string::npos) << r.output;
   const auto cache = text::EmbeddingCache::load(dir / "e.safetensors");
-  cache.check_matches(text::CaptionCache::load(dir / "c.jsonl"));
+  // embed-text encodes the captions as pretraining reads them: with the "<volume>, " prefix (the
+  // default text.caption_prefix), and the cache matches exactly those.
+  cache.check_matches(text::load_caption_inputs(dir / "c.jsonl", config::TextConfig{}.caption_prefix));
+  EXPECT_THROW_MSG(cache.check_matches(text::CaptionCache::load(dir / "c.jsonl")), "do not match the texts");
   const auto again = test::run_gtgm("embed-text" + common);
   ASSERT_EQ(again.exit_code, 0) << again.output;
   EXPECT_NE(again.output.find("5 captions: 5 reused, 0 encoded"), std::string::npos) << again.output;
