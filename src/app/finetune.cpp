@@ -295,9 +295,12 @@ FinetuneResult run_finetune(const config::Config& cfg_in, const FinetuneOptions&
         "eval.mirror_tta: true is not defined for finetune.task: affinity (a flipped affinity prediction is "
         "shifted by one voxel); set eval.mirror_tta: false");
   }
-  // A config that contradicts dataset.json is refused before the run dir is touched.
-  check_config_against_dataset(cfg, data::load_manifest(cfg.data),
-                               prediction_kind(cfg) == infer::PredictionKind::Segmentation);
+  // The keys that follow the dataset are filled from dataset.json; a config that contradicts it is
+  // refused before the run dir is touched.
+  const bool segmentation = prediction_kind(cfg) == infer::PredictionKind::Segmentation;
+  const data::Manifest manifest = data::load_manifest(cfg.data);
+  std::vector<std::string> filled = resolve_dataset_auto(cfg, manifest, segmentation);
+  check_config_against_dataset(cfg, manifest, segmentation);
   FinetuneResult result;
   result.run_dir = cfg.run.dir;
   const fs::path run_dir = cfg.run.dir;
@@ -309,7 +312,12 @@ FinetuneResult run_finetune(const config::Config& cfg_in, const FinetuneOptions&
   // Data: cache (preprocessed on first use), the task's split, the label fraction. The plan is kept
   // in the run dir, so that the run predicts new images without its cache (load_predictor).
   const fs::path cache = ensure_cache(cfg, ctx);
-  const data::Manifest manifest = data::load_manifest(cfg.data);
+  if (std::string crop = resolve_planned_crop(cfg, cache); !crop.empty()) {
+    filled.push_back(std::move(crop));
+    if (ctx.is_rank0()) config::write_resolved(cfg, run_dir);  // the run dir's config names the planned patch
+  }
+  for (const auto& line : filled) GTGM_INFO("{}", line);
+  if (segmentation) check_labels_fit_classes(cfg, cache);
   GTGM_CHECK(!manifest.training.empty(), "finetune: the dataset in {} lists no labelled cases", cfg.data.root);
   if (ctx.is_rank0() && fs::exists(cache / "plan.json"))
     core::atomic_write_text(run_dir / "plan.json", core::read_text_file(cache / "plan.json"));

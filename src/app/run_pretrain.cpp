@@ -1,11 +1,13 @@
 #include "gtgm/app/run_pretrain.h"
 
+#include "gtgm/app/dataset_checks.h"
 #include "gtgm/app/run_session.h"
 #include "gtgm/app/train_setup.h"
 #include "gtgm/config/load.h"
 #include "gtgm/config/saved_config.h"
 #include "gtgm/core/error.h"
 #include "gtgm/core/logging.h"
+#include "gtgm/data/manifest.h"
 #include "gtgm/train/batch_checks.h"
 #include "gtgm/train/checkpoint.h"
 #include "gtgm/train/pretrain_task.h"
@@ -25,8 +27,22 @@ config::Config resume_config(const fs::path& resume, const std::string& config_f
   return config::load_saved_config(core::read_text_file(ck / "config.yaml"), (ck / "config.yaml").string(), all);
 }
 
-train::TrainResult run_pretrain(const config::Config& cfg, const PretrainOptions& options) {
+train::TrainResult run_pretrain(const config::Config& cfg_in, const PretrainOptions& options) {
+  // The keys that follow the dataset: data.modality from the pretraining dataset; model.in_channels
+  // is 1 whatever the dataset (each view is one channel of a volume, drawn at random by
+  // data::PretrainLoader); data.crop_size: auto is each cache's planned patch (make_loader_source).
+  config::Config cfg = cfg_in;
+  std::vector<std::string> filled;
+  if (cfg.model.encoder.in_channels == 0) {
+    cfg.model.encoder.in_channels = 1;
+    filled.emplace_back("model.in_channels: auto = 1 (each pretraining view is one channel of a volume)");
+  }
+  if (cfg.data.modality == config::Modality::Auto) {
+    for (auto& line : resolve_dataset_auto(cfg, data::load_manifest(cfg.data), /*segmentation=*/false))
+      filled.push_back(std::move(line));
+  }
   const RunSession session(cfg, "pretrain", /*resuming=*/!options.resume.empty());
+  for (const auto& line : filled) GTGM_INFO("{}", line);
   train::BatchLayout layout;
   layout.local_batch = cfg.data.batch_size;
   layout.world_size = session.ctx.world_size();

@@ -80,7 +80,7 @@ TrainBenchResult bench_one(const TrainBenchOptions& o, const std::string& model,
   const int total = o.warmup + o.steps;
   sets.insert(sets.end(),
               {"run.dir=" + (tmp / model).string(), "run.device=" + o.device, "run.precision=" + o.precision,
-               "run.log_level=warn", "model.type=resnet3d", "text.caption_cache=" + (tmp / "captions.jsonl").string(),
+               "run.log_level=warn", "model.type=resnet3d", "model.in_channels=1", "text.caption_cache=" + (tmp / "captions.jsonl").string(),
                "text.embedding_cache=" + (tmp / "emb.safetensors").string(), fmt::format("data.batch_size={}", p.batch),
                fmt::format("train.steps={}", total), "train.log_every=1",
                fmt::format("train.channels_last={}", o.channels_last ? "true" : "false"), "optim.warmup_steps=0"});

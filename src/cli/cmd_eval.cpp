@@ -8,6 +8,7 @@
 #include "common.h"
 #include "gtgm/app/finetune.h"
 #include "gtgm/app/suite.h"
+#include "gtgm/app/suite_comparisons.h"
 #include "gtgm/config/suite_config.h"
 #include "gtgm/core/error.h"
 #include "gtgm/core/logging.h"
@@ -59,8 +60,9 @@ void register_eval(CLI::App& app) {
         missing += r.status == app::RowStatus::DataMissing;
         to_run += r.status == app::RowStatus::WouldRun || r.status == app::RowStatus::WouldResume;
       }
-      std::cout << fmt::format("{} run(s) to do, {} with data missing, {} in all\n", to_run, missing,
-                               result.rows.size());
+      std::cout << fmt::format("{} run(s) to do, {} with data missing, {} in all\n\n", to_run, missing,
+                               result.rows.size())
+                << app::paper_comparisons(suite);
       return;
     }
     std::cout << "\n" << result.table << "\n";

@@ -5,11 +5,43 @@
 
 #include "commands.h"
 #include "common.h"
+#include "gtgm/app/dataset_checks.h"
 #include "gtgm/core/build_info.h"
+#include "gtgm/data/manifest.h"
+#include "gtgm/data/preprocess_dataset.h"
 #include "gtgm/io/io_info.h"
 #include "gtgm/models/registry.h"
 
 namespace gtgm::cli {
+namespace {
+
+// `info --model`: the `auto` keys filled as a run fills them when the dataset (and its plan) is
+// there; otherwise shown with stand-ins, and the output says which.
+config::Config with_auto_shown(config::Config cfg, std::string& notes) {
+  const bool segmentation = cfg.model.head == config::HeadType::Segmentation;
+  try {
+    for (const auto& line : app::resolve_dataset_auto(cfg, data::load_manifest(cfg.data), segmentation))
+      notes += line + "\n";
+  } catch (const std::exception&) {  // no dataset at data.root: stand-ins below
+  }
+  try {
+    if (const std::string line = app::resolve_planned_crop(cfg, data::resolve_cache_dir(cfg.data)); !line.empty())
+      notes += line + "\n";
+  } catch (const std::exception&) {  // no plan: the sizes are left out
+  }
+  if (cfg.model.encoder.in_channels == 0) {
+    cfg.model.encoder.in_channels = 1;
+    notes += "model.in_channels: auto (no dataset.json at data.root to read it from): shown with 1\n";
+  }
+  if (cfg.model.num_classes == 0) {
+    cfg.model.num_classes = 2;
+    notes += "model.num_classes: auto (no dataset.json \"labels\" to read it from): shown with 2\n";
+  }
+  if (cfg.data.crop_size.empty()) notes += "data.crop_size: auto (no plan.json yet): feature sizes left out\n";
+  return cfg;
+}
+
+}  // namespace
 
 void register_info(CLI::App& app) {
   auto* cmd = app.add_subcommand("info", "Print gtgm/LibTorch/CUDA/NCCL/ITK versions, threads and bf16 support");
@@ -36,8 +68,9 @@ void register_info(CLI::App& app) {
     if (!model_config->empty()) {
       ConfigOptions opts = *resolved;
       opts.config = *model_config;
-      const config::Config cfg = load_config(opts);
-      std::cout << models::describe_models(cfg.model, cfg.data.crop_size);
+      std::string notes;
+      const config::Config cfg = with_auto_shown(load_config(opts), notes);
+      std::cout << notes << models::describe_models(cfg.model, cfg.data.crop_size);
       return;
     }
     if (*docs) {

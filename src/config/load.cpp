@@ -3,6 +3,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <iterator>
 #include <sstream>
 
 #include "gtgm/core/atomic_file.h"
@@ -97,6 +98,15 @@ std::vector<FieldRow> rows_of(const Config& cfg) {
 
 }  // namespace detail
 
+Config file_defaults() {
+  Config c;
+  c.model.num_classes = 0;
+  c.model.encoder.in_channels = 0;
+  c.data.modality = Modality::Auto;
+  c.data.crop_size = {};
+  return c;
+}
+
 namespace {
 
 std::vector<std::string> all_field_paths() {
@@ -107,19 +117,26 @@ std::vector<std::string> all_field_paths() {
   return paths;
 }
 
-// The keys that hold file-system paths. A relative path written in a config file resolves against
-// that file's folder (as `inherit:` does), one given with --set against the working directory, a
-// default against the working directory; all become absolute, so that config.resolved.yaml read back
-// from the run dir means the same paths.
+// The keys that hold file-system paths (config::path_keys). A relative path written in a config file
+// resolves against that file's folder (as `inherit:` does), one given with --set against the working
+// directory, a default against the working directory; all become absolute, so that
+// config.resolved.yaml read back from the run dir means the same paths.
+constexpr const char* kPathKeys[] = {"run.dir",        "data.root",  "data.cache_dir",     "train.init",
+                                     "text.model_dir", "text.vocab", "text.caption_cache", "text.embedding_cache"};
+// Lists of paths (each element resolves as a path key does).
+constexpr const char* kPathListKeys[] = {"train.mix_datasets"};
+
 std::vector<std::pair<const char*, std::string*>> path_fields(Config& c) {
-  return {{"run.dir", &c.run.dir},
-          {"data.root", &c.data.root},
-          {"data.cache_dir", &c.data.cache_dir},
-          {"train.init", &c.train.init},
-          {"text.model_dir", &c.text.model_dir},
-          {"text.vocab", &c.text.vocab},
-          {"text.caption_cache", &c.text.caption_cache},
-          {"text.embedding_cache", &c.text.embedding_cache}};
+  std::string* members[] = {&c.run.dir,      &c.data.root,  &c.data.cache_dir,     &c.train.init,
+                            &c.text.model_dir, &c.text.vocab, &c.text.caption_cache, &c.text.embedding_cache};
+  static_assert(std::size(kPathKeys) == 8, "one member per path key");
+  std::vector<std::pair<const char*, std::string*>> out;
+  for (size_t i = 0; i < std::size(kPathKeys); ++i) out.emplace_back(kPathKeys[i], members[i]);
+  return out;
+}
+
+std::vector<std::pair<const char*, std::vector<std::string>*>> path_list_fields(Config& c) {
+  return {{kPathListKeys[0], &c.train.mix_datasets}};
 }
 
 std::string absolute_path(const fs::path& base, const std::string& value) {
@@ -128,29 +145,23 @@ std::string absolute_path(const fs::path& base, const std::string& value) {
   return fs::absolute(base / p).lexically_normal().string();
 }
 
-// Lists of paths (each element resolves as a path key does).
-std::vector<std::pair<const char*, std::vector<std::string>*>> path_list_fields(Config& c) {
-  return {{"train.mix_datasets", &c.train.mix_datasets}};
-}
-
 detail::SourceNode* find_key(detail::SourceNode& root, const std::string& key) {
   detail::SourceNode* node = root.find(key.substr(0, key.find('.')));
   return node ? node->find(key.substr(key.find('.') + 1)) : nullptr;
 }
 
-// Rewrites every relative path value in `root` to an absolute one (see path_fields). Values of the
+// Rewrites every relative path value in `root` to an absolute one (see kPathKeys). Values of the
 // wrong type are left for the binder to report.
 void resolve_tree_paths(detail::SourceNode& root) {
   auto base_of = [](const detail::SourceNode& node) {
     return node.file.rfind("--set ", 0) == 0 ? fs::path() : fs::path(node.base_dir);
   };
-  Config probe;
-  for (const auto& [key, unused] : path_fields(probe)) {
+  for (const char* key : kPathKeys) {
     detail::SourceNode* node = find_key(root, key);
     if (!node || node->is_map || !node->value.IsScalar() || node->value.Scalar().empty()) continue;
     node->value.reset(YAML::Node(absolute_path(base_of(*node), node->value.Scalar())));
   }
-  for (const auto& [key, unused] : path_list_fields(probe)) {
+  for (const char* key : kPathListKeys) {
     detail::SourceNode* node = find_key(root, key);
     if (!node || node->is_map || !node->value.IsSequence()) continue;
     YAML::Node list(YAML::NodeType::Sequence);
@@ -168,7 +179,7 @@ Config bind_tree(const detail::SourceNode& tree, const std::vector<std::string>&
   detail::SourceNode root = tree;
   for (const auto& s : sets) detail::apply_set(root, s);
   resolve_tree_paths(root);
-  Config cfg;
+  Config cfg = file_defaults();
   std::vector<std::string> errors;
   const auto paths = all_field_paths();
   detail::Reader reader(root, "", errors, paths);
@@ -190,6 +201,12 @@ Config bind_tree(const detail::SourceNode& tree, const std::vector<std::string>&
 }
 
 }  // namespace
+
+std::vector<std::string> path_keys() {
+  std::vector<std::string> keys(std::begin(kPathKeys), std::end(kPathKeys));
+  keys.insert(keys.end(), std::begin(kPathListKeys), std::end(kPathListKeys));
+  return keys;
+}
 
 Config load_config(const fs::path& file, const std::vector<std::string>& sets) {
   if (!fs::exists(file)) throw ConfigError(fmt::format("config file {} does not exist", file.string()));
@@ -219,7 +236,7 @@ void validate(const Config& cfg) {
     errors.push_back(fmt::format("optim.warmup_steps ({}) must be smaller than train.steps ({})", cfg.optim.warmup_steps,
                                  cfg.train.steps));
   }
-  if (cfg.model.encoder.in_channels != 1 && cfg.data.modality == Modality::EM) {
+  if (cfg.model.encoder.in_channels > 1 && cfg.data.modality == Modality::EM) {
     errors.push_back(
         fmt::format("model.in_channels is {} but EM volumes have one channel", cfg.model.encoder.in_channels));
   }
@@ -288,8 +305,17 @@ std::string config_docs_markdown() {
      << "finds its data relative to where it now lies. The shipped configs point from `configs/` into the\n"
      << "checkout (`../../demo_run`, `../../runs`, `../../data`, `../../assets`). An eval suite's `output_dir`,\n"
      << "`data_root` and `inits` resolve against the suite file the same way (`--data-root`: the working\n"
-     << "directory). `text.weights` is looked up as before (absolute, else beside `text.model_dir`).\n";
-  for (const auto& r : detail::rows_of(Config{})) {
+     << "directory). `text.weights` is looked up as before (absolute, else beside `text.model_dir`).\n\n"
+     << "Keys that follow the dataset default to `auto` in a config file: `model.num_classes` (highest value of\n"
+     << "dataset.json \"labels\" + 1; nnU-Net's \"ignore\" is no class), `model.in_channels` (the channels of\n"
+     << "\"modality\" / \"channel_names\"; 1 for cremi; a glob folder: its first image's header), `data.modality`\n"
+     << "(CT when every channel is CT, MRI when none is, EM for cremi) and `data.crop_size` (the planned patch\n"
+     << "of the cache's plan.json; `data.preprocess.target_spacing: auto` is the planned spacing). `finetune` and\n"
+     << "`pretrain` fill them at start, log each value with the dataset field it came from, and write the\n"
+     << "values to the run dir's config.resolved.yaml; `plan` and `preprocess` fill `data.modality`. A value\n"
+     << "given explicitly that contradicts dataset.json is an error at start naming the key and the field; a\n"
+     << "dataset that cannot tell (CT mixed with other channels, no labels) is an error naming the key.\n";
+  for (const auto& r : detail::rows_of(file_defaults())) {
     if (r.is_section) {
       ss << "\n## `" << r.path << "`: " << r.doc << "\n\n"
          << "| key | type | default | allowed | meaning |\n|---|---|---|---|---|\n";

@@ -20,6 +20,9 @@ Config load_saved_config(const std::string& yaml, const std::string& name, const
     all.push_back(dims && dims.IsScalar() && dims.Scalar() == "2" ? "model.stem_pool_stride=[2, 2]"
                                                                   : "model.stem_pool_stride=[2, 2, 2]");
   }
+  // Before data.em_pretrain_z, EM pretraining sampled the whole volume (test slices included).
+  const YAML::Node data = root.IsMap() ? root["data"] : YAML::Node();
+  if (data && data.IsMap() && !data["em_pretrain_z"]) all.push_back("data.em_pretrain_z=1");
   all.insert(all.end(), sets.begin(), sets.end());
   return load_config_string(yaml, name, all);
 }

@@ -22,6 +22,7 @@ std::string Check::describe() const {
   } else if (has_hi) {
     range = fmt::format("{} {}", hi_open ? "<" : "<=", num(hi));
   }
+  if (auto_ok) return range.empty() ? std::string("or auto") : range + ", or auto";
   return range;
 }
 

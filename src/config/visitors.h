@@ -101,6 +101,18 @@ bool convert_scalar(const YAML::Node& n, T& out) {
   }
 }
 
+/// Whether a node is the scalar `auto`.
+inline bool is_auto(const SourceNode& node) { return node.value.IsScalar() && node.value.Scalar() == "auto"; }
+
+/// The text of a value as written in YAML; `auto` for the auto value (0, []) of a field that allows it.
+template <class T>
+std::string field_text(const T& v, const Check& check) {
+  if constexpr (!std::is_same_v<T, std::string> && !std::is_same_v<T, bool>) {
+    if (check.auto_ok && v == T{}) return "auto";
+  }
+  return value_text(v);
+}
+
 // ---- Reader: strict binding of a SourceNode map onto a struct ---------------------------------
 class Reader {
  public:
@@ -131,6 +143,12 @@ class Reader {
     if (child->is_map) {
       error(*child, key, "expected " + type_name<T>() + ", found a mapping");
       return;
+    }
+    if constexpr (!std::is_same_v<T, std::string> && !std::is_same_v<T, bool>) {
+      if (check.auto_ok && is_auto(*child)) {
+        value = T{};  // 0 or []: filled from the dataset at run start
+        return;
+      }
     }
     T parsed{};
     if constexpr (is_vector<T>::value) {
@@ -239,7 +257,7 @@ class Flattener {
       std::string text = to_string(value);
       rows_.push_back({prefix_ + name, doc_type<std::string>(), value_text(text), one_of<T>().describe(), doc, false});
     } else {
-      rows_.push_back({prefix_ + name, doc_type<T>(), value_text(value), check.describe(), doc, false});
+      rows_.push_back({prefix_ + name, doc_type<T>(), field_text(value, check), check.describe(), doc, false});
     }
   }
   template <class S>
@@ -260,10 +278,12 @@ class Writer {
   explicit Writer(YAML::Emitter& out) : out_(out) {}
 
   template <class T>
-  void field(const char* name, T& value, const char* /*doc*/, const Check& = {}) {
+  void field(const char* name, T& value, const char* /*doc*/, const Check& check = {}) {
     out_ << YAML::Key << name << YAML::Value;
     if constexpr (has_enum_names_v<T>) {
       emit(to_string(value));
+    } else if (field_text(value, check) == "auto") {
+      out_ << "auto";
     } else if constexpr (is_vector<T>::value) {
       out_ << YAML::Flow << YAML::BeginSeq;
       for (const auto& e : value) emit(e);

@@ -19,6 +19,7 @@
 #include "gtgm/core/progress.h"
 #include "gtgm/core/strings.h"
 #include "gtgm/data/cache_dataset.h"
+#include "gtgm/data/dataset_auto.h"
 #include "gtgm/data/loader.h"
 #include "gtgm/data/manifest.h"
 #include "gtgm/data/preprocess.h"
@@ -205,8 +206,9 @@ std::vector<io::Problem> check_dataset(const config::DataConfig& cfg) {
   return check_manifest(m, o);
 }
 
-PlanResult run_plan(const config::DataConfig& cfg, int64_t seed) {
-  const auto m = load_manifest(cfg);
+PlanResult run_plan(const config::DataConfig& cfg_in, int64_t seed) {
+  const auto m = load_manifest(cfg_in);
+  const config::DataConfig cfg = with_modality_resolved(cfg_in, m);
   GTGM_CHECK(!m.training.empty(), "{}: the manifest lists no training cases to plan from", m.root.string());
   std::vector<CaseFingerprint> fps(m.training.size());
   const int workers = worker_count(cfg, m.training.size());
@@ -235,7 +237,9 @@ PlanResult run_plan(const config::DataConfig& cfg, int64_t seed) {
   return r;
 }
 
-PreprocessResult run_preprocess(const config::DataConfig& cfg, int64_t seed, bool force) {
+PreprocessResult run_preprocess(const config::DataConfig& cfg_in, int64_t seed, bool force) {
+  const auto m = load_manifest(cfg_in);
+  const config::DataConfig cfg = with_modality_resolved(cfg_in, m);
   PreprocessResult r;
   r.cache_dir = resolve_cache_dir(cfg);
   core::create_dirs(r.cache_dir, "data.cache_dir");
@@ -258,7 +262,6 @@ PreprocessResult run_preprocess(const config::DataConfig& cfg, int64_t seed, boo
   }
   // The legacy FNV-1a basis: cache folders written so far carry this hash.
   const std::string plan_hash = fmt::format("{:016x}", core::fnv1a64(plan.to_json(), core::kFnv1a64LegacyBasis));
-  const auto m = load_manifest(cfg);
   GTGM_CHECK(!m.training.empty(), "{}: the manifest lists no cases to preprocess", m.root.string());
   fs::create_directories(r.cache_dir / "cases");
   // Temp files of a preprocess that was killed while writing (".<id>.gvol.tmp.<pid>.<n>", ...).

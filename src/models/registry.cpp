@@ -28,6 +28,11 @@ std::string human(int64_t n) {
 SegmentationHead build_head(const config::ModelConfig& cfg, const DecoderImpl& decoder) {
   const bool affinity = cfg.head == config::HeadType::Affinity;
   const int dims = cfg.encoder.spatial_dims;
+  if (!affinity && cfg.num_classes == 0) {
+    throw ConfigError(
+        "model.num_classes is auto, which a run fills from dataset.json \"labels\" at start; this model is "
+        "built without a dataset: set model.num_classes");
+  }
   return SegmentationHead(SegmentationHeadOptions(dims, decoder.output_channels(), affinity ? dims : cfg.num_classes)
                               .deep_supervision(cfg.deep_supervision)
                               .affinity(affinity));
@@ -39,6 +44,11 @@ std::vector<std::string> encoder_types() { return config::enum_spellings<config:
 
 std::shared_ptr<EncoderImpl> build_encoder(const config::ModelConfig& cfg) {
   check_model_config(cfg);
+  if (cfg.encoder.in_channels == 0) {
+    throw ConfigError(
+        "model.in_channels is auto, which a run fills from the dataset (dataset.json's channels) at start; "
+        "this model is built without one: set model.in_channels");
+  }
   switch (cfg.type) {
     case config::EncoderType::ResNet3d:
       return ResNet3d(cfg.encoder, cfg.resnet3d).ptr();

@@ -1,11 +1,15 @@
 #include "gtgm/train/pretrain_task.h"
 
+#include <algorithm>
+
 #include "gtgm/config/load.h"
 #include "gtgm/core/error.h"
 #include "gtgm/core/logging.h"
 #include "gtgm/core/seed.h"
 #include "gtgm/data/cache_dataset.h"
+#include "gtgm/data/dataset_auto.h"
 #include "gtgm/data/preprocess_dataset.h"
+#include "gtgm/data/py_random.h"
 #include "gtgm/losses/byol.h"
 
 namespace fs = std::filesystem;
@@ -140,7 +144,14 @@ std::unique_ptr<PretrainSource> make_loader_source(const config::DataConfig& cfg
   o.device = device;
   o.augment = true;
   GTGM_INFO("pretraining data: {} cases from {}", ds->size(), cache.string());
-  return std::make_unique<LoaderSource>(std::move(ds), cfg, o);
+  config::DataConfig data = cfg;
+  if (data.crop_size.empty()) {  // data.crop_size: auto = the cache's planned patch
+    const auto p = data::planned_patch(cache);
+    data.crop_size = {static_cast<int>(p[0]), static_cast<int>(p[1]), static_cast<int>(p[2])};
+    GTGM_INFO("data.crop_size: auto = [{}, {}, {}] (the planned patch of {})", p[0], p[1], p[2],
+              (cache / "plan.json").string());
+  }
+  return std::make_unique<LoaderSource>(std::move(ds), data, o);
 }
 
 std::unique_ptr<PretrainSource> make_random_source(int64_t batch_size, const std::vector<int64_t>& crop,
@@ -153,6 +164,8 @@ std::unique_ptr<PretrainSource> make_random_source(int64_t batch_size, const std
 PretrainTask::PretrainTask(PretrainTaskConfig cfg, const torch::Device& device, std::unique_ptr<PretrainSource> source)
     : cfg_(std::move(cfg)), device_(device), dist_(dist::global()), source_(std::move(source)) {
   if (!source_) source_ = make_sources(cfg_, device_, dist_);
+  // model.in_channels: auto = 1: each view is one channel of a volume (data::PretrainLoader).
+  if (cfg_.model.encoder.in_channels == 0) cfg_.model.encoder.in_channels = 1;
   model_ = models::build_gtgm_model(cfg_.model);
   const int64_t embed_dim = model_->encoder()->embed_dim();
   objective_ = losses::GtgmObjective(cfg_.loss, embed_dim);
@@ -177,6 +190,19 @@ PretrainTask::PretrainTask(PretrainTaskConfig cfg, const torch::Device& device, 
     }
     captions_ = text::load_caption_inputs(cfg_.text.caption_cache, cfg_.text.caption_prefix);
     captions_.check_coverage(source_->case_ids(), /*require_all=*/true);
+    if (cfg_.text.caption_shuffle) {
+      // A random cyclic order of the volumes; each takes the next one's captions: nobody keeps its own.
+      std::vector<std::string> ids = source_->case_ids();
+      std::sort(ids.begin(), ids.end());
+      ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+      if (ids.size() < 2)
+        throw ConfigError(fmt::format("text.caption_shuffle needs at least 2 volumes to exchange captions, got {}",
+                                      ids.size()));
+      data::PyRandom rng(static_cast<uint64_t>(cfg_.run.seed));  // random.seed(run.seed); random.shuffle(ids)
+      rng.shuffle(ids);
+      for (size_t i = 0; i < ids.size(); ++i) caption_case_[ids[i]] = ids[(i + 1) % ids.size()];
+      GTGM_INFO("text.caption_shuffle: each of {} volumes is paired with another volume's captions", ids.size());
+    }
     const int64_t want = cfg_.model.text_embed_dim;
     if (!cfg_.text.embedding_cache.empty()) {
       embeddings_ = std::make_unique<text::EmbeddingCache>(text::EmbeddingCache::load(cfg_.text.embedding_cache));
@@ -226,7 +252,10 @@ torch::Tensor PretrainTask::text_embeddings(const data::PretrainBatch& batch) {
   const torch::Tensor pos = anchor.to(torch::kCPU, torch::kLong).contiguous();
   const auto p = pos.accessor<int64_t, 2>();
   std::vector<int64_t> index(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) index[i] = captions_.nearest(batch.case_ids[i], {p[i][0], p[i][1], p[i][2]});
+  for (int64_t i = 0; i < n; ++i) {
+    const std::string& id = caption_case_.empty() ? batch.case_ids[i] : caption_case_.at(batch.case_ids[i]);
+    index[i] = captions_.nearest(id, {p[i][0], p[i][1], p[i][2]});
+  }
   if (embeddings_) return embeddings_->lookup(index).to(device_, torch::kFloat, /*non_blocking=*/device_.is_cuda());
   std::vector<std::string> texts;
   texts.reserve(index.size());

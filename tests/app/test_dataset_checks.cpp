@@ -43,7 +43,7 @@ TEST(DatasetChecks, EachContradictionNamesTheKeyAndTheDatasetField) {
       {{"model.num_classes=3"}, manifest("msd", {"CT"}, four), false, {}},
       // nnU-Net's ignore label is not a class.
       {{"model.num_classes=4"}, manifest("nnunet", {"CT"}, {{0, "background"}, {1, "a"}, {2, "b"}, {3, "c"}, {4, "ignore"}}), true, {}},
-      {{"model.num_classes=4", "model.in_channels=1"},
+      {{"model.num_classes=4", "model.in_channels=1", "data.modality=CT"},
        manifest("msd", {"FLAIR", "T1w", "t1gd", "T2w"}, four),
        true,
        {"model.in_channels is 1, but /data/TaskXX/dataset.json \"modality\" lists 4 channel(s) (FLAIR, T1w, t1gd, T2w): "

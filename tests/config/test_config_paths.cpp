@@ -51,6 +51,12 @@ const std::vector<std::string> kPathKeys = {"run.dir",        "data.root",      
                                             "train.init",     "text.model_dir",     "text.vocab",
                                             "text.caption_cache", "text.embedding_cache"};
 
+TEST(ConfigPaths, TheLoadersPathKeysAreTheOnesThisFileTests) {
+  std::vector<std::string> expected = kPathKeys;
+  expected.push_back("train.mix_datasets");  // the list key (InheritedValuesResolveAgainstTheParentsFolder...)
+  EXPECT_EQ(config::path_keys(), expected);
+}
+
 std::string yaml_for(const std::string& key, const std::string& value) {
   const auto dot = key.find('.');
   return key.substr(0, dot) + ":\n  " + key.substr(dot + 1) + ": \"" + value + "\"\n";

@@ -2,6 +2,8 @@
 // text-embedding cache vs frozen encoder, config errors, and exact resume through the Trainer.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "gtgm/app/train_setup.h"
 #include "gtgm/config/load.h"
 #include "gtgm/text/caption_cache.h"
@@ -188,4 +190,43 @@ TEST(PretrainTask, ResumedRunReproducesTheUninterruptedLosses) {
   ASSERT_EQ(a.size(), 6u);
   ASSERT_EQ(b.size(), 6u);
   for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i], b[i]) << "step " << i + 1;
+}
+
+TEST(PretrainTask, ShuffledCaptionsPairEveryVolumeWithAnotherVolumesCaptions) {
+  test::TempDir tmp;
+  write_captions(tmp.path());
+  const auto cfg = tiny_config(tmp.path());
+  train::PretrainTask own(app::pretrain_task_config(cfg), torch::kCPU, train::make_random_source(4, {8, 32, 32},
+                                                                                               torch::kCPU, 1, 4));
+  auto shuffled = [&] {
+    return std::make_unique<train::PretrainTask>(app::pretrain_task_config(tiny_config(tmp.path(), {"text.caption_shuffle=true"})),
+                                                 torch::kCPU, train::make_random_source(4, {8, 32, 32}, torch::kCPU, 1, 4));
+  };
+  const auto a = shuffled(), b = shuffled();
+  data::PretrainBatch batch;
+  for (int v = 0; v < 4; ++v) batch.case_ids.push_back("synthetic_" + std::to_string(v));
+  batch.positions = torch::zeros({4, 3}, torch::kLong);
+  batch.corners = torch::zeros({4, 3}, torch::kLong);
+  torch::NoGradGuard no_grad;
+  const torch::Tensor mine = own.text_embeddings(batch), theirs = a->text_embeddings(batch);
+  EXPECT_TRUE(torch::equal(theirs, b->text_embeddings(batch)));  // the pairing is fixed by run.seed
+  std::set<int> partners;
+  for (int i = 0; i < 4; ++i) {
+    int partner = -1;
+    for (int j = 0; j < 4; ++j)
+      if (torch::allclose(theirs[i], mine[j])) partner = j;
+    EXPECT_NE(partner, -1) << "volume " << i << " got no volume's caption";
+    EXPECT_NE(partner, i) << "volume " << i << " kept its own caption";
+    partners.insert(partner);
+  }
+  EXPECT_EQ(partners.size(), 4u);  // a permutation: every volume's captions are used once
+
+  try {
+    train::PretrainTask one(app::pretrain_task_config(tiny_config(tmp.path(), {"text.caption_shuffle=true"})),
+                            torch::kCPU, train::make_random_source(3, {8, 32, 32}, torch::kCPU, 1, 1));
+    FAIL() << "shuffled captions with one volume";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("text.caption_shuffle needs at least 2 volumes"), std::string::npos)
+        << e.what();
+  }
 }

@@ -57,12 +57,13 @@ struct EnumNames<DataFormat> {
                                                                  {DataFormat::Glob, "glob"}};
 };
 
-/// `data.modality`: decides normalisation.
-enum class Modality { CT, MRI, EM };
+/// `data.modality`: decides normalisation. Auto is decided from the dataset at run start (see
+/// data::resolve_modality) and never reaches the pipeline.
+enum class Modality { Auto, CT, MRI, EM };
 template <>
 struct EnumNames<Modality> {
   static constexpr std::pair<Modality, const char*> items[] = {
-      {Modality::CT, "CT"}, {Modality::MRI, "MRI"}, {Modality::EM, "EM"}};
+      {Modality::Auto, "auto"}, {Modality::CT, "CT"}, {Modality::MRI, "MRI"}, {Modality::EM, "EM"}};
 };
 
 /// `data.split_order`: the order of the case list before the seeded shuffle.
@@ -129,8 +130,8 @@ struct PreprocessConfig {
             "Canonical orientation the cache is stored in (LPS = identity direction, as ITK; RAS flips x "
             "and y; none keeps the file's axes).");
     v.field("target_spacing", target_spacing,
-            "Cache spacing [D, H, W] (mm, nm for EM); empty = planned (median, anisotropic-axis rule).",
-            gt(0).length(0, 3));
+            "Cache spacing [D, H, W] (mm, nm for EM); auto (or []) = planned (median, anisotropic-axis rule).",
+            gt(0).length(0, 3).or_auto());
     v.field("anisotropy_threshold", anisotropy_threshold,
             "Planning: an axis whose median spacing exceeds this times the finest gets the 10th percentile.", gt(1));
     v.field("normalization", normalization,
@@ -242,6 +243,7 @@ struct DataConfig {
   std::string pattern = "**/*.nii.gz";
   bool allow_outside_root = false;
   int64_t samples_per_epoch = 0;
+  double em_pretrain_z = 0.6;
   AugmentOn augment_on = AugmentOn::Auto;
   PreprocessConfig preprocess;
   PretrainAugmentConfig pretrain_augment;
@@ -251,9 +253,13 @@ struct DataConfig {
   void visit(V& v) {
     v.field("root", root, "Dataset root folder (MSD task, nnU-Net raw dataset, CREMI folder or volume folder).");
     v.field("format", format, "On-disk layout of `root`.");
-    v.field("modality", modality, "Decides normalisation (CT window + z-score; MRI/EM per-case z-score).");
+    v.field("modality", modality,
+            "Decides normalisation (CT window + z-score; MRI/EM per-case z-score); auto = from dataset.json "
+            "(CT when every channel is CT, else MRI; EM for data.format cremi).");
     v.field("cache_dir", cache_dir, "Preprocessed cache folder; empty = <root>/gtgm_cache.");
-    v.field("crop_size", crop_size, "Crop / patch size [D, H, W] in voxels.", ge(1).length(3));
+    v.field("crop_size", crop_size,
+            "Crop / patch size [D, H, W] in voxels; auto = the planned patch (plan.json patch_size).",
+            ge(1).length(3).or_auto());
     v.field("batch_size", batch_size, "Samples per step per process.", ge(1));
     v.field("num_workers", num_workers, "Loader worker threads.", ge(0));
     v.field("prefetch", prefetch, "Batches queued ahead of the training step.", ge(1));
@@ -283,6 +289,11 @@ struct DataConfig {
             "Allow manifest paths outside data.root (`../x.nii.gz`, absolute paths elsewhere).");
     v.field("samples_per_epoch", samples_per_epoch,
             "Crops per epoch over all ranks (rounded up to whole global batches); 0 = one per training case.", ge(0));
+    v.field("em_pretrain_z", em_pretrain_z,
+            "EM (format cremi) pretraining samples crops only from the first this fraction of each volume's "
+            "slices: the part `finetune` trains on (finetune.em_train_z 0.6), so that pretraining never sees the "
+            "slices `gtgm eval` scores; 1 = the whole volume.",
+            in_open_closed(0, 1));
     v.field("augment_on", augment_on,
             "Where batched augmentation runs: auto (the training device when it is CUDA, else the loader "
             "workers), worker, or device.");

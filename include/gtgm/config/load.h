@@ -17,6 +17,14 @@ Config load_config(const std::filesystem::path& file, const std::vector<std::str
 Config load_config_string(const std::string& yaml, const std::string& name = "<string>",
                           const std::vector<std::string>& sets = {},
                           const std::filesystem::path& base_dir = ".");
+/// The defaults of a config read from YAML: `Config{}` except that the keys that follow the dataset
+/// are `auto` (model.num_classes, model.in_channels, data.modality, data.crop_size); a run fills them
+/// from dataset.json and the plan at start (app::resolve_dataset_auto). Code that builds a Config
+/// directly keeps Config{}'s concrete values.
+Config file_defaults();
+/// The keys whose values are file-system paths, resolved against the file that writes them (the
+/// scalar keys, then the lists of paths: train.mix_datasets).
+std::vector<std::string> path_keys();
 /// Defaults + overrides only.
 Config default_config(const std::vector<std::string>& sets = {});
 

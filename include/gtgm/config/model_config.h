@@ -84,7 +84,10 @@ struct EncoderConfig {
   void visit(V& v) {
     v.field("spatial_dims", spatial_dims, "2 (slices) or 3 (volumes); per-axis lists have this many entries.",
             between(2, 3));
-    v.field("in_channels", in_channels, "Input channels (4 for BrainTumour's multi-modal MRI).", ge(1));
+    v.field("in_channels", in_channels,
+            "Input channels (4 for BrainTumour's multi-modal MRI); auto = the channels dataset.json lists (1 for "
+            "cremi; glob: the first image's).",
+            ge(1).or_auto());
     v.field("norm", norm, "Normalisation layers of conv encoders/decoders.");
     v.field("norm_groups", norm_groups, "Groups of `norm: group` (must divide every channel count).", ge(1));
     v.field("activation", activation, "Activation of conv blocks (resnet3d in the paper: relu).");
@@ -223,7 +226,9 @@ struct ModelConfig {
     v.field("unetr_feature_size", unetr_feature_size, "UNETR decoder channels at full resolution (doubling per level).",
             ge(1));
     v.field("head", head, "Output head: segmentation (num_classes logits) or affinity (one per axis, EM).");
-    v.field("num_classes", num_classes, "Segmentation classes including background.", ge(1));
+    v.field("num_classes", num_classes,
+            "Segmentation classes including background; auto = highest label value in dataset.json \"labels\" + 1.",
+            ge(1).or_auto());
     v.field("deep_supervision", deep_supervision, "Extra outputs at lower decoder scales.");
   }
 };

@@ -22,7 +22,15 @@ struct Check {
   std::size_t min_len = 0;
   std::size_t max_len = std::numeric_limits<std::size_t>::max();
   std::vector<std::string> choices;
+  /// The value may be written `auto` (read as 0 for a number, [] for a list; written back as `auto`):
+  /// a key that follows the dataset (model.num_classes, data.crop_size, ...), filled at run start.
+  bool auto_ok = false;
 
+  /// Also accepts `auto` (see auto_ok).
+  Check& or_auto() {
+    auto_ok = true;
+    return *this;
+  }
   /// Requires a list length in [lo, hi].
   Check& length(std::size_t lo_len, std::size_t hi_len) {
     min_len = lo_len;

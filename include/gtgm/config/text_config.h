@@ -153,6 +153,7 @@ struct TextConfig {
   std::string caption_cache = "";
   CaptionPrefix caption_prefix = CaptionPrefix::Volume;
   CaptionAnchor caption_anchor = CaptionAnchor::Centre;
+  bool caption_shuffle = false;
   std::string embedding_cache = "";
   CaptionerConfig captioner;
 
@@ -187,7 +188,10 @@ struct TextConfig {
     v.field("caption_anchor", caption_anchor,
             "Crop point whose nearest caption is used: centre (gtgm's captions describe windows centred on their "
             "positions) or corner (the crop's first voxel, as the reference's find_nearest_neighbor([random_z, "
-            "random_y, random_x]); for imported reference captions).");
+            "random_y, random_x]);
+    v.field("caption_shuffle", caption_shuffle,
+            "Ablation: each volume is paired with the captions of another volume (a fixed derangement of the "
+            "sorted case ids, seeded by run.seed), so the text says nothing about its crop (docs/evidence.md)."); for imported reference captions).");
     v.field("embedding_cache", embedding_cache,
             "Text-embedding cache (safetensors) from `gtgm embed-text`; when set, the encoder never runs in "
             "training (needs freeze_layers: -1).");

@@ -5,6 +5,7 @@
 /// loss = losses::GtgmObjective (clip(v1,t) + clip(v2,t) + w * barlow(E1,E2), from `loss:`).
 #include <torch/torch.h>
 
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -101,6 +102,8 @@ class PretrainTask : public Task {
   losses::GtgmObjective objective_{nullptr};
   std::shared_ptr<models::EncoderImpl> target_;
   text::CaptionCache captions_;
+  /// text.caption_shuffle: case id -> the case whose captions it is paired with (empty when off).
+  std::map<std::string, std::string> caption_case_;
   std::unique_ptr<text::EmbeddingCache> embeddings_;
   std::shared_ptr<text::TextEncoder> text_encoder_;
   std::string text_source_;
