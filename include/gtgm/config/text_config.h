@@ -188,10 +188,10 @@ struct TextConfig {
     v.field("caption_anchor", caption_anchor,
             "Crop point whose nearest caption is used: centre (gtgm's captions describe windows centred on their "
             "positions) or corner (the crop's first voxel, as the reference's find_nearest_neighbor([random_z, "
-            "random_y, random_x]);
+            "random_y, random_x]); for imported reference captions).");
     v.field("caption_shuffle", caption_shuffle,
-            "Ablation: each volume is paired with the captions of another volume (a fixed derangement of the "
-            "sorted case ids, seeded by run.seed), so the text says nothing about its crop (docs/evidence.md)."); for imported reference captions).");
+            "Ablation: each volume is paired with the captions of another volume (a random cyclic order of the "
+            "case ids, seeded by run.seed), so the text says nothing about its crop (does the text matter?).");
     v.field("embedding_cache", embedding_cache,
             "Text-embedding cache (safetensors) from `gtgm embed-text`; when set, the encoder never runs in "
             "training (needs freeze_layers: -1).");
