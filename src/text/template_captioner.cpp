@@ -181,6 +181,7 @@ std::string TemplateCaptioner::caption(const SliceView& v) {
       out += em_content(patch, info);
       break;
     case config::Modality::MRI:
+    case config::Modality::Auto:  // describe_volume decides the modality; never auto here
       out += mri_content(patch, info);
       break;
   }
