@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Plots a gtgm run's metrics (RUN_DIR/metrics.jsonl) to a PNG: loss and each loss term, learning
-rate, gradient norm, throughput and data-wait fraction, memory, and validation scores if any.
+rate, gradient norm, throughput and data-wait fraction, memory, and one panel per validation
+metric (val/dice, val/score, ...: each its own colour, so none hides another).
 
 Usage: python3 scripts/plot_metrics.py RUN_DIR [--out RUN_DIR/metrics.png] [--smooth 0.0]
 """
@@ -14,6 +15,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+
+# Validation metrics, in order of appearance: red, green, purple, brown, pink, cyan (the loss and
+# other panels use matplotlib's default blue first).
+VAL_COLOURS = ["#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 
 
 def read_rows(path):
@@ -71,8 +77,14 @@ def main():
     panels = [("loss", loss_keys, "log"), ("learning rate", ["lr"], "linear"), ("gradient norm", ["grad_norm"], "log"),
               ("samples/s", ["samples_per_s"], "linear"), ("data wait fraction", ["data_wait"], "linear"),
               ("memory (GB)", [mem_key], "linear")]
-    if val_keys:
-        panels.append(("validation", val_keys, "linear"))
+    # One panel per validation metric, each in its own colour: val/score is often val/dice itself,
+    # and on one panel the second line hid the first.
+    val_series = {k: series(rows, k) for k in val_keys}
+    for i, k in enumerate(val_keys):
+        same = [o for o in val_keys[:i] if val_series[o] == val_series[k] and val_series[k][0]]
+        title = f"{k} (equal to {same[0]})" if same else k
+        panels.append((title, [k], "linear"))
+    panels = [p for p in panels if any(series(rows, k)[0] for k in p[1])]  # no empty panels
     cols = 2
     nrows = (len(panels) + cols - 1) // cols
     fig, axes = plt.subplots(nrows, cols, figsize=(12, 3.2 * nrows), squeeze=False)
@@ -83,10 +95,11 @@ def main():
                 continue
             if title == "loss":
                 ys = smooth(ys, args.smooth)
-            ax.plot(xs, ys, label=k, linewidth=1.2)
+            colour = VAL_COLOURS[val_keys.index(k) % len(VAL_COLOURS)] if k in val_keys else None
+            ax.plot(xs, ys, label=k, linewidth=1.2, color=colour, marker="o" if k in val_keys else None, markersize=3)
         if scale == "log" and all(y > 0 for k in ks for y in series(rows, k)[1]) and any(series(rows, k)[1] for k in ks):
             ax.set_yscale("log")
-        ax.set_title(title)
+        ax.set_title(title, fontsize=10)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
         if len(ks) > 1:
@@ -97,7 +110,7 @@ def main():
     fig.tight_layout()
     out = args.out or os.path.join(args.run_dir, "metrics.png")
     fig.savefig(out, dpi=110)
-    print(f"wrote {out} ({len(rows)} rows, {len(keys)} metrics)")
+    print(f"wrote {out} ({len(rows)} rows, {len(keys)} metrics; panels: {'; '.join(t for t, _, _ in panels)})")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@
 #include "gtgm/app/dataset_checks.h"
 #include "gtgm/app/load_predictor.h"
 #include "gtgm/app/run_session.h"
+#include "gtgm/app/suite.h"
 #include "gtgm/app/train_setup.h"
 #include "gtgm/config/load.h"
 #include "gtgm/core/atomic_file.h"
@@ -383,6 +384,12 @@ FinetuneResult run_finetune(const config::Config& cfg_in, const FinetuneOptions&
   result.summary_json = so.output;
   result.mean_metrics = summary.mean;
   GTGM_INFO("finetune scores over {} held-out case(s):\n{}", pairs.size(), infer::format_score_table(summary));
+  try {
+    const auto pngs = write_overlays(cfg, result.summary_json, run_dir / "overlays", "", OverlayOptions{});
+    if (!pngs.empty()) GTGM_INFO("finetune: {} overlay PNG(s) in {}", pngs.size(), (run_dir / "overlays").string());
+  } catch (const std::exception& e) {
+    GTGM_WARN("finetune: overlays not written: {}", e.what());
+  }
 
   ordered_json j;
   j["task"] = config::to_string(cfg.finetune.task);

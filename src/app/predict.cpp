@@ -6,13 +6,16 @@
 #include <nlohmann/json.hpp>
 
 #include "gtgm/app/load_predictor.h"
+#include "gtgm/app/overlay.h"
 #include "gtgm/core/atomic_file.h"
 #include "gtgm/core/error.h"
 #include "gtgm/core/logging.h"
+#include "gtgm/data/manifest.h"
 #include "gtgm/data/spatial.h"
 #include "gtgm/infer/predict.h"
 #include "gtgm/io/checks.h"
 #include "gtgm/io/dicom_io.h"
+#include "gtgm/io/png.h"
 #include "gtgm/io/volume_io.h"
 
 namespace gtgm::app {
@@ -234,6 +237,21 @@ PredictSummary run_predict(const PredictOptions& options) {
   GTGM_INFO("predict: {} case(s) from {} with {} model(s){}{}", cases.size(), options.input.string(),
             predictor.members(), summary.tta ? ", mirror TTA" : "",
             options.save_probabilities ? ", saving probabilities" : "");
+  OverlayStyle overlay_style;
+  int overlays_left = std::max(0, options.overlays);
+  if (overlays_left > 0) {
+    const config::DataConfig& data_cfg = ensemble.members.front().config.data;
+    overlay_style.patient_space = data_cfg.format != config::DataFormat::CREMI;
+    try {
+      overlay_style.class_names = data::load_manifest(data_cfg).labels;
+    } catch (const std::exception& e) {
+      GTGM_WARN(
+          "predict: no class names for the overlay legends (the training dataset.json at {} is not readable: "
+          "{}); classes are named by value",
+          data_cfg.root, e.what());
+    }
+    fs::create_directories(out_dir / "overlays");
+  }
   torch::NoGradGuard no_grad;
   double predicted_seconds = 0;
   size_t predicted = 0;
@@ -252,6 +270,16 @@ PredictSummary run_predict(const PredictOptions& options) {
     for (const std::string& w : modality_warnings(image, plan)) GTGM_WARN("{}", w);
     const infer::Prediction p = predictor.predict(image, options.save_probabilities);
     infer::write_prediction(p.labels, outputs[i]);
+    if (overlays_left > 0) {
+      OverlayCase oc;
+      oc.id = c.id;
+      oc.image = image;
+      oc.image.data = image.data.slice(0, 0, 1);
+      oc.prediction = p.labels;
+      const fs::path png = out_dir / "overlays" / (c.id + ".png");
+      core::atomic_write_text(png, io::encode_png(render_overlay(oc, overlay_style).rgb));
+      --overlays_left;
+    }
     if (options.save_probabilities) {
       io::Volume prob = data::restore_to_source(p.probabilities, p.grid, data::RestoreInterp::Linear, 0.0);
       io::WriteOptions w;

@@ -421,7 +421,9 @@ std::string format_report_markdown(const config::SuiteConfig& suite, const std::
                       init_report.empty() ? "-" : init_report);
   }
   if (!overlays.empty()) {
-    ss << "\n## Overlays\n\nMid axial slice of held-out cases: image | prediction | reference.\n";
+    ss << "\n## Overlays\n\nHeld-out cases, the axial slice with the most reference foreground in radiological view "
+          "(anterior up, the patient's right on the left): image | prediction | reference, with case id, Dice "
+          "and class legend.\n";
     for (const auto& [ds, files] : overlays) {
       ss << "\n### " << ds << "\n\n";
       for (const auto& f : files) ss << "![" << fs::path(f).stem().string() << "](" << f << ")\n";

@@ -1,105 +1,51 @@
-// Overlay PNGs of the eval suite: image | image + prediction | image + reference.
+// Overlay PNGs of scored held-out cases (`gtgm eval`, `gtgm finetune`): image | image + prediction |
+// image + reference, drawn by app::render_overlay.
 #include <fmt/format.h>
+
+#include <cmath>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
+#include "gtgm/app/overlay.h"
 #include "gtgm/app/suite.h"
 #include "gtgm/core/atomic_file.h"
 #include "gtgm/core/error.h"
 #include "gtgm/core/logging.h"
 #include "gtgm/data/manifest.h"
 #include "gtgm/io/png.h"
-#include "gtgm/io/slice_render.h"
 #include "gtgm/io/volume_io.h"
 
 namespace gtgm::app {
 
 namespace fs = std::filesystem;
-namespace F = torch::nn::functional;
 
 namespace {
 
-constexpr int kGap = 4;
-
-// Class colours for small label values; instance ids (EM) get a colour hashed from the id.
-torch::Tensor colour_table(const torch::Tensor& labels) {
-  static const uint8_t base[][3] = {{0, 0, 0},      {230, 60, 60},  {60, 200, 80},  {70, 120, 240},
-                                    {240, 200, 40}, {200, 80, 220}, {40, 210, 210}, {250, 140, 40}};
-  const auto flat = labels.to(torch::kLong).flatten();
-  auto out = torch::empty({flat.numel(), 3}, torch::kFloat);
-  auto acc = flat.accessor<int64_t, 1>();
-  auto o = out.accessor<float, 2>();
-  for (int64_t i = 0; i < flat.numel(); ++i) {
-    const int64_t v = acc[i];
-    if (v >= 0 && v < 8) {
-      for (int c = 0; c < 3; ++c) o[i][c] = base[v][c];
-    } else {
-      uint64_t h = static_cast<uint64_t>(v) * 0x9E3779B97F4A7C15ull;
-      h ^= h >> 29;
-      for (int c = 0; c < 3; ++c) o[i][c] = static_cast<float>(60 + ((h >> (8 * c)) & 0xFF) % 190);
+// Per-case Dice of a summary.json case entry: "classes": {"1": {"dice": v}, ...}; the foreground
+// mean is the mean over the finite class values (NaN when none is).
+std::optional<OverlayDice> case_dice(const nlohmann::json& c) {
+  if (!c.contains("classes") || !c["classes"].is_object()) return std::nullopt;
+  OverlayDice d;
+  double sum = 0;
+  int n = 0;
+  for (const auto& entry : c["classes"].items()) {
+    const nlohmann::json& metrics = entry.value();
+    if (!metrics.is_object() || !metrics.contains("dice")) continue;
+    const int64_t label = std::stoll(entry.key());
+    const double v = metrics["dice"].is_number() ? metrics["dice"].get<double>() : std::nan("");
+    d.classes[label] = v;
+    if (std::isfinite(v) && label != 0) {
+      sum += v;
+      ++n;
     }
   }
-  return out.view({labels.size(0), labels.size(1), 3});
-}
-
-// Label slice [h, w] -> [size, size] as render_slice lays out the image (padded at the end to a
-// square, then resized), nearest neighbour so classes stay classes.
-torch::Tensor resize_labels(const torch::Tensor& slice, int size) {
-  auto l = slice.to(torch::kFloat);
-  const int64_t side = std::max(l.size(0), l.size(1));
-  if (l.size(0) != l.size(1)) l = torch::constant_pad_nd(l, {0, side - l.size(1), 0, side - l.size(0)}, 0.0);
-  l = F::interpolate(l.unsqueeze(0).unsqueeze(0),
-                     F::InterpolateFuncOptions().size(std::vector<int64_t>{size, size}).mode(torch::kNearest));
-  return l.squeeze(0).squeeze(0).to(torch::kLong);
-}
-
-// Gray image [S, S] uint8 with labels [S, S]: colour fill at 35% inside, solid on class borders.
-torch::Tensor blend_labels(const torch::Tensor& gray, const torch::Tensor& labels) {
-  auto rgb = gray.to(torch::kFloat).unsqueeze(-1).expand({-1, -1, 3}).clone();
-  const auto colours = colour_table(labels);
-  const auto fg = (labels != 0).unsqueeze(-1);
-  auto border = torch::zeros_like(labels, torch::kBool);
-  using torch::indexing::Slice;
-  // A pixel is on a border when a 4-neighbour has another label.
-  border.index({Slice(1), Slice()}) |= labels.index({Slice(1), Slice()}) != labels.index({Slice(0, -1), Slice()});
-  border.index({Slice(0, -1), Slice()}) |= labels.index({Slice(0, -1), Slice()}) != labels.index({Slice(1), Slice()});
-  border.index({Slice(), Slice(1)}) |= labels.index({Slice(), Slice(1)}) != labels.index({Slice(), Slice(0, -1)});
-  border.index({Slice(), Slice(0, -1)}) |= labels.index({Slice(), Slice(0, -1)}) != labels.index({Slice(), Slice(1)});
-  const auto edge = (border & (labels != 0)).unsqueeze(-1);
-  rgb = torch::where(fg, 0.65 * rgb + 0.35 * colours, rgb);
-  rgb = torch::where(edge, colours, rgb);
-  return rgb.round().clamp(0, 255).to(torch::kUInt8);
-}
-
-// Middle of the reference foreground along z (the volume's middle when it has none).
-int64_t mid_slice(const torch::Tensor& ref) {
-  const auto per_z = (ref != 0).flatten(1).sum(1).nonzero();
-  if (per_z.numel() == 0) return ref.size(0) / 2;
-  return (per_z.min().item<int64_t>() + per_z.max().item<int64_t>()) / 2;
+  if (d.classes.empty()) return std::nullopt;
+  d.mean = n > 0 ? sum / n : std::nan("");
+  return d;
 }
 
 }  // namespace
-
-torch::Tensor render_overlay(const torch::Tensor& image, const torch::Tensor& pred, const torch::Tensor& ref, int64_t z,
-                             int size) {
-  GTGM_CHECK(image.dim() == 3 && pred.sizes() == image.sizes() && ref.sizes() == image.sizes(),
-             "overlay: image {}, prediction {} and reference {} must be [D, H, W] of one shape", image.sizes(),
-             pred.sizes(), ref.sizes());
-  GTGM_CHECK(z >= 0 && z < image.size(0), "overlay: slice {} outside depth {}", z, image.size(0));
-  GTGM_CHECK(size >= 8, "overlay: panel size {} (expected >= 8)", size);
-  io::RenderOptions ro;
-  ro.size = size;
-  ro.patch = 0;
-  ro.window = config::CaptionWindow::Auto;
-  const auto window = io::window_range(image, ro);
-  const int64_t h = image.size(1), w = image.size(2);
-  const auto gray = io::render_slice(image, {z, h / 2, w / 2}, ro, window);  // [S, S]
-  const auto plain = gray.unsqueeze(-1).expand({-1, -1, 3});
-  const auto with_pred = blend_labels(gray, resize_labels(pred.select(0, z), size));
-  const auto with_ref = blend_labels(gray, resize_labels(ref.select(0, z), size));
-  const auto gap = torch::full({size, kGap, 3}, 255, torch::kUInt8);
-  return torch::cat({plain, gap, with_pred, gap, with_ref}, 1).contiguous();
-}
 
 std::vector<fs::path> write_overlays(const config::Config& cfg, const fs::path& summary_json, const fs::path& out_dir,
                                      const std::string& prefix, const OverlayOptions& options) {
@@ -114,6 +60,10 @@ std::vector<fs::path> write_overlays(const config::Config& cfg, const fs::path& 
   GTGM_CHECK(summary.contains("cases") && summary["cases"].is_array(),
              "{}: no \"cases\" list (not a gtgm score summary)", summary_json.string());
   const data::Manifest manifest = data::load_manifest(cfg.data);
+  OverlayStyle style;
+  style.size = options.size;
+  style.patient_space = cfg.data.format != config::DataFormat::CREMI;
+  style.class_names = manifest.labels;
   fs::create_directories(out_dir);
   for (const auto& c : summary["cases"]) {
     if (static_cast<int>(written.size()) >= options.max_cases) break;
@@ -125,27 +75,32 @@ std::vector<fs::path> write_overlays(const config::Config& cfg, const fs::path& 
                 cfg.data.root);
       continue;
     }
-    auto image = io::read_volume(entry->images.front()).data[0];  // channel 0
-    const auto pred = io::read_volume(c.value("pred", "")).data[0];
-    const auto ref = io::read_volume(c.value("ref", "")).data[0];
-    if (pred.sizes() != ref.sizes()) {
-      GTGM_WARN("overlay: case '{}': prediction {} and reference {} differ in shape; skipped", id, pred.sizes(),
-                ref.sizes());
+    OverlayCase oc;
+    oc.id = id;
+    oc.image = io::read_volume(entry->images.front());
+    oc.image.data = oc.image.data.slice(0, 0, 1);  // channel 0
+    oc.prediction = io::read_volume(c.value("pred", ""));
+    oc.reference = io::read_volume(c.value("ref", ""));
+    oc.dice = case_dice(c);
+    if (oc.prediction.shape() != oc.reference->shape()) {
+      GTGM_WARN("overlay: case '{}': prediction {} and reference {} differ in shape; skipped", id,
+                oc.prediction.data.sizes(), oc.reference->data.sizes());
       continue;
     }
-    if (image.sizes() != pred.sizes() && cfg.data.format == config::DataFormat::CREMI &&
-        image.size(1) == pred.size(1) && image.size(2) == pred.size(2) && image.size(0) > pred.size(0)) {
+    const auto ishape = oc.image.shape(), pshape = oc.prediction.shape();
+    if (ishape != pshape && cfg.data.format == config::DataFormat::CREMI && ishape[1] == pshape[1] &&
+        ishape[2] == pshape[2] && ishape[0] > pshape[0]) {
       // CREMI: the test part is the volume's last slices (finetune.em_train_z).
-      image = image.slice(0, image.size(0) - pred.size(0));
+      oc.image.data = oc.image.data.slice(1, ishape[0] - pshape[0]);
     }
-    if (image.sizes() != pred.sizes()) {
-      GTGM_WARN("overlay: case '{}': image {} and prediction {} differ in shape; skipped", id, image.sizes(),
-                pred.sizes());
+    if (oc.image.shape() != pshape) {
+      GTGM_WARN("overlay: case '{}': image {} and prediction {} differ in shape; skipped", id, oc.image.data.sizes(),
+                oc.prediction.data.sizes());
       continue;
     }
-    const auto strip = render_overlay(image, pred, ref, mid_slice(ref), options.size);
+    const OverlayImage img = render_overlay(oc, style);
     const fs::path file = out_dir / (prefix + id + ".png");
-    core::atomic_write_text(file, io::encode_png(strip));
+    core::atomic_write_text(file, io::encode_png(img.rgb));
     written.push_back(file);
   }
   return written;

@@ -18,7 +18,7 @@ struct PredictCliOptions {
   std::string input, output, device = "auto", log_level = "info";
   std::vector<std::string> models;
   bool tta = false, no_tta = false, save_probabilities = false, overwrite = false, keep = false;
-  int threads = 0;
+  int threads = 0, overlays = 0;
 };
 
 }  // namespace
@@ -53,6 +53,10 @@ void register_predict(CLI::App& app) {
   cmd->add_option("--device", o->device, "auto|cpu|cuda|cuda:N (default auto)");
   cmd->add_option("--threads", o->threads, "Intra-op CPU threads (default 0: OMP_NUM_THREADS, else one per core this process may use)")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--overlays", o->overlays,
+                  "Also write OUTPUT/overlays/<case id>.png for the first N cases predicted: the axial slice with "
+                  "the most foreground, image | image + prediction, radiological view, case id and class legend")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--log-level", o->log_level, "trace|debug|info|warn|error|off");
   cmd->callback([o] {
     core::set_log_level(o->log_level);
@@ -66,6 +70,7 @@ void register_predict(CLI::App& app) {
     if (o->tta) p.tta = true;
     if (o->no_tta) p.tta = false;
     p.save_probabilities = o->save_probabilities;
+    p.overlays = o->overlays;
     p.existing = o->overwrite ? app::ExistingOutputs::Overwrite
                  : o->keep    ? app::ExistingOutputs::Skip
                               : app::ExistingOutputs::Refuse;

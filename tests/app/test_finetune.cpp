@@ -108,6 +108,11 @@ TEST_F(Finetune, EndToEndPredictsHeldOutCasesInTheSourceGeometryAndScoresThem) {
   EXPECT_TRUE(d >= 0.0 && d <= 1.0) << d;
   // The prediction of the held-out case sits on its source label's grid.
   EXPECT_EQ(predictions_on_source_grid(r), 1);
+  // The held-out case drawn for people (app/overlay.h): RUN_DIR/overlays/<case>.png.
+  ASSERT_TRUE(fs::is_directory(r.run_dir / "overlays"));
+  int overlays = 0;
+  for (const auto& e : fs::directory_iterator(r.run_dir / "overlays")) overlays += e.path().extension() == ".png";
+  EXPECT_EQ(overlays, 1);
   EXPECT_TRUE(fs::exists(r.run_dir / "config.resolved.yaml"));
   EXPECT_TRUE(fs::exists(r.run_dir / "finetune.json"));
   EXPECT_TRUE(fs::exists(r.run_dir / "log.txt"));

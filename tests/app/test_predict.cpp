@@ -122,6 +122,30 @@ TEST_F(Predict, ImagesTsOfATaskComeBackInTheSourceGeometry) {
   EXPECT_NE(replaced.output.find("2 case(s) predicted with"), std::string::npos) << replaced.output;
 }
 
+TEST_F(Predict, OverlaysDrawTheFirstCasesWithCaseIdAndLegend) {
+  const test::TempDir out;
+  const auto r = test::run_gtgm("predict -i " + q(task() / "imagesTs") + " -o " + q(out.path()) + " -m " + q(fold(0)) +
+                                " --device cpu --threads 1 --log-level warn --overlays 1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::vector<fs::path> pngs;
+  for (const auto& e : fs::directory_iterator(out.path() / "overlays")) pngs.push_back(e.path());
+  ASSERT_EQ(pngs.size(), 1u);  // the first case only
+  EXPECT_EQ(pngs[0].filename(), "synthct_004.png");
+  const std::string png = core::read_text_file(pngs[0]);
+  ASSERT_GE(png.size(), 24u);
+  EXPECT_EQ(png.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+  const auto be32 = [&](size_t at) {
+    uint32_t v = 0;
+    for (size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<uint8_t>(png[at + i]);
+    return v;
+  };
+  EXPECT_EQ(be32(16), 2u * 256 + 4);  // IHDR width: image | prediction, no reference panel
+  const auto bad = test::run_gtgm("predict -i " + q(task() / "imagesTs") + " -o " + q(out.path()) + " -m " +
+                                  q(fold(0)) + " --overwrite --overlays -1");
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("--overlays"), std::string::npos) << bad.output;
+}
+
 TEST_F(Predict, TwoFoldEnsembleIsTheMeanOfTheFoldsProbabilities) {
   const test::TempDir out;
   const fs::path image = task() / "imagesTs" / "synthct_004.nii.gz";

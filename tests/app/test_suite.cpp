@@ -263,31 +263,4 @@ TEST(Suite, DryRunListsMissingDataAndWritesNothing) {
   EXPECT_EQ(row(r2, "Task09_Spleen", "random").status, app::RowStatus::Done);
 }
 
-TEST(Suite, OverlayStripHasThreePanels) {
-  auto image = torch::arange(4 * 10 * 14, torch::kFloat).view({4, 10, 14});
-  auto ref = torch::zeros({4, 10, 14}, torch::kLong);
-  ref.index_put_({2, torch::indexing::Slice(2, 6), torch::indexing::Slice(3, 9)}, 1);
-  const auto pred = torch::zeros_like(ref);
-  const auto strip = app::render_overlay(image, pred, ref, 2, 32);
-  ASSERT_EQ(strip.sizes(), (std::vector<int64_t>{32, 3 * 32 + 2 * 4, 3}));
-  EXPECT_EQ(strip.scalar_type(), torch::kUInt8);
-  const auto left = strip.slice(1, 0, 32), mid = strip.slice(1, 36, 68), right = strip.slice(1, 72, 104);
-  EXPECT_TRUE(torch::equal(left, mid));     // empty prediction: the plain image
-  EXPECT_FALSE(torch::equal(left, right));  // the reference is drawn
-  // Reference colour (class 1 = red) on its border: red channel above green there.
-  const auto diff = (right.to(torch::kInt) - left.to(torch::kInt)).abs().sum(-1) > 0;
-  EXPECT_GT(diff.sum().item<int64_t>(), 20);
-  const std::string png = io::encode_png(strip);
-  ASSERT_GE(png.size(), 24u);
-  EXPECT_EQ(png.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
-  auto be32 = [&](size_t at) {
-    return (static_cast<uint32_t>(static_cast<uint8_t>(png[at])) << 24) |
-           (static_cast<uint32_t>(static_cast<uint8_t>(png[at + 1])) << 16) |
-           (static_cast<uint32_t>(static_cast<uint8_t>(png[at + 2])) << 8) | static_cast<uint8_t>(png[at + 3]);
-  };
-  EXPECT_EQ(be32(16), 104u);  // IHDR width
-  EXPECT_EQ(be32(20), 32u);   // IHDR height
-  EXPECT_THROW_MSG(app::render_overlay(image, pred.slice(0, 1), ref, 0, 32), "must be [D, H, W] of one shape");
-}
-
 }  // namespace

@@ -58,6 +58,9 @@ struct PredictOptions {
   bool save_probabilities = false;
   ExistingOutputs existing = ExistingOutputs::Refuse;
   torch::Device device = torch::kCPU;
+  /// Overlay PNGs of the first `overlays` cases predicted: OUTPUT/overlays/<id>.png, image |
+  /// image + prediction in radiological view with case id and class legend (app/overlay.h).
+  int overlays = 0;
 };
 
 struct PredictedCase {

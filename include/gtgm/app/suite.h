@@ -141,18 +141,14 @@ struct OverlayOptions {
   int max_cases = 3;  ///< cases rendered (first ones of summary.json)
 };
 
-/// Renders, for the first cases of a `gtgm score` summary.json, a mid axial slice of the image
-/// (channel 0, windowed) as three panels side by side: image | image + prediction | image +
-/// reference (class colours, contours drawn solid). Images are found through the dataset
-/// manifest of `cfg` (data.format, data.root) by case id. Writes `out_dir`/<prefix><case>.png and
-/// returns the paths written. A case whose image cannot be found is skipped with a warning.
+/// Renders, for the first cases of a `gtgm score` summary.json, app::render_overlay's view
+/// (gtgm/app/overlay.h: radiological axial slice through the reference foreground, image |
+/// prediction | reference, case id, per-case Dice, legend named by dataset.json "labels"). Images
+/// are found through the dataset manifest of `cfg` (data.format, data.root) by case id. Writes
+/// `out_dir`/<prefix><case>.png and returns the paths written. A case whose image cannot be found
+/// is skipped with a warning. Used by `gtgm eval` and `gtgm finetune` (RUN_DIR/overlays/).
 std::vector<std::filesystem::path> write_overlays(const config::Config& cfg, const std::filesystem::path& summary_json,
                                                   const std::filesystem::path& out_dir, const std::string& prefix,
                                                   const OverlayOptions& options = {});
-
-/// One overlay panel strip: uint8 [size, 3 * size + 2 * gap, 3] from image [D, H, W] (any dtype),
-/// prediction and reference [D, H, W] (integer labels) at depth `z`.
-torch::Tensor render_overlay(const torch::Tensor& image, const torch::Tensor& pred, const torch::Tensor& ref, int64_t z,
-                             int size);
 
 }  // namespace gtgm::app
