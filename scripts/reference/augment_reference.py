@@ -537,7 +537,7 @@ def main():
         rule = shared if shared is not None else [0, 0, 0, 0]
         print('    {"%s", {%d, %d, %d}, {%s},' % (name, corner[0], corner[1], corner[2],
                                                   ", ".join("true" if r else "false" for r in rule)))
-        print("     {%s, %s}," % (cpp_view(v1), cpp_view(v2)))
+        print("     {{%s, %s}}," % (cpp_view(v1), cpp_view(v2)))
         for arr in (a, b):
             vals = ["%.8f" % x for x in np.asarray(arr, dtype=np.float64).ravel()]
             lines = [", ".join(vals[i:i + 8]) for i in range(0, len(vals), 8)]
