@@ -146,6 +146,7 @@ std::string to_json(const DataBenchResult& r, const DataBenchOptions& o) {
                    {"batches", o.batches},
                    {"warmup", o.warmup},
                    {"pretrain_crop", o.pretrain_crop},
+                   {"pretrain_views", config::to_string(o.data.pretrain_augment.views)},
                    {"seg_patch", o.seg_patch},
                    {"cache_dir", r.cache_dir},
                    {"pretrain_pairs_per_s", r.pretrain_pairs_per_s},

@@ -42,9 +42,10 @@ void run_data(const BenchCommon& common) {
       "workers)\n",
       r.workers, o.batch_size, o.batches, o.warmup);
   std::cout << fmt::format(
-      "  pretraining  {}x{}x{} crops, 2 views, paper augmentation: {:8.2f} pairs/s   "
+      "  pretraining  {}x{}x{} crops, 2 views ({} views): {:8.2f} pairs/s   "
       "({:.1f} ms/batch)\n",
-      o.pretrain_crop[0], o.pretrain_crop[1], o.pretrain_crop[2], r.pretrain_pairs_per_s, r.pretrain_ms_per_batch);
+      o.pretrain_crop[0], o.pretrain_crop[1], o.pretrain_crop[2], config::to_string(o.data.pretrain_augment.views),
+      r.pretrain_pairs_per_s, r.pretrain_ms_per_batch);
   std::cout << fmt::format(
       "  segmentation {}x{}x{} patches, fg oversampling + augmentation: {:8.2f} patches/s "
       "({:.1f} ms/batch)\n",

@@ -245,6 +245,72 @@ TEST_F(LoaderTest, WithoutAugmentationViewsAreMinMaxCrops) {
   EXPECT_TRUE(found);
 }
 
+config::DataConfig reference_cfg(config::DataConfig c) {
+  c.pretrain_augment.views = config::PretrainViews::Reference;
+  c.pretrain_augment.view_shift = 0.0;
+  c.pretrain_augment.context = 4;  // >= 8 * (1.5 - 1) / 2
+  return c;
+}
+
+TEST_F(LoaderTest, ReferenceViewsAreDeterministicResumableAndNormalised) {
+  const auto c = reference_cfg(cfg(0));
+  data::PretrainLoader ref(ds_, c, {});
+  const auto expected = take(ref, 5);
+  auto c3 = c;
+  c3.num_workers = 3;
+  data::PretrainLoader l(ds_, c3, {});
+  expect_same(take(l, 5), expected);
+  data::PretrainLoader a(ds_, c3, {});
+  take(a, 2);
+  const std::string saved = a.state().to_json();
+  data::PretrainLoader b(ds_, c, {});
+  b.restore(data::LoaderState::from_json(saved));
+  expect_same(take(b, 3), std::vector<data::PretrainBatch>(expected.begin() + 2, expected.end()));
+  bool differ = false;
+  for (const auto& bt : expected) {
+    ASSERT_EQ(bt.view1.sizes(), torch::IntArrayRef({2, 1, 6, 8, 8}));
+    ASSERT_EQ(bt.view2.sizes(), torch::IntArrayRef({2, 1, 6, 8, 8}));
+    for (int64_t i = 0; i < 2; ++i) {
+      for (const auto& v : {bt.view1[i], bt.view2[i]}) {  // the scaler: every view spans [0, 1]
+        EXPECT_FLOAT_EQ(v.min().item<float>(), 0.0f);
+        EXPECT_FLOAT_EQ(v.max().item<float>(), 1.0f);
+      }
+    }
+    differ = differ || !torch::equal(bt.view1, bt.view2);
+  }
+  EXPECT_TRUE(differ);  // each view has its own perturbation
+}
+
+TEST_F(LoaderTest, ReferenceViewsWithoutAugmentationAreOneMinMaxCrop) {
+  data::LoaderOptions o;
+  o.augment = false;
+  data::PretrainLoader l(ds_, reference_cfg(cfg(0)), o);
+  const auto b = l.next();
+  EXPECT_TRUE(torch::equal(b.view1, b.view2));
+  const auto& cc = ds_->at(ds_->index_of(b.case_ids[0]));
+  const auto img = cc.image.tensor();
+  bool found = false;
+  for (int64_t z = 0; z + 6 <= img.size(1) && !found; ++z) {
+    for (int64_t y = 0; y + 8 <= img.size(2) && !found; ++y) {
+      for (int64_t x = 0; x + 8 <= img.size(3) && !found; ++x) {
+        auto w = img.slice(1, z, z + 6).slice(2, y, y + 8).slice(3, x, x + 8).to(torch::kFloat);
+        w = (w - w.min()) / (w.max() - w.min());
+        found = torch::allclose(w, b.view1[0], 1e-5, 1e-6);
+      }
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST_F(LoaderTest, ReferenceViewsRefuseANonSquareCrop) {
+  auto c = reference_cfg(cfg(0));
+  c.crop_size = {6, 8, 6};
+  EXPECT_THROW_MSG(data::PretrainLoader bad(ds_, c, {}), "needs a square in-plane crop (data.crop_size H == W");
+  c.crop_size = {6, 8, 8};
+  c.pretrain_augment.context = 1;
+  EXPECT_THROW_MSG(data::PretrainLoader small(ds_, c, {}), "data.pretrain_augment.context must be >= 2");
+}
+
 TEST_F(LoaderTest, SegmentationOversamplesForeground) {
   auto c = cfg(2);
   c.crop_size = {2, 2, 2};

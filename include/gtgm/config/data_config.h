@@ -159,8 +159,18 @@ struct PreprocessConfig {
   }
 };
 
+/// `data.pretrain_augment.views`: how the two pretraining views are made.
+enum class PretrainViews { Gtgm, Reference };
+template <>
+struct EnumNames<PretrainViews> {
+  static constexpr std::pair<PretrainViews, const char*> items[] = {{PretrainViews::Gtgm, "gtgm"},
+                                                                    {PretrainViews::Reference, "reference"}};
+};
+
 /// `data.pretrain_augment:` the two-view augmentation of pretraining (PAPER.md).
 struct PretrainAugmentConfig {
+  PretrainViews views = PretrainViews::Gtgm;
+  int64_t context = 80;
   double view_shift = 0.5;
   bool transpose = true;
   double rescale_max = 1.5;
@@ -171,13 +181,26 @@ struct PretrainAugmentConfig {
 
   template <class V>
   void visit(V& v) {
+    v.field("views", views,
+            "gtgm: two crops (data.pretrain_augment.view_shift apart), each with its own flips/transposes and one "
+            "perturbation; reference: one crop with in-plane context, one flip/transpose drawn for both views, then "
+            "one perturbation per view of rescale/flip/intensity/noise/blur as the reference "
+            "(docs/pretraining.md).");
+    v.field("context", context,
+            "views=reference: in-plane voxels read on each side of the crop (reference sub_padding 80) for the "
+            "rescale perturbation; needs 2 * context >= crop (H, W) * (rescale_max - 1).",
+            ge(0));
     v.field("view_shift", view_shift,
             "Largest offset of view 2 from view 1 per axis, as a fraction of the crop size (0 = same crop).",
             between(0, 1));
     v.field("transpose", transpose,
             "Random axis transposes (only between axes with equal crop size and spacing, e.g. H and W).");
-    v.field("rescale_max", rescale_max, "Rescale perturbation: zoom factor drawn in [1/max, max].", ge(1));
-    v.field("intensity", intensity, "Intensity perturbation: contrast in 1 +- x and brightness in +- x.",
+    v.field("rescale_max", rescale_max, "Rescale perturbation: zoom factor drawn in [1/max, max] (views=reference: the reference's "
+            "scale_factor, an in-plane window of side in [W/max, W*max] resized to the crop).",
+            ge(1));
+    v.field("intensity", intensity,
+            "Intensity perturbation: contrast in 1 +- x and brightness in +- x (views=reference: also gamma "
+            "2^U(-1,1); reference 0.05).",
             between(0, 1));
     v.field("noise_std", noise_std, "Gaussian-noise perturbation: std range (images in [0, 1]).",
             between(0, 10).length(2));

@@ -24,6 +24,7 @@
 #include "gtgm/data/cache_dataset.h"
 #include "gtgm/data/prefetcher.h"
 #include "gtgm/data/rng.h"
+#include "gtgm/data/samplers.h"
 
 namespace gtgm::data {
 
@@ -170,6 +171,9 @@ class PretrainLoader : public LoaderBase {
  private:
   struct Item;
   Item build(int64_t batch) const;
+  /// data.pretrain_augment.views=reference: sample i of `batch` (views, position, corner, id).
+  void reference_sample(const CacheCase& c, const Index3& shape, int64_t channel, Rng& rng, PretrainBatch& batch,
+                        int64_t i) const;
   int64_t queue_position() const override;
   void queue_reset(int64_t b) override;
 
