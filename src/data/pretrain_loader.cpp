@@ -6,6 +6,7 @@
 #include "gtgm/data/loader.h"
 #include "gtgm/data/reference_views.h"
 #include "gtgm/data/samplers.h"
+#include "gtgm/data/split.h"
 
 namespace gtgm::data {
 
@@ -34,6 +35,7 @@ PretrainLoader::PretrainLoader(std::shared_ptr<const CacheDataset> dataset, cons
                                LoaderOptions options)
     : LoaderBase(std::move(dataset), cfg, options, "pretraining loader") {
   mask_ = transpose_mask(crop_, ds_->plan().target_spacing);
+  em_ = cfg_.format == config::DataFormat::CREMI;
   if (cfg_.pretrain_augment.views == config::PretrainViews::Reference) check_reference_views(cfg_.pretrain_augment, crop_);
   queue_ = make_queue<Item>([this](int64_t b) { return build(b); });
 }
@@ -60,14 +62,17 @@ PretrainLoader::Item PretrainLoader::build(int64_t b) const {
     const auto& c = ds_->at(static_cast<size_t>(schedule_.case_of(b, i)));
     Rng rng = sample_rng(kPretrainTag, b, i);
     const auto& h = c.image.header();
-    const Index3 shape{h.shape[1], h.shape[2], h.shape[3]};
+    // data.em_pretrain_z: an EM volume gives crops only from its training slices (the first part of
+    // its depth that `finetune` trains on), never from the slices `gtgm eval` scores.
+    const int64_t depth = em_ ? em_train_depth(h.shape[1], cfg_.em_pretrain_z) : h.shape[1];
+    const Index3 shape{depth, h.shape[2], h.shape[3]};
+    const auto src = c.image.tensor().narrow(1, 0, depth);
     const int64_t channel = rng.randint(0, h.shape[0] - 1);
     if (cfg_.pretrain_augment.views == config::PretrainViews::Reference) {
-      reference_sample(c, shape, channel, rng, batch, i);
+      reference_sample(c, src, shape, channel, rng, batch, i);
       continue;
     }
     const auto pair = sample_view_pair(shape, crop, cfg_.pretrain_augment.view_shift, rng);
-    const auto src = c.image.tensor();
     copy_crop(src, pair.start1, crop, c.entry.background, batch.view1[i], channel);
     copy_crop(src, pair.start2, crop, c.entry.background, batch.view2[i], channel);
     const auto at = h.to_source.apply(pair.centre);
@@ -108,14 +113,14 @@ PretrainLoader::Item PretrainLoader::build(int64_t b) const {
   return item;
 }
 
-void PretrainLoader::reference_sample(const CacheCase& c, const Index3& shape, int64_t channel, Rng& rng,
-                                      PretrainBatch& batch, int64_t i) const {
+void PretrainLoader::reference_sample(const CacheCase& c, const torch::Tensor& src, const Index3& shape,
+                                      int64_t channel, Rng& rng, PretrainBatch& batch, int64_t i) const {
   const auto& aug = cfg_.pretrain_augment;
   const auto& crop = crop_;
   auto draws = draw_reference_views(rng, aug, shape, crop);
   const Index3 ctx{crop[0], crop[1] + 2 * aug.context, crop[2] + 2 * aug.context};
   auto region = torch::empty({1, ctx[0], ctx[1], ctx[2]}, torch::kFloat);
-  copy_crop(c.image.tensor(), draws.corner, ctx, c.entry.background, region, channel);
+  copy_crop(src, draws.corner, ctx, c.entry.background, region, channel);
   minmax_inplace(region);
   auto local = draws;
   local.corner = {0, 0, 0};

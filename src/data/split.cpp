@@ -108,4 +108,10 @@ Split split_from_config(const std::vector<std::string>& ids, const config::DataC
   return train_test_split(ids, o);
 }
 
+int64_t em_train_depth(int64_t depth, double train_z) {
+  if (train_z >= 1.0) return depth;
+  GTGM_CHECK(depth >= 2, "EM split: a volume needs at least 2 slices to split into train and test, got {}", depth);
+  return std::clamp<int64_t>(static_cast<int64_t>(std::llround(train_z * static_cast<double>(depth))), 1, depth - 1);
+}
+
 }  // namespace gtgm::data

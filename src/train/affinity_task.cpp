@@ -6,6 +6,7 @@
 #include "gtgm/core/logging.h"
 #include "gtgm/data/rng.h"
 #include "gtgm/data/samplers.h"
+#include "gtgm/data/split.h"
 #include "gtgm/infer/affinities.h"
 #include "gtgm/io/safetensors.h"
 
@@ -17,8 +18,8 @@ namespace {
 constexpr uint64_t kAffinityTag = 0xAFF1;
 
 int64_t train_depth(int64_t depth, double train_z) {
-  GTGM_CHECK(depth >= 2, "EM split: a volume needs at least 2 slices to split into train and test, got {}", depth);
-  return std::clamp<int64_t>(static_cast<int64_t>(std::llround(train_z * static_cast<double>(depth))), 1, depth - 1);
+  GTGM_CHECK(train_z < 1.0, "EM split: finetune.em_train_z = {} leaves no test slices", train_z);
+  return data::em_train_depth(depth, train_z);
 }
 }  // namespace
 

@@ -4,12 +4,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <set>
 #include <thread>
 
 #include "data_fixtures.h"
 #include "gtgm/data/loader.h"
 #include "gtgm/data/prefetcher.h"
+#include "gtgm/data/split.h"
 #include "test_util.h"
 
 namespace gtgm {
@@ -417,3 +419,32 @@ TEST_F(LoaderTest, DeviceCopyAndAugmentation_CUDA) {
 
 }  // namespace
 }  // namespace gtgm
+
+TEST_F(LoaderTest, CremiPretrainingCropsStayInTheTrainingSlices) {
+  // data.em_pretrain_z 0.4 of a 10-slice volume leaves slices [0, 4): a crop 4 deep can only start
+  // at 0, so every crop of a case has the same z centre; with the whole volume they spread out.
+  auto centre_z = [&](double em_pretrain_z) {
+    config::DataConfig c = cfg(1);
+    c.format = config::DataFormat::CREMI;
+    c.crop_size = {4, 8, 8};
+    c.pretrain_augment.view_shift = 0;
+    c.em_pretrain_z = em_pretrain_z;
+    data::LoaderOptions o;
+    data::PretrainLoader l(ds_, c, o);
+    std::map<std::string, std::set<int64_t>> z;
+    for (const auto& b : take(l, 12))
+      for (size_t i = 0; i < b.case_ids.size(); ++i) z[b.case_ids[i]].insert(b.positions[static_cast<int64_t>(i)][0].item<int64_t>());
+    return z;
+  };
+  for (const auto& [id, zs] : centre_z(0.4)) EXPECT_EQ(zs.size(), 1u) << id;
+  size_t spread = 0;
+  for (const auto& [id, zs] : centre_z(1.0)) spread += zs.size() > 1;
+  EXPECT_GT(spread, 0u);
+  // The split rule itself, as finetune's (round, at least 1, at most depth - 1; 1 = the whole depth).
+  EXPECT_EQ(data::em_train_depth(10, 0.4), 4);
+  EXPECT_EQ(data::em_train_depth(125, 0.6), 75);
+  EXPECT_EQ(data::em_train_depth(10, 0.01), 1);
+  EXPECT_EQ(data::em_train_depth(10, 0.99), 9);
+  EXPECT_EQ(data::em_train_depth(10, 1.0), 10);
+  EXPECT_THROW_MSG(data::em_train_depth(1, 0.6), "at least 2 slices");
+}

@@ -172,12 +172,13 @@ class PretrainLoader : public LoaderBase {
   struct Item;
   Item build(int64_t batch) const;
   /// data.pretrain_augment.views=reference: sample i of `batch` (views, position, corner, id).
-  void reference_sample(const CacheCase& c, const Index3& shape, int64_t channel, Rng& rng, PretrainBatch& batch,
-                        int64_t i) const;
+  void reference_sample(const CacheCase& c, const torch::Tensor& src, const Index3& shape, int64_t channel, Rng& rng,
+                        PretrainBatch& batch, int64_t i) const;
   int64_t queue_position() const override;
   void queue_reset(int64_t b) override;
 
   TransposeMask mask_;
+  bool em_ = false;  ///< CREMI data: crops stop at data.em_pretrain_z of each volume's depth
   std::unique_ptr<Prefetcher<Item>> queue_;  // last: its workers read the members above
 };
 

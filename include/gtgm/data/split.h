@@ -63,4 +63,9 @@ std::vector<std::string> label_fraction_subset(const Split& split, double fracti
 /// else train_test_split; `ids` in the dataset's listing order (Manifest::listed_ids()).
 Split split_from_config(const std::vector<std::string>& ids, const config::DataConfig& cfg);
 
+/// CREMI's z split of a volume with `depth` slices: the training part is the first
+/// round(train_z * depth) slices, at least 1 and at most depth - 1 (the rest is held out); with
+/// train_z >= 1 (data.em_pretrain_z: 1) the whole depth. Throws for depth < 2 when it splits.
+int64_t em_train_depth(int64_t depth, double train_z);
+
 }  // namespace gtgm::data
