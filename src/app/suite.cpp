@@ -199,13 +199,15 @@ Plan plan_run(const fs::path& dir, const config::Config& cfg) {
 }
 
 SuiteRow run_one(const config::SuiteConfig& suite, const config::SuiteDataset& ds, size_t k,
-                 const config::SuiteInit& init, const SuiteRunOptions& options, const std::string& tag) {
+                 const config::SuiteInit& init, std::optional<int64_t> seed, const SuiteRunOptions& options,
+                 const std::string& tag) {
   SuiteRow row;
   row.dataset = ds.name;
   row.metric = ds.metric;
   row.fraction = ds.label_fractions[k];
   row.fraction_label = k < ds.fraction_labels.size() ? ds.fraction_labels[k] : percent_text(row.fraction);
   row.init = init.name;
+  row.seed = seed.value_or(0);
   if (const auto p = suite.paper_value(ds, init.name, k)) row.paper = *p;
   const fs::path data = (fs::path(suite.data_root) / ds.data).lexically_normal();
   if (!fs::exists(data)) {
@@ -214,7 +216,7 @@ SuiteRow run_one(const config::SuiteConfig& suite, const config::SuiteDataset& d
     return row;
   }
   try {
-    const fs::path dir = run_dir(suite, ds.name, init.name, row.fraction);
+    const fs::path dir = run_dir(suite, ds.name, init.name, row.fraction, seed);
     row.run_dir = dir.string();
     if (!init.path.empty() && !fs::exists(init.path)) {
       row.status = RowStatus::Failed;
@@ -223,7 +225,8 @@ SuiteRow run_one(const config::SuiteConfig& suite, const config::SuiteDataset& d
       GTGM_WARN("{} {}", tag, row.message);
       return row;
     }
-    const config::Config cfg = run_config(suite, ds, row.fraction, init);
+    const config::Config cfg = run_config(suite, ds, row.fraction, init, seed);
+    row.seed = cfg.run.seed;
     const Plan plan = plan_run(dir, cfg);
     if (plan.mode == SuiteRunMode::Refuse) {
       row.status = RowStatus::Failed;
@@ -310,6 +313,39 @@ const SuiteRow* find_row(const std::vector<SuiteRow>& rows, const std::string& d
   return nullptr;
 }
 
+std::vector<const SuiteRow*> find_rows(const std::vector<SuiteRow>& rows, const std::string& ds, double f,
+                                       const std::string& init) {
+  std::vector<const SuiteRow*> out;
+  for (const auto& r : rows)
+    if (r.dataset == ds && r.fraction == f && r.init == init) out.push_back(&r);
+  return out;
+}
+
+// The table cell of one init over several seeds: ours and ours_as_paper are the means over the
+// seeds that have them, `spread` becomes " ± sd (n=k)"; with no finished seed, the first row's
+// status; messages are kept per seed ("s<seed>: ...").
+SuiteRow merge_seeds(const std::vector<const SuiteRow*>& seeds, std::string& spread) {
+  SuiteRow m = *seeds.front();
+  m.message.clear();
+  std::vector<double> ours, as_paper;
+  std::vector<std::string> messages;
+  for (const auto* r : seeds) {
+    if (r->ours) ours.push_back(*r->ours);
+    if (r->ours_as_paper) as_paper.push_back(*r->ours_as_paper);
+    if (!r->message.empty()) messages.push_back(fmt::format("s{}: {}", r->seed, r->message));
+    if (row_ok(*r) && !row_ok(m)) m.status = r->status;
+  }
+  m.ours = ours.empty() ? std::nullopt : std::optional<double>(infer::mean(ours));
+  m.ours_as_paper = as_paper.empty() ? std::nullopt : std::optional<double>(infer::mean(as_paper));
+  if (!ours.empty())
+    spread = ours.size() >= 2
+                 ? fmt::format(" ± {:.{}f} (n={})", infer::sample_sd(ours), decimals(m.metric), ours.size())
+                 : " (n=1)";
+  m.message = fmt::format("{}", fmt::join(messages, "; "));
+  if (m.status == RowStatus::DataMissing && !messages.empty()) m.message = seeds.front()->message;
+  return m;
+}
+
 }  // namespace
 
 std::string paper_way_metric(const std::string& metric) { return metric == "dice" ? "dice_with_bg" : metric; }
@@ -319,20 +355,23 @@ double report_value(const std::string& metric, double scored) {
   return s != nullptr && s->percent ? 100.0 * scored : scored;
 }
 
-fs::path run_dir(const config::SuiteConfig& suite, const std::string& dataset, const std::string& init,
-                 double fraction) {
-  return fs::path(suite.output_dir) / "runs" / dataset / (init + "-f" + frac_text(fraction));
+fs::path run_dir(const config::SuiteConfig& suite, const std::string& dataset, const std::string& init, double fraction,
+                 std::optional<int64_t> seed) {
+  return fs::path(suite.output_dir) / "runs" / dataset /
+         (init + "-f" + frac_text(fraction) + (seed ? fmt::format("-s{}", *seed) : std::string()));
 }
 
 config::Config run_config(const config::SuiteConfig& suite, const config::SuiteDataset& ds, double fraction,
-                          const config::SuiteInit& init) {
+                          const config::SuiteInit& init, std::optional<int64_t> seed) {
   std::vector<std::string> sets = suite.sets;
   sets.insert(sets.end(), ds.sets.begin(), ds.sets.end());
-  const fs::path dir = run_dir(suite, ds.name, init.name, fraction);
+  const fs::path dir = run_dir(suite, ds.name, init.name, fraction, seed);
   sets.push_back("data.root=" + yaml_quoted((fs::path(suite.data_root) / ds.data).lexically_normal().string()));
   sets.push_back("data.label_fraction=" + frac_text(fraction));
   sets.push_back("run.dir=" + yaml_quoted(dir.string()));
-  sets.push_back("run.name=" + yaml_quoted(fmt::format("{}-{}-f{}", ds.name, init.name, frac_text(fraction))));
+  sets.push_back("run.name=" + yaml_quoted(fmt::format("{}-{}-f{}{}", ds.name, init.name, frac_text(fraction),
+                                                       seed ? fmt::format("-s{}", *seed) : std::string())));
+  if (seed) sets.push_back(fmt::format("run.seed={}", *seed));
   sets.push_back("train.init=" + yaml_quoted(init.path));
   return config::load_config(ds.config, sets);
 }
@@ -353,16 +392,29 @@ std::string format_report_table(const config::SuiteConfig& suite, const std::vec
   ss << "\n";
   for (const auto& ds : suite.datasets) {
     for (double f : ds.label_fractions) {
+      // One cell per init: the row itself with one seed, else the mean over the seeds' finished runs.
+      std::vector<SuiteRow> merged;
       std::vector<const SuiteRow*> cells;
-      for (const auto& i : inits) cells.push_back(find_row(rows, ds.name, f, i));
+      std::vector<std::string> spread(inits.size());
+      merged.reserve(inits.size());
+      for (size_t i = 0; i < inits.size(); ++i) {
+        std::vector<const SuiteRow*> seeds = find_rows(rows, ds.name, f, inits[i]);
+        if (seeds.size() <= 1) {
+          cells.push_back(seeds.empty() ? nullptr : seeds.front());
+          continue;
+        }
+        merged.push_back(merge_seeds(seeds, spread[i]));
+        cells.push_back(&merged.back());
+      }
       if (std::all_of(cells.begin(), cells.end(), [](const SuiteRow* r) { return r == nullptr; })) continue;
       const size_t k = static_cast<size_t>(std::find(ds.label_fractions.begin(), ds.label_fractions.end(), f) -
                                            ds.label_fractions.begin());
       std::vector<std::string> line = {ds.name, metric_header(ds.metric),
                                        k < ds.fraction_labels.size() ? ds.fraction_labels[k] : percent_text(f)};
       std::vector<std::string> notes;
-      for (const auto* r : cells) {
-        std::string c = r ? value_cell(r->ours, ds.metric) : "";
+      for (size_t i = 0; i < cells.size(); ++i) {
+        const SuiteRow* r = cells[i];
+        std::string c = r ? value_cell(r->ours, ds.metric) + spread[i] : "";
         if (r && !r->ours && !row_ok(*r)) c = config::to_string(r->status);
         line.push_back(c);
       }
@@ -391,7 +443,8 @@ std::string format_report_table(const config::SuiteConfig& suite, const std::vec
 }
 
 std::string format_report_markdown(const config::SuiteConfig& suite, const std::vector<SuiteRow>& rows,
-                                   const std::map<std::string, std::vector<std::string>>& overlays) {
+                                   const std::map<std::string, std::vector<std::string>>& overlays,
+                                   const std::map<std::string, std::vector<std::string>>& plots) {
   std::ostringstream ss;
   ss << "# " << suite.name << ": evaluation report\n\n";
   ss << "Written by `gtgm eval` on " << now_utc() << " from `"
@@ -408,17 +461,24 @@ std::string format_report_markdown(const config::SuiteConfig& suite, const std::
         "reference, background included, then the mean over cases (VOI and ARAND are computed alike, so both "
         "columns agree). Δ = ours as paper − paper. \"paper\" = the published numbers (PAPER.md); \"-\" = not "
         "published or not available.\n\n";
+  if (!suite.seeds.empty())
+    ss << fmt::format(
+        "Seeds: {} (run.seed of every run; the case split stays fixed). With several seeds a cell is "
+        "the mean ± sample sd over the seeds' runs (n = runs with a value).\n\n",
+        fmt::join(suite.seeds, ", "));
   ss << format_report_table(suite, rows);
 
-  ss << "\n## Runs\n\n| Dataset | Labels | Init | Status | Train/test cases | Seconds | Run dir | Init report |\n"
-        "|---|---|---|---|---|---:|---|---|\n";
+  if (!suite.seeds.empty()) ss << "\n" << format_seed_sections(suite, rows, plots);
+  ss << "\n## Runs\n\n| Dataset | Labels | Init | Seed | Status | Train/test cases | Seconds | Run dir | Init report "
+        "|\n"
+        "|---|---|---|---:|---|---|---:|---|---|\n";
   for (const auto& r : rows) {
     std::string init_report = r.init_report;
     std::replace(init_report.begin(), init_report.end(), '|', '/');
-    ss << fmt::format("| {} | {} | {} | {} | {} | {:.1f} | {} | {} |\n", r.dataset, r.fraction_label, r.init,
-                      config::to_string(r.status), row_ok(r) ? fmt::format("{}/{}", r.train_cases, r.test_cases) : "-",
-                      r.seconds, r.run_dir.empty() ? "-" : "`" + r.run_dir + "`",
-                      init_report.empty() ? "-" : init_report);
+    ss << fmt::format("| {} | {} | {} | {} | {} | {} | {:.1f} | {} | {} |\n", r.dataset, r.fraction_label, r.init,
+                      r.seed, config::to_string(r.status),
+                      row_ok(r) ? fmt::format("{}/{}", r.train_cases, r.test_cases) : "-", r.seconds,
+                      r.run_dir.empty() ? "-" : "`" + r.run_dir + "`", init_report.empty() ? "-" : init_report);
   }
   if (!overlays.empty()) {
     ss << "\n## Overlays\n\nHeld-out cases, the axial slice with the most reference foreground in radiological view "
@@ -437,14 +497,14 @@ std::string format_report_csv(const std::vector<SuiteRow>& rows) {
   for (const auto& r : rows)
     for (const auto& [k, v] : r.metrics) metric_names.insert(k);
   std::ostringstream ss;
-  ss << "dataset,metric,label_fraction,init,status,ours,paper_metric,ours_as_paper,paper,delta";
+  ss << "dataset,metric,label_fraction,init,seed,status,ours,paper_metric,ours_as_paper,paper,delta";
   for (const auto& m : metric_names) ss << ",mean_" << m;
   ss << ",train_cases,test_cases,seconds,run_dir,message\n";
   auto num = [](const std::optional<double>& v) { return v ? fmt::format("{}", *v) : std::string(); };
   for (const auto& r : rows) {
     ss << csv_field(r.dataset) << ',' << r.metric << ',' << frac_text(r.fraction) << ',' << csv_field(r.init) << ','
-       << csv_field(config::to_string(r.status)) << ',' << num(r.ours) << ',' << paper_way_metric(r.metric) << ','
-       << num(r.ours_as_paper) << ',' << num(r.paper) << ',' << num(delta(r));
+       << r.seed << ',' << csv_field(config::to_string(r.status)) << ',' << num(r.ours) << ','
+       << paper_way_metric(r.metric) << ',' << num(r.ours_as_paper) << ',' << num(r.paper) << ',' << num(delta(r));
     for (const auto& m : metric_names) {
       const auto it = r.metrics.find(m);
       ss << ','
@@ -457,7 +517,8 @@ std::string format_report_csv(const std::vector<SuiteRow>& rows) {
 }
 
 std::string format_report_json(const config::SuiteConfig& suite, const std::vector<SuiteRow>& rows,
-                               const std::map<std::string, std::vector<std::string>>& overlays) {
+                               const std::map<std::string, std::vector<std::string>>& overlays,
+                               const std::map<std::string, std::vector<std::string>>& plots) {
   auto opt = [](const std::optional<double>& v) { return v ? json(*v) : json(nullptr); };
   json j = {{"schema", kReportSchema},
             {"name", suite.name},
@@ -481,6 +542,7 @@ std::string format_report_json(const config::SuiteConfig& suite, const std::vect
                          {"label_fraction", r.fraction},
                          {"labels", r.fraction_label},
                          {"init", r.init},
+                         {"seed", r.seed},
                          {"status", config::to_string(r.status)},
                          {"message", r.message},
                          {"ours", opt(r.ours)},
@@ -497,6 +559,8 @@ std::string format_report_json(const config::SuiteConfig& suite, const std::vect
                          {"seconds", r.seconds}});
   }
   j["overlays"] = overlays;
+  j["seeds"] = suite.seeds;
+  if (!suite.seeds.empty()) add_seed_statistics(j, suite, rows, plots);
   return j.dump(2) + "\n";
 }
 
@@ -516,7 +580,8 @@ SuiteResult run_suite(const config::SuiteConfig& suite, const SuiteRunOptions& o
 
   size_t total = 0;
   for (const auto& ds : suite.datasets)
-    if (selected(ds.name)) total += ds.label_fractions.size() * suite.inits.size();
+    if (selected(ds.name))
+      total += ds.label_fractions.size() * suite.inits.size() * std::max<size_t>(1, suite.seeds.size());
   SuiteResult out;
   core::Stopwatch watch;
   size_t n = 0;
@@ -527,30 +592,37 @@ SuiteResult run_suite(const config::SuiteConfig& suite, const SuiteRunOptions& o
   for (const auto& ds : suite.datasets) {
     if (!selected(ds.name)) continue;
     for (size_t k = 0; k < ds.label_fractions.size(); ++k) {
-      for (const auto& init : suite.inits) {
-        const std::string tag = fmt::format(
-            "[{}/{}] {} {} {}:", ++n, total, ds.name,
-            k < ds.fraction_labels.size() ? ds.fraction_labels[k] : percent_text(ds.label_fractions[k]), init.name);
-        if (stopped) {
-          SuiteRow skipped;
-          skipped.dataset = ds.name;
-          skipped.metric = ds.metric;
-          skipped.fraction = ds.label_fractions[k];
-          skipped.fraction_label =
-              k < ds.fraction_labels.size() ? ds.fraction_labels[k] : percent_text(skipped.fraction);
-          skipped.init = init.name;
-          if (const auto p = suite.paper_value(ds, init.name, k)) skipped.paper = *p;
-          skipped.status = RowStatus::NotRun;
-          skipped.message = "the suite was interrupted before this run";
-          out.rows.push_back(skipped);
-          continue;
-        }
-        out.rows.push_back(run_one(suite, ds, k, init, options, tag));
-        if (out.rows.back().status == RowStatus::DataMissing && init.name == suite.inits.front().name)
-          GTGM_WARN("{} {}", tag, out.rows.back().message);
-        if (out.rows.back().status == RowStatus::Interrupted) {
-          GTGM_WARN("{} {}; the remaining runs are not started", tag, out.rows.back().message);
-          stopped = true;
+      // Seeds outside inits: an interrupted suite leaves whole pairs (pretrained, random) of a seed.
+      for (size_t si = 0; si < std::max<size_t>(1, suite.seeds.size()); ++si) {
+        const std::optional<int64_t> seed =
+            suite.seeds.empty() ? std::nullopt : std::optional<int64_t>(suite.seeds[si]);
+        for (const auto& init : suite.inits) {
+          const std::string tag =
+              fmt::format("[{}/{}] {} {} {}{}:", ++n, total, ds.name,
+                          k < ds.fraction_labels.size() ? ds.fraction_labels[k] : percent_text(ds.label_fractions[k]),
+                          init.name, seed ? fmt::format(" seed {}", *seed) : std::string());
+          if (stopped) {
+            SuiteRow skipped;
+            skipped.dataset = ds.name;
+            skipped.metric = ds.metric;
+            skipped.fraction = ds.label_fractions[k];
+            skipped.fraction_label =
+                k < ds.fraction_labels.size() ? ds.fraction_labels[k] : percent_text(skipped.fraction);
+            skipped.init = init.name;
+            skipped.seed = seed.value_or(0);
+            if (const auto p = suite.paper_value(ds, init.name, k)) skipped.paper = *p;
+            skipped.status = RowStatus::NotRun;
+            skipped.message = "the suite was interrupted before this run";
+            out.rows.push_back(skipped);
+            continue;
+          }
+          out.rows.push_back(run_one(suite, ds, k, init, seed, options, tag));
+          if (out.rows.back().status == RowStatus::DataMissing && init.name == suite.inits.front().name && si == 0)
+            GTGM_WARN("{} {}", tag, out.rows.back().message);
+          if (out.rows.back().status == RowStatus::Interrupted) {
+            GTGM_WARN("{} {}; the remaining runs are not started", tag, out.rows.back().message);
+            stopped = true;
+          }
         }
       }
     }
@@ -563,7 +635,8 @@ SuiteResult run_suite(const config::SuiteConfig& suite, const SuiteRunOptions& o
       try {
         OverlayOptions oo;
         oo.max_cases = suite.overlay_cases;
-        const auto files = write_overlays(run_config(suite, ds, f_max, init), r->summary_json,
+        const std::optional<int64_t> seed = suite.seeds.empty() ? std::nullopt : std::optional<int64_t>(r->seed);
+        const auto files = write_overlays(run_config(suite, ds, f_max, init, seed), r->summary_json,
                                           fs::path(suite.output_dir) / "overlays" / ds.name,
                                           fmt::format("{}-f{}_", init.name, frac_text(f_max)), oo);
         for (const auto& f : files)
@@ -581,9 +654,18 @@ SuiteResult run_suite(const config::SuiteConfig& suite, const SuiteRunOptions& o
   out.report_md = dir / "report.md";
   out.report_csv = dir / "report.csv";
   out.report_json = dir / "report.json";
-  core::atomic_write_text(out.report_md, format_report_markdown(suite, out.rows, out.overlays));
+  if (!suite.seeds.empty()) {
+    try {
+      out.plots = write_seed_plots(suite, out.rows);
+    } catch (const std::exception& e) {
+      GTGM_WARN("gtgm eval {}: per-seed plots not written: {}", suite.name, error_text(e));
+    }
+    out.report_stats_csv = dir / "report_stats.csv";
+    core::atomic_write_text(out.report_stats_csv, format_stats_csv(suite, out.rows));
+  }
+  core::atomic_write_text(out.report_md, format_report_markdown(suite, out.rows, out.overlays, out.plots));
   core::atomic_write_text(out.report_csv, format_report_csv(out.rows));
-  core::atomic_write_text(out.report_json, format_report_json(suite, out.rows, out.overlays));
+  core::atomic_write_text(out.report_json, format_report_json(suite, out.rows, out.overlays, out.plots));
   GTGM_INFO("gtgm eval {}: {} run(s) in {:.1f} s; wrote {}, {}, {}", suite.name, out.rows.size(), watch.seconds(),
             out.report_md.string(), out.report_csv.string(), out.report_json.string());
   return out;

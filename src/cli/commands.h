@@ -17,6 +17,7 @@ void register_plan(CLI::App& app);
 void register_predict(CLI::App& app);
 void register_preprocess(CLI::App& app);
 void register_pretrain(CLI::App& app);
+void register_probe(CLI::App& app);
 void register_score(CLI::App& app);
 void register_synth(CLI::App& app);
 

@@ -17,9 +17,9 @@ namespace {
 constexpr void (*kCommands[])(CLI::App&) = {
     gtgm::cli::register_synth,   gtgm::cli::register_plan,       gtgm::cli::register_preprocess,
     gtgm::cli::register_caption, gtgm::cli::register_embed_text, gtgm::cli::register_pretrain,
-    gtgm::cli::register_export,  gtgm::cli::register_finetune,   gtgm::cli::register_predict,
-    gtgm::cli::register_score,   gtgm::cli::register_eval,       gtgm::cli::register_bench,
-    gtgm::cli::register_info,
+    gtgm::cli::register_probe,   gtgm::cli::register_export,     gtgm::cli::register_finetune,
+    gtgm::cli::register_predict, gtgm::cli::register_score,      gtgm::cli::register_eval,
+    gtgm::cli::register_bench,   gtgm::cli::register_info,
 };
 
 // Prints "gtgm: <line>" on stderr and adds the line to the log.txt of the run it ended, if any.

@@ -148,6 +148,33 @@ bool fractions(MapReader& r, const std::string& key, std::vector<double>& out) {
   return true;
 }
 
+bool seed_list(MapReader& r, const std::string& key, std::vector<int64_t>& out) {
+  const SourceNode* c = r.child(key);
+  if (c == nullptr) return false;
+  if (c->is_map || !c->value.IsSequence() || c->value.size() == 0) {
+    r.error(*c, key,
+            "expected a non-empty list of seeds (integers >= 0) like [1, 2, 3], " + detail::describe_found(*c));
+    return false;
+  }
+  std::vector<int64_t> v;
+  for (size_t i = 0; i < c->value.size(); ++i) {
+    int64_t seed = 0;
+    if (!detail::convert_scalar(c->value[i], seed) || seed < 0) {
+      r.error(*c, key,
+              fmt::format("element {}: expected an integer >= 0, found '{}'", i,
+                          c->value[i].IsScalar() ? c->value[i].Scalar() : std::string("a list or mapping")));
+      return false;
+    }
+    if (std::find(v.begin(), v.end(), seed) != v.end()) {
+      r.error(*c, key, fmt::format("{} is listed twice", seed));
+      return false;
+    }
+    v.push_back(seed);
+  }
+  out = std::move(v);
+  return true;
+}
+
 SuiteDataset read_dataset(const SourceNode& node, size_t index, const SuiteConfig& suite, const fs::path& base_dir,
                           std::vector<std::string>& errors) {
   const std::string prefix = fmt::format("datasets[{}].", index);
@@ -237,6 +264,7 @@ SuiteConfig bind_suite(const SourceNode& tree, const fs::path& base_dir, const s
   const bool root_given = r.scalar("data_root", file_root);
   r.scalar("data_root_env", s.data_root_env);
   fractions(r, "label_fractions", s.label_fractions);
+  seed_list(r, "seeds", s.seeds);
   if (r.scalar("overlay_cases", s.overlay_cases) && s.overlay_cases < 0)
     r.error(*tree.find("overlay_cases"), "overlay_cases",
             fmt::format("{} is out of range; expected >= 0", s.overlay_cases));

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "gtgm/app/suite.h"
 #include "gtgm/core/atomic_file.h"
@@ -25,6 +26,8 @@ struct Fake {
   std::vector<app::FinetuneOptions> options;
   std::string throw_for;   // "<dataset>/<init>" that throws
   bool interrupt = false;  // stop with a checkpoint instead of finishing
+  std::set<int64_t> random_right_for;  // run.seed values for which random init predicts the reference too
+  std::vector<std::string> ran;        // "<init> s<run.seed>" of each call
 
   app::FinetuneResult run(const config::Config& cfg, const app::FinetuneOptions& o) {
     ++calls;
@@ -32,6 +35,7 @@ struct Fake {
     const fs::path dir = cfg.run.dir;
     const std::string ds = fs::path(cfg.data.root).filename().string();
     const std::string init = cfg.train.init.empty() ? "random" : "gtgm";
+    ran.push_back(fmt::format("{} s{}", init, cfg.run.seed));
     if (throw_for == ds + "/" + init) GTGM_THROW("boom: {} ran out of memory", cfg.run.name);
     app::FinetuneResult r;
     r.run_dir = dir;
@@ -48,7 +52,7 @@ struct Fake {
     fs::create_directories(dir / "predictions");
     fs::create_directories(dir / "refs");
     io::write_volume(label, dir / "refs" / (c.id + ".nii.gz"));
-    if (init == "random") label.data.zero_();
+    if (init == "random" && random_right_for.count(cfg.run.seed) == 0) label.data.zero_();
     io::write_volume(label, dir / "predictions" / (c.id + ".nii.gz"));
     infer::ScoreOptions so;
     so.pred = dir / "predictions";
@@ -162,13 +166,15 @@ TEST(Suite, ReportsOursBesidePaperAndKeepsGoing) {
   EXPECT_NE(md.find(r.table), std::string::npos);
 
   const std::string csv = core::read_text_file(f.out() / "report.csv");
-  EXPECT_EQ(csv.rfind("dataset,metric,label_fraction,init,status,ours,paper_metric,ours_as_paper,paper,delta,mean_dice,"
-                      "mean_dice_with_bg,",
-                      0),
-            0u)
+  EXPECT_EQ(
+      csv.rfind("dataset,metric,label_fraction,init,seed,status,ours,paper_metric,ours_as_paper,paper,delta,mean_dice,"
+                "mean_dice_with_bg,",
+                0),
+      0u)
       << csv;
-  EXPECT_NE(csv.find("\nTask09_Spleen,dice,1,gtgm,done,100,dice_with_bg,100,90,10,1,1,2,1,"), std::string::npos) << csv;
-  EXPECT_NE(csv.find("\nTask06_Lung,dice,1,gtgm,data missing,,dice_with_bg,,80.19,,,,0,0,0.0,,data missing: "),
+  EXPECT_NE(csv.find("\nTask09_Spleen,dice,1,gtgm,42,done,100,dice_with_bg,100,90,10,1,1,2,1,"), std::string::npos)
+      << csv;
+  EXPECT_NE(csv.find("\nTask06_Lung,dice,1,gtgm,0,data missing,,dice_with_bg,,80.19,,,,0,0,0.0,,data missing: "),
             std::string::npos)
       << csv;
 
@@ -261,6 +267,146 @@ TEST(Suite, DryRunListsMissingDataAndWritesNothing) {
       row(r2, "Task09_Spleen", "gtgm").message.find("init 'gtgm': " + (f.dir / "nope").string() + " does not exist"),
       std::string::npos);
   EXPECT_EQ(row(r2, "Task09_Spleen", "random").status, app::RowStatus::Done);
+}
+
+TEST(Suite, SeedsRunPerSeedAndAreReusedOrRecomputedPerSeed) {
+  SuiteFixture f;
+  f.suite.datasets.resize(1);  // spleen only
+  f.suite.seeds = {1, 2};
+  Fake fake;
+  app::SuiteRunOptions o;
+  o.runner = fake.runner();
+  o.overlays = false;
+  const auto first = app::run_suite(f.suite, o);
+  // Seeds outside inits: seed 1 of both inits, then seed 2.
+  EXPECT_EQ(fake.ran, (std::vector<std::string>{"gtgm s1", "random s1", "gtgm s2", "random s2"}));
+  ASSERT_EQ(first.rows.size(), 4u);
+  EXPECT_EQ(first.rows[2].seed, 2);
+  EXPECT_EQ(first.rows[2].run_dir, app::run_dir(f.suite, "Task09_Spleen", "gtgm", 1.0, 2).string());
+  EXPECT_EQ(fs::path(first.rows[2].run_dir).filename(), "gtgm-f1-s2");
+  EXPECT_TRUE(fs::exists(f.out() / "runs/Task09_Spleen/random-f1-s1/suite_result.json"));
+  EXPECT_EQ(app::run_config(f.suite, f.suite.datasets[0], 1.0, f.suite.inits[0], 2).run.name,
+            "Task09_Spleen-gtgm-f1-s2");
+
+  const auto again = app::run_suite(f.suite, o);
+  EXPECT_EQ(fake.calls, 4);  // every seed reused
+  for (const auto& r : again.rows) EXPECT_EQ(r.status, app::RowStatus::Reused) << r.init << " s" << r.seed;
+
+  fs::remove_all(f.out() / "runs/Task09_Spleen/gtgm-f1-s2");
+  const auto third = app::run_suite(f.suite, o);
+  EXPECT_EQ(fake.calls, 5);  // only the deleted seed's run
+  EXPECT_EQ(fake.ran.back(), "gtgm s2");
+  EXPECT_EQ(third.rows[2].status, app::RowStatus::Done);
+  EXPECT_EQ(third.rows[0].status, app::RowStatus::Reused);
+  EXPECT_EQ(third.rows[3].status, app::RowStatus::Reused);
+
+  // An interrupted seed is resumed in its own run dir.
+  fs::remove_all(f.out() / "runs/Task09_Spleen/random-f1-s1");
+  fake.interrupt = true;
+  const auto stopped = app::run_suite(f.suite, o);
+  EXPECT_EQ(stopped.rows[1].status, app::RowStatus::Interrupted);
+  EXPECT_EQ(stopped.rows[2].status, app::RowStatus::NotRun);
+  fake.interrupt = false;
+  const auto resumed = app::run_suite(f.suite, o);
+  EXPECT_EQ(resumed.rows[1].status, app::RowStatus::Resumed);
+  EXPECT_EQ(fake.options.back().resume, app::run_dir(f.suite, "Task09_Spleen", "random", 1.0, 1).string());
+  EXPECT_EQ(resumed.rows[2].status, app::RowStatus::Reused);
+}
+
+TEST(Suite, SeedReportGivesMeanSdPairedBootstrapCiAndPlot) {
+  SuiteFixture f;
+  f.suite.datasets.resize(1);
+  f.suite.seeds = {1, 2, 3};
+  Fake fake;
+  fake.random_right_for = {2};  // random init ties pretrained on seed 2, loses on 1 and 3
+  app::SuiteRunOptions o;
+  o.runner = fake.runner();
+  o.overlays = false;
+  const auto r = app::run_suite(f.suite, o);
+  ASSERT_EQ(r.rows.size(), 6u);
+
+  const auto paired = app::paired_rows(f.suite, r.rows);
+  ASSERT_EQ(paired.size(), 1u);
+  EXPECT_EQ(paired[0].init, "gtgm");
+  EXPECT_EQ(paired[0].baseline, "random");
+  EXPECT_EQ(paired[0].seeds, (std::vector<int64_t>{1, 2, 3}));
+  EXPECT_EQ(paired[0].cmp.n, 3);
+  EXPECT_EQ(paired[0].cmp.better, 2);  // the tie on seed 2 counts for neither
+  EXPECT_NEAR(paired[0].cmp.mean_diff, 200.0 / 3, 1e-9);
+  // Δ = [100, 0, 100]: scripts/reference/bootstrap_ci_reference.py prints lo 0 hi 100.
+  EXPECT_DOUBLE_EQ(paired[0].cmp.ci.lo, 0.0);
+  EXPECT_DOUBLE_EQ(paired[0].cmp.ci.hi, 100.0);
+  EXPECT_EQ(paired[0].verdict, "not significant");
+
+  const std::string md = core::read_text_file(f.out() / "report.md");
+  EXPECT_NE(md.find("Seeds: 1, 2, 3"), std::string::npos) << md;
+  EXPECT_NE(md.find("| Task09_Spleen | Dice % | 100% | 100.00 ± 0.00 (n=3) | 33.33 ± 57.74 (n=3) | 100.00 | 90.00 |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| Task09_Spleen | dice | 100% | random | 3/3 | 33.33 | 57.74 | s1 0.00, s2 100.00, s3 0.00 |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| Task09_Spleen | dice | 100% | gtgm | 3 | +66.67 | 57.74 | [+0.00, +100.00] | 2 of 3 | not "
+                    "significant |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| Task09_Spleen | 100% | random | 2 | done |"), std::string::npos) << md;
+  EXPECT_NE(md.find("![Task09_Spleen-f1](plots/Task09_Spleen-f1.png)"), std::string::npos) << md;
+
+  const std::string stats = core::read_text_file(f.out() / "report_stats.csv");
+  EXPECT_EQ(stats.rfind("kind,dataset,metric,label_fraction,init,baseline,n,mean,sd,ci_lo,ci_hi,better,verdict,seeds,"
+                        "values\n",
+                        0),
+            0u);
+  EXPECT_NE(stats.find("\nseeds,Task09_Spleen,dice,1,gtgm,,3,100,0,,,,,1;2;3,100;100;100\n"), std::string::npos)
+      << stats;
+  EXPECT_NE(stats.find(",0,100,2,not significant,1;2;3,100;0;100\n"), std::string::npos) << stats;
+
+  const auto j = nlohmann::json::parse(core::read_text_file(f.out() / "report.json"));
+  EXPECT_EQ(j["seeds"], nlohmann::json::array({1, 2, 3}));
+  EXPECT_EQ(j["rows"][1]["seed"], 1);
+  ASSERT_EQ(j["paired"].size(), 1u);
+  EXPECT_EQ(j["paired"][0]["ci"], nlohmann::json::array({0.0, 100.0}));
+  EXPECT_EQ(j["paired"][0]["verdict"], "not significant");
+  EXPECT_EQ(j["bootstrap"]["resamples"], 10000);
+  EXPECT_EQ(j["plots"]["Task09_Spleen"][0], "plots/Task09_Spleen-f1.png");
+  const std::string png = core::read_text_file(f.out() / "plots/Task09_Spleen-f1.png");
+  EXPECT_EQ(png.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+
+  // One seed: no interval, said so.
+  SuiteFixture g;
+  g.suite.datasets.resize(1);
+  g.suite.seeds = {5};
+  const auto one = app::run_suite(g.suite, o);
+  const auto p1 = app::paired_rows(g.suite, one.rows);
+  ASSERT_EQ(p1.size(), 1u);
+  EXPECT_EQ(p1[0].verdict, "n/a (1 seed)");
+  EXPECT_NE(core::read_text_file(g.out() / "report.md").find("| +100.00 | - | n/a | 1 of 1 | n/a (1 seed) |"),
+            std::string::npos);
+}
+
+TEST(Suite, SeedPlotDrawsADotPerSeedInTheInitsColours) {
+  app::SeedSummary a, b;
+  a.init = "gtgm";
+  a.seeds = {1, 2};
+  a.values = {1.0, 0.0};
+  b.init = "random";
+  b.seeds = {1};
+  b.values = {0.5};
+  const auto img = app::render_seed_plot({a, b}, 0.0, 1.0, 100);
+  ASSERT_EQ(img.sizes(), (std::vector<int64_t>{100, 2 * 12 + 2 * 70, 3}));
+  auto pixel = [&](int64_t y, int64_t x) {
+    const auto p = img.index({y, x});
+    return std::array<int64_t, 3>{p[0].item<int64_t>(), p[1].item<int64_t>(), p[2].item<int64_t>()};
+  };
+  const std::array<int64_t, 3> blue = {40, 90, 220}, orange = {240, 140, 30};
+  // Column centres x = 12 + 35 and 12 + 70 + 35; y = 87 - v * 75 (top 12, bottom 87).
+  EXPECT_EQ(pixel(12, 47), blue);
+  EXPECT_EQ(pixel(87, 47), blue);
+  EXPECT_EQ(pixel(54, 117), orange);                             // below the mean bar drawn across the dot at y 49..51
+  EXPECT_EQ(pixel(50, 125), (std::array<int64_t, 3>{0, 0, 0}));  // the mean bar of random (one value)
+  EXPECT_EQ(pixel(5, 5), (std::array<int64_t, 3>{255, 255, 255}));  // background
+  EXPECT_THROW_MSG(app::render_seed_plot({a}, 1.0, 1.0), "y range [1, 1] is empty");
 }
 
 }  // namespace

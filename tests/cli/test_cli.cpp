@@ -19,8 +19,9 @@ TEST(Cli, InfoPrintsVersions) {
 // The commands users have: each must answer --help, and `gtgm --help` must list exactly these (a
 // dropped or an undocumented new command fails here).
 TEST(Cli, EveryCommandHasHelp) {
-  const std::set<std::string> commands = {"pretrain", "finetune",   "eval",   "score", "caption", "embed-text", "synth",
-                                          "plan",     "preprocess", "export", "bench", "info",    "predict"};
+  const std::set<std::string> commands = {"pretrain",   "finetune", "eval",    "score",      "caption",
+                                          "embed-text", "synth",    "plan",    "preprocess", "export",
+                                          "bench",      "info",     "predict", "probe"};
   for (const auto& cmd : commands) {
     const auto r = test::run_gtgm(cmd + " --help");
     EXPECT_EQ(r.exit_code, 0) << cmd << ": " << r.output;

@@ -145,4 +145,26 @@ TEST(SuiteConfig, BadValuesAreReportedTogether) {
   EXPECT_THROW_MSG(load_suite_config(f.dir / "nope.yaml"), "nope.yaml does not exist");
 }
 
+TEST(SuiteConfig, SeedsAreAListOfDistinctNonNegativeIntegers) {
+  SuiteFiles plain(kGood);
+  EXPECT_TRUE(load_suite_config(plain.suite).seeds.empty());  // default: the fine-tuning config's run.seed
+  SuiteFiles f(replaced(kGood, "overlay_cases: 2", "overlay_cases: 2\nseeds: [3, 1, 2]"));
+  EXPECT_EQ(load_suite_config(f.suite).seeds, (std::vector<int64_t>{3, 1, 2}));
+  EXPECT_EQ(load_suite_config(f.suite, {"seeds=[7]"}).seeds, (std::vector<int64_t>{7}));
+  const struct {
+    const char* value;
+    const char* error;
+  } bad[] = {
+      {"[1, 1]", ":7: seeds: 1 is listed twice"},
+      {"[1, -2]", ":7: seeds: element 1: expected an integer >= 0, found '-2'"},
+      {"[1.5]", ":7: seeds: element 0: expected an integer >= 0, found '1.5'"},
+      {"[]", ":7: seeds: expected a non-empty list of seeds (integers >= 0) like [1, 2, 3]"},
+      {"3", ":7: seeds: expected a non-empty list of seeds"},
+  };
+  for (const auto& b : bad) {
+    SuiteFiles g(replaced(kGood, "overlay_cases: 2", std::string("overlay_cases: 2\nseeds: ") + b.value));
+    EXPECT_THROW_MSG(load_suite_config(g.suite), b.error);
+  }
+}
+
 }  // namespace

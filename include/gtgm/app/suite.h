@@ -4,7 +4,9 @@
 /// (app::run_finetune in production), then writes report.md, report.csv and report.json with our
 /// numbers beside the paper's, and overlay PNGs of held-out cases (see docs/eval.md).
 ///
-/// Runs live in OUTPUT_DIR/runs/<dataset>/<init>-f<fraction>/. Before starting one the suite writes
+/// Runs live in OUTPUT_DIR/runs/<dataset>/<init>-f<fraction>/ (with `seeds:`, one per seed in
+/// <init>-f<fraction>-s<seed>/; reports then give mean +- sd over seeds and the paired difference
+/// pretrained - random per dataset with a bootstrap CI, see suite_stats below). Before starting one the suite writes
 /// suite_request.yaml there (the resolved fine-tuning config + options); after it finishes,
 /// suite_result.json. A later `gtgm eval`:
 ///  - reuses a run whose suite_result.json and summary.json exist and whose request equals the
@@ -17,10 +19,12 @@
 /// "interrupted", the runs after it "not run", and the next invocation resumes it.
 #include <torch/torch.h>
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,6 +32,7 @@
 #include "gtgm/app/finetune.h"
 #include "gtgm/config/enum_names.h"
 #include "gtgm/config/suite_config.h"
+#include "gtgm/infer/stats.h"
 
 namespace gtgm::app {
 
@@ -84,6 +89,7 @@ struct SuiteRow {
   double fraction = 1.0;
   std::string fraction_label;  ///< "10%": the dataset's fraction_labels entry, else the percentage
   std::string init;
+  int64_t seed = 0;  ///< run.seed of the run (a suite `seeds:` entry, else the fine-tuning config's)
   RowStatus status = RowStatus::Done;
   std::string message;                    ///< "data missing: <path>", the error, or "" when fine
   std::optional<double> ours;             ///< in report units (Dice in %, others as scored)
@@ -104,7 +110,10 @@ struct SuiteResult {
   std::vector<SuiteRow> rows;
   /// Overlay PNGs per dataset (paths relative to the output dir).
   std::map<std::string, std::vector<std::string>> overlays;
+  /// Per-seed plot PNGs per dataset (paths relative to the output dir; written when a suite has `seeds:`).
+  std::map<std::string, std::vector<std::string>> plots;
   std::filesystem::path report_md, report_csv, report_json;
+  std::filesystem::path report_stats_csv;  ///< report_stats.csv (mean +- sd and paired rows), with `seeds:`
   std::string table;  ///< the Markdown table printed at the end
 };
 
@@ -122,19 +131,68 @@ std::string paper_way_metric(const std::string& metric);
 
 /// The resolved fine-tuning config of one run (the dataset's config + suite/dataset --set + data
 /// root, label fraction, run dir, name and train.init of the init).
+/// With a `seed`, also run.seed and a run name/dir with -s<seed>.
 config::Config run_config(const config::SuiteConfig& suite, const config::SuiteDataset& dataset, double fraction,
-                          const config::SuiteInit& init);
-/// OUTPUT_DIR/runs/<dataset>/<init>-f<fraction>.
+                          const config::SuiteInit& init, std::optional<int64_t> seed = std::nullopt);
+/// OUTPUT_DIR/runs/<dataset>/<init>-f<fraction>, with a seed <init>-f<fraction>-s<seed>.
 std::filesystem::path run_dir(const config::SuiteConfig& suite, const std::string& dataset, const std::string& init,
-                              double fraction);
+                              double fraction, std::optional<int64_t> seed = std::nullopt);
 
 /// Report texts (also used by tests). `overlays` maps dataset -> PNG paths relative to the output dir.
 std::string format_report_table(const config::SuiteConfig& suite, const std::vector<SuiteRow>& rows);
+/// `plots`: per-seed plot PNGs per dataset (SuiteResult::plots), shown with `seeds:`.
 std::string format_report_markdown(const config::SuiteConfig& suite, const std::vector<SuiteRow>& rows,
-                                   const std::map<std::string, std::vector<std::string>>& overlays);
+                                   const std::map<std::string, std::vector<std::string>>& overlays,
+                                   const std::map<std::string, std::vector<std::string>>& plots = {});
 std::string format_report_csv(const std::vector<SuiteRow>& rows);
 std::string format_report_json(const config::SuiteConfig& suite, const std::vector<SuiteRow>& rows,
-                               const std::map<std::string, std::vector<std::string>>& overlays);
+                               const std::map<std::string, std::vector<std::string>>& overlays,
+                               const std::map<std::string, std::vector<std::string>>& plots = {});
+
+// ---- Statistics over seeds (src/app/suite_stats.cpp) ----
+
+/// One (dataset, fraction, init) over its seeds: the report value (`ours`) of each finished run.
+struct SeedSummary {
+  std::string dataset, metric, fraction_label, init;
+  double fraction = 1.0;
+  std::vector<int64_t> seeds;  ///< seeds with a value, in suite order
+  std::vector<double> values;  ///< ours of each of those seeds
+  int64_t runs = 0;            ///< rows of this cell (with or without a value)
+  double mean = 0, sd = 0;     ///< over values (sd NaN for one value; both NaN for none)
+};
+
+/// Pretrained init vs the random init (the init with path "") of one (dataset, fraction), paired by
+/// seed over the seeds where both have a value: infer::compare_paired(pretrained, random).
+struct PairedRow {
+  std::string dataset, metric, fraction_label, init, baseline;
+  double fraction = 1.0;
+  std::vector<int64_t> seeds;
+  infer::PairedComparison cmp;  ///< valid when cmp.n > 0
+  std::string verdict;  ///< "significant", "not significant" (CI holds 0), "n/a (1 seed)" or "n/a (no paired runs)"
+};
+
+std::vector<SeedSummary> summarize_seeds(const config::SuiteConfig& suite, const std::vector<SuiteRow>& rows);
+/// Empty when the suite has no random init.
+std::vector<PairedRow> paired_rows(const config::SuiteConfig& suite, const std::vector<SuiteRow>& rows);
+/// The report.md sections "Over seeds" and "Pretrained vs random" (Markdown; `plots` as in SuiteResult).
+std::string format_seed_sections(const config::SuiteConfig& suite, const std::vector<SuiteRow>& rows,
+                                 const std::map<std::string, std::vector<std::string>>& plots);
+/// report_stats.csv: one "seeds" line per SeedSummary, one "paired" line per PairedRow.
+std::string format_stats_csv(const config::SuiteConfig& suite, const std::vector<SuiteRow>& rows);
+/// Adds "seed_summary", "paired" (with the bootstrap settings) and "plots" to a report.json object.
+void add_seed_statistics(nlohmann::json& report, const config::SuiteConfig& suite, const std::vector<SuiteRow>& rows,
+                         const std::map<std::string, std::vector<std::string>>& plots);
+
+/// A per-seed plot of one (dataset, fraction): one column per init, a dot per seed (value on a
+/// linear y axis from `lo` (bottom) to `hi` (top)), grey lines joining the same seed across inits,
+/// a black tick at each init's mean; uint8 [height, width, 3]. Colours: kPlotColours by init order.
+torch::Tensor render_seed_plot(const std::vector<SeedSummary>& cells, double lo, double hi, int height = 240);
+/// Init colours of render_seed_plot (RGB), cycled; named in report.md.
+extern const std::vector<std::pair<std::string, std::array<uint8_t, 3>>> kPlotColours;
+/// Writes OUTPUT_DIR/plots/<dataset>-f<fraction>.png for every (dataset, fraction) with a value;
+/// returns dataset -> paths relative to the output dir.
+std::map<std::string, std::vector<std::string>> write_seed_plots(const config::SuiteConfig& suite,
+                                                                 const std::vector<SuiteRow>& rows);
 
 struct OverlayOptions {
   int size = 256;     ///< side of each panel in pixels

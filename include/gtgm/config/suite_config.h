@@ -9,6 +9,7 @@
 ///   data_root: data                       # fallback when $GTGM_DATA_ROOT is unset
 ///   data_root_env: GTGM_DATA_ROOT         # "" = ignore the environment
 ///   label_fractions: [0.01, 0.1, 1.0]
+///   seeds: [1, 2, 3]                      # optional: run.seed of each run (default: the config's own)
 ///   overlay_cases: 3
 ///   set: [run.device=cuda]                # --set for every fine-tuning config
 ///   inits: {gtgm: runs/pretrain/all, random: ""}
@@ -66,6 +67,11 @@ struct SuiteConfig {
   std::string data_root_source;  ///< "--data-root", "--set data_root", "$GTGM_DATA_ROOT" or "<file>:<line>"
   std::string data_root_env = "GTGM_DATA_ROOT";
   std::vector<double> label_fractions = {1.0};
+  /// Fine-tuning seeds (run.seed: initialisation, crop sampling, augmentation; the case split has its
+  /// own data.split_seed and stays fixed). Each (dataset, fraction, init) runs once per seed in
+  /// <init>-f<fraction>-s<seed>/. Empty (the default) = one run with the fine-tuning config's own
+  /// run.seed in <init>-f<fraction>/, as before seeds existed.
+  std::vector<int64_t> seeds;
   int overlay_cases = 3;
   std::vector<std::string> sets;
   std::vector<SuiteInit> inits;
