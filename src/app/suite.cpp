@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "gtgm/app/pretraining_overlap.h"
 #include "gtgm/config/load.h"
 #include "gtgm/core/atomic_file.h"
 #include "gtgm/core/error.h"
@@ -227,6 +228,22 @@ SuiteRow run_one(const config::SuiteConfig& suite, const config::SuiteDataset& d
     }
     const config::Config cfg = run_config(suite, ds, row.fraction, init, seed);
     row.seed = cfg.run.seed;
+    // A pretraining run that sampled this row's held-out slices would make the comparison unfair.
+    const PretrainingOverlap overlap = check_pretraining_overlap(cfg, init.path);
+    if (overlap.kind == PretrainingOverlap::Kind::Overlap && !suite.allow_pretraining_on_test_data) {
+      row.status = RowStatus::Failed;
+      row.message = fmt::format("refused: {}; pretrain with data.em_pretrain_z <= finetune.em_train_z, or set "
+                                "allow_pretraining_on_test_data: true in the suite to compare anyway",
+                                overlap.message);
+      GTGM_WARN("{} {}", tag, row.message);
+      return row;
+    }
+    if (overlap.kind == PretrainingOverlap::Kind::Overlap) {
+      row.message = "pretraining saw the held-out slices (allow_pretraining_on_test_data: true)";
+      GTGM_WARN("{} {}: {}", tag, row.message, overlap.message);
+    } else if (overlap.kind == PretrainingOverlap::Kind::Unknown) {
+      GTGM_WARN("{} {}", tag, overlap.message);
+    }
     const Plan plan = plan_run(dir, cfg);
     if (plan.mode == SuiteRunMode::Refuse) {
       row.status = RowStatus::Failed;

@@ -268,6 +268,7 @@ SuiteConfig bind_suite(const SourceNode& tree, const fs::path& base_dir, const s
   if (r.scalar("overlay_cases", s.overlay_cases) && s.overlay_cases < 0)
     r.error(*tree.find("overlay_cases"), "overlay_cases",
             fmt::format("{} is out of range; expected >= 0", s.overlay_cases));
+  r.scalar("allow_pretraining_on_test_data", s.allow_pretraining_on_test_data);
   r.strings("set", s.sets);
 
   if (const SourceNode* inits = r.child("inits")) {

@@ -7,6 +7,8 @@
 #include <set>
 
 #include "gtgm/app/suite.h"
+#include "gtgm/config/load.h"
+#include "gtgm/config/suite_config.h"
 #include "gtgm/core/atomic_file.h"
 #include "gtgm/data/manifest.h"
 #include "gtgm/data/synth.h"
@@ -407,6 +409,57 @@ TEST(Suite, SeedPlotDrawsADotPerSeedInTheInitsColours) {
   EXPECT_EQ(pixel(50, 125), (std::array<int64_t, 3>{0, 0, 0}));  // the mean bar of random (one value)
   EXPECT_EQ(pixel(5, 5), (std::array<int64_t, 3>{255, 255, 255}));  // background
   EXPECT_THROW_MSG(app::render_seed_plot({a}, 1.0, 1.0), "y range [1, 1] is empty");
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Suite, ACremiRowWhosePretrainingSawItsTestSlicesIsRefusedUnlessAllowed) {
+  gtgm::test::TempDir dir;
+  fs::create_directories(dir / "data/cremi/A");
+  const std::string root = (dir / "data/cremi/A").string();
+  // The pretraining run: CREMI A, every slice (data.em_pretrain_z 1).
+  fs::create_directories(dir / "pretrain_em");
+  config::write_resolved(
+      config::default_config({"data.format=cremi", "data.root=" + root, "data.em_pretrain_z=1"}), dir / "pretrain_em");
+  gtgm::test::write_file(dir / "ft_em.yaml",
+                         "run:\n  device: cpu\ndata:\n  format: cremi\nfinetune:\n  task: affinity\n  em_train_z: 0.6\n");
+  auto suite_text = [&](bool allow) {
+    return fmt::format(R"(name: em
+output_dir: {0}/out
+data_root: {0}/data
+data_root_env: ""
+allow_pretraining_on_test_data: {1}
+inits: {{gtgm: {0}/pretrain_em, random: ""}}
+datasets:
+  - {{name: CREMI_A, config: ft_em.yaml, data: cremi/A, metric: voi}}
+)",
+                       dir.path().string(), allow ? "true" : "false");
+  };
+  int calls = 0;
+  app::SuiteRunOptions o;
+  o.overlays = false;
+  o.runner = [&calls](const config::Config& cfg, const app::FinetuneOptions&) -> app::FinetuneResult {
+    ++calls;
+    GTGM_THROW("runner reached for {}", cfg.train.init.empty() ? "random" : "gtgm");
+  };
+  const auto refused = app::run_suite(config::load_suite_config_string(suite_text(false), "s.yaml", dir.path()), o);
+  EXPECT_EQ(calls, 1);  // the random row only
+  const auto& gtgm_row = row(refused, "CREMI_A", "gtgm");
+  EXPECT_EQ(gtgm_row.status, app::RowStatus::Failed);
+  EXPECT_NE(gtgm_row.message.find("refused: the pretraining run " + (dir / "pretrain_em").string() + " sampled " +
+                                  root + " up to 100% of each volume's depth"),
+            std::string::npos)
+      << gtgm_row.message;
+  EXPECT_NE(gtgm_row.message.find("allow_pretraining_on_test_data: true"), std::string::npos) << gtgm_row.message;
+
+  fs::remove_all(dir / "out");
+  calls = 0;
+  const auto allowed = app::run_suite(config::load_suite_config_string(suite_text(true), "s.yaml", dir.path()), o);
+  EXPECT_EQ(calls, 2);
+  EXPECT_NE(row(allowed, "CREMI_A", "gtgm").message.find("runner reached for gtgm"), std::string::npos)
+      << row(allowed, "CREMI_A", "gtgm").message;
 }
 
 }  // namespace

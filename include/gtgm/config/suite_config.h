@@ -73,6 +73,9 @@ struct SuiteConfig {
   /// run.seed in <init>-f<fraction>/, as before seeds existed.
   std::vector<int64_t> seeds;
   int overlay_cases = 3;
+  /// Run a CREMI row whose init's pretraining run sampled the row's held-out slices
+  /// (app::check_pretraining_overlap); false refuses it (a failed row naming both settings).
+  bool allow_pretraining_on_test_data = false;
   std::vector<std::string> sets;
   std::vector<SuiteInit> inits;
   std::vector<SuiteDataset> datasets;
