@@ -102,8 +102,10 @@ void check_case(const std::string& p, config::ModelConfig cfg) {
   const auto enc = model->encoder()->forward(x);
   ASSERT_EQ(enc.features.size(), 5u);
   for (int i = 0; i < 4; ++i) {
-    const auto sub = enc.features[static_cast<size_t>(i)].slice(2, 0, c10::nullopt, 2).slice(3, 0, c10::nullopt, 2).slice(
-        4, 0, c10::nullopt, 2);
+    const auto sub = enc.features[static_cast<size_t>(i)]
+                         .slice(2, 0, c10::nullopt, 2)
+                         .slice(3, 0, c10::nullopt, 2)
+                         .slice(4, 0, c10::nullopt, 2);
     const auto& want = g.at(p + "hidden" + std::to_string(i) + "_sub");
     ASSERT_EQ(sub.sizes(), want.sizes()) << i;
     EXPECT_LT(max_diff(sub, want), 1e-5) << "hidden state " << i;
@@ -157,9 +159,8 @@ struct SwinShapeCase {
 };
 
 TEST(Swin3d, FeatureAndDecoderShapesOverCrops) {
-  const std::vector<SwinShapeCase> cases = {{{2, 2, 2}, {1, 1, 32, 32, 32}},
-                                            {{2, 2, 2}, {2, 1, 32, 64, 96}},
-                                            {{1, 2, 2}, {1, 1, 16, 32, 64}}};
+  const std::vector<SwinShapeCase> cases = {
+      {{2, 2, 2}, {1, 1, 32, 32, 32}}, {{2, 2, 2}, {2, 1, 32, 64, 96}}, {{1, 2, 2}, {1, 1, 16, 32, 64}}};
   for (const auto& c : cases) {
     SCOPED_TRACE(::testing::PrintToString(c.input));
     auto cfg = swin_config(1, 4, {1, 1, 1, 1}, {4, 4, 4});
@@ -192,6 +193,19 @@ TEST(Swin3d, FeatureAndDecoderShapesOverCrops) {
       }
     }
   }
+}
+
+TEST(Swin3d, TheUNetDecoderAlsoTakesItsFeatures) {
+  auto cfg = swin_config(1, 3, {1, 1, 1, 1}, {4, 4, 4});
+  cfg.encoder.embed_dim = 0;
+  cfg.decoder = config::DecoderType::UNet;
+  cfg.encoder.norm = config::Norm::Instance;
+  auto model = build_segmentation_model(cfg);
+  // Skips fs..16fs at strides 2..32, capped at max_channels 320, plus the final upsample to full size.
+  EXPECT_EQ(model->decoder()->output_channels(), (std::vector<int64_t>{6, 12, 24, 48, 96}));
+  model->eval();
+  torch::NoGradGuard ng;
+  EXPECT_EQ(model->forward(torch::randn({1, 1, 32, 32, 64})).sizes(), (torch::IntArrayRef{1, 3, 32, 32, 64}));
 }
 
 TEST(Swin3d, GradientsReachEveryParameterInPretrainingAndSegmentation) {
@@ -263,7 +277,8 @@ TEST(Swin3d, InconsistentSettingsAreConfigErrors) {
   EXPECT_THROW_MSG(build_segmentation_model(cfg), "model.decoder: unetr needs model.type: vit3d");
   config::ModelConfig resnet;
   resnet.decoder = config::DecoderType::SwinUNETR;
-  EXPECT_THROW_MSG(build_segmentation_model(resnet), "model.decoder: swin_unetr needs model.type: swin3d (got resnet3d)");
+  EXPECT_THROW_MSG(build_segmentation_model(resnet),
+                   "model.decoder: swin_unetr needs model.type: swin3d (got resnet3d)");
 }
 
 }  // namespace
