@@ -10,7 +10,8 @@ OUT/architecture.json. This module needs only torch (no gtgm, no safetensors pac
     logits = net(image)                             # image [B, C, D, H, W] -> logits [B, K, D, H, W]
 
 The network is the one `models::build_segmentation_model` builds in gtgm: encoder resnet3d,
-resunet, unet or vit3d; decoder unet (transposed or interpolate upsampling) or unetr; norm batch,
+resunet, unet or vit3d; decoder unet (transposed or interpolate upsampling), unetr or resunet (the GTGM
+reference's ResUNet decoder); norm batch,
 instance or group; activation relu, leaky_relu or gelu; 2D or 3D; a segmentation or affinity head
 with optional deep supervision (`net.forward_deep`). Inputs of any size work: like gtgm, the
 network zero-pads each axis up to a multiple of `net.size_divisor` and crops the logits back.
@@ -303,6 +304,7 @@ class ResNet3d(_Encoder):
         self.dims, self.spec, self.stem_pool = dims, spec, bool(e.get("stem_pool", True))
         # Exports written before model.stem_pool_stride existed pooled with stride 2 on every axis.
         self.pool_stride = _axes(e.get("stem_pool_stride", [2] * dims), dims)
+        self.stem_kernel = kernel
         self.conv1 = _conv(dims, in_channels, base, kernel, stride)
         self.bn1 = spec.norm_layer(base)
         block = Bottleneck if depth >= 50 else BasicBlock
@@ -527,6 +529,64 @@ class UNetDecoder(nn.Module):
         return maps
 
 
+def center_crop_pad_add(x, y):
+    """The GTGM reference's ResUNet.center_crop_padding (finetune/resunet.py:64-86) for 2D and 3D: x + y after
+    zero-padding x (floor half before; negative amounts crop) when any axis is smaller, else centre-cropping it."""
+    xs, ys = list(x.shape[2:]), list(y.shape[2:])
+    if xs == ys:
+        return x + y
+    if any(a < b for a, b in zip(xs, ys)):
+        pad = []
+        for a, b in reversed(list(zip(xs, ys))):
+            before = (b - a) // 2
+            pad += [before, b - a - before]
+        return F.pad(x, pad) + y
+    for i, (a, b) in enumerate(zip(xs, ys)):
+        x = x.narrow(i + 2, (a - b) // 2, b)
+    return x + y
+
+
+class ResUNetDecoder(nn.Module):
+    """The GTGM reference's ResUNet decoder (finetune/resunet.py:51-62, 88-106) over a ResNet3d encoder, as
+    models::ResUNetDecoder: upconv4..2 (kernel = stride = 2) and upconv1 (kernel = stem kernel, stride 1) with
+    additive skips, decoderK = conv 3 (bias) -> ReLU -> conv 3 (bias) -> ReLU, and an adaptive average pool to
+    the input size before decoder1. Outputs: decoder1..decoder4 (highest resolution first)."""
+
+    def __init__(self, encoder):
+        super().__init__()
+        dims = encoder.dims
+        c = [ch for ch, _ in encoder.features]
+        if len(c) != 5:
+            raise ValueError("architecture.json: network.decoder.type 'resunet' needs a resnet3d encoder")
+        self.dims, self.stem_pool, self.pool_stride = dims, encoder.stem_pool, encoder.pool_stride
+        for j in (4, 3, 2):
+            setattr(self, f"upconv{j}", _conv(dims, c[j], c[j - 1], 2, 2, bias=True, transposed=True))
+        kernel = encoder.stem_kernel
+        self.upconv1 = _conv(dims, c[1], c[0], kernel, 1, padding=[k // 2 for k in kernel], bias=True,
+                             transposed=True)
+        for j in (4, 3, 2, 1):
+            ch = c[j - 1]
+            setattr(self, f"decoder{j}", nn.Sequential(_conv(dims, ch, ch, 3, bias=True), nn.ReLU(),
+                                                       _conv(dims, ch, ch, 3, bias=True), nn.ReLU()))
+        self.output_channels = c[:4]
+
+    def forward(self, x, feats):
+        x1 = feats[0]
+        if self.stem_pool:
+            pool = F.max_pool3d if self.dims == 3 else F.max_pool2d
+            x1 = pool(x1, 3, tuple(self.pool_stride), 1)
+        maps = [None] * 4
+        y = feats[4]
+        for j in (4, 3, 2):
+            y = center_crop_pad_add(getattr(self, f"upconv{j}")(y), feats[j - 1])
+            y = getattr(self, f"decoder{j}")(y)
+            maps[j - 1] = y
+        y = center_crop_pad_add(self.upconv1(y), x1)
+        adapool = F.adaptive_avg_pool3d if self.dims == 3 else F.adaptive_avg_pool2d
+        maps[0] = self.decoder1(adapool(y, tuple(x.shape[2:])))
+        return maps
+
+
 class UNETRDecoder(nn.Module):
     def __init__(self, spec, in_channels, hidden, patch, d):
         super().__init__()
@@ -620,8 +680,13 @@ class SegmentationNetwork(nn.Module):
             if etype != "vit3d":
                 raise ValueError(f"architecture.json: network.decoder.type 'unetr' needs a vit3d encoder, got {etype}")
             self.decoder = UNETRDecoder(spec, in_channels, self.encoder.hidden, self.encoder.patch, d)
+        elif dtype == "resunet":
+            if etype != "resnet3d":
+                raise ValueError(f"architecture.json: network.decoder.type 'resunet' needs a resnet3d encoder, got {etype}")
+            self.decoder = ResUNetDecoder(self.encoder)
         else:
-            raise ValueError(f"architecture.json: network.decoder.type '{dtype}' is not supported; valid: unet, unetr")
+            raise ValueError(f"architecture.json: network.decoder.type '{dtype}' is not supported; "
+                             "valid: unet, unetr, resunet")
         if "output_channels" in d and list(d["output_channels"]) != self.decoder.output_channels:
             raise ValueError(f"architecture.json: network.decoder.output_channels {d['output_channels']} differ "
                              f"from {self.decoder.output_channels} built here")

@@ -169,6 +169,15 @@ ordered_json segmentation_architecture(const config::ModelConfig& cfg, models::S
     e["pos_embed"] = to_string(o.pos_embed);
     e["dropout"] = o.dropout;
     e["tap_layers"] = v->tap_layers();
+  } else if (const auto* w = dynamic_cast<const models::Swin3dImpl*>(&enc)) {
+    const config::Swin3dConfig& o = w->options();
+    e["patch_size"] = o.patch_size;
+    e["feature_size"] = o.feature_size;
+    e["depths"] = o.depths;
+    e["heads"] = o.heads;
+    e["window"] = o.window;
+    e["mlp_ratio"] = o.mlp_ratio;
+    e["normalize"] = o.normalize;
   } else {
     GTGM_THROW("export: model.type {} has no architecture description", enc.type());
   }
@@ -193,6 +202,11 @@ ordered_json segmentation_architecture(const config::ModelConfig& cfg, models::S
     d["type"] = "unetr";
     d["feature_size"] = cfg.unetr_feature_size;
     d["levels"] = u->levels();
+  } else if (dynamic_cast<const models::ResUNetDecoderImpl*>(&dec) != nullptr) {
+    d["type"] = "resunet";
+  } else if (dynamic_cast<const models::SwinUNETRDecoderImpl*>(&dec) != nullptr) {
+    d["type"] = "swin_unetr";
+    d["feature_size"] = cfg.swin3d.feature_size;
   } else {
     GTGM_THROW("export: model.decoder {} has no architecture description", to_string(cfg.decoder));
   }

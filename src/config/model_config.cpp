@@ -165,6 +165,43 @@ std::vector<std::string> model_config_problems(const ModelConfig& cfg) {
     errors.push_back(
         fmt::format("model.decoder: unetr needs model.type: vit3d (got {}); use decoder: unet", to_string(cfg.type)));
   }
+  if (cfg.type == EncoderType::Swin3d) {
+    const Swin3dConfig& sw = cfg.swin3d;
+    if (dims != 3) errors.push_back(fmt::format("model.type: swin3d needs model.spatial_dims 3, got {}", dims));
+    if (sw.feature_size % 12 != 0) {
+      errors.push_back(fmt::format("model.swin_feature_size must be divisible by 12 (as SwinUNETR requires), got {}",
+                                   sw.feature_size));
+    }
+    if (sw.depths.size() != 4 || sw.heads.size() != 4) {
+      errors.push_back(fmt::format("model.swin_depths {} and model.swin_heads {} need 4 entries (one per stage)",
+                                   list_text(sw.depths), list_text(sw.heads)));
+    } else {
+      for (size_t i = 0; i < 4; ++i) {
+        const int dim = sw.feature_size << i;
+        if (sw.heads[i] < 1 || dim % sw.heads[i] != 0) {
+          errors.push_back(fmt::format("model.swin_heads[{}] = {} must divide stage {}'s {} channels "
+                                       "(model.swin_feature_size x 2^{})",
+                                       i, sw.heads[i], i, dim, i));
+        }
+      }
+    }
+  } else if (cfg.decoder == DecoderType::SwinUNETR) {
+    errors.push_back(fmt::format("model.decoder: swin_unetr needs model.type: swin3d (got {}); use decoder: auto",
+                                 to_string(cfg.type)));
+  }
+  if (cfg.decoder == DecoderType::ResUNet) {
+    if (cfg.type != EncoderType::ResNet3d) {
+      errors.push_back(fmt::format(
+          "model.decoder: resunet needs model.type: resnet3d (the ResNet encoder of the reference's ResUNet), got "
+          "model.type: {}; use decoder: unet or auto",
+          to_string(cfg.type)));
+    }
+    if (!cfg.decoder_channels.empty()) {
+      errors.push_back(fmt::format("model.decoder_channels {} is for decoder: unet; resunet takes the encoder's "
+                                   "channels (give [])",
+                                   list_text(cfg.decoder_channels)));
+    }
+  }
   if (shared.norm == Norm::Group) {
     // Channel counts of conv encoders must be divisible by the group count.
     std::vector<int64_t> chans;

@@ -58,6 +58,8 @@ std::shared_ptr<EncoderImpl> build_encoder(const config::ModelConfig& cfg) {
       return ResUNetEncoder(cfg.encoder, cfg.unet, /*residual=*/false).ptr();
     case config::EncoderType::ViT3d:
       return ViT3d(cfg.encoder, cfg.vit3d).ptr();
+    case config::EncoderType::Swin3d:
+      return Swin3d(cfg.encoder, cfg.swin3d).ptr();
   }
   throw ConfigError(fmt::format("model.type: unknown encoder {}; valid: {}", static_cast<int>(cfg.type),
                                 fmt::join(encoder_types(), ", ")));
@@ -66,7 +68,11 @@ std::shared_ptr<EncoderImpl> build_encoder(const config::ModelConfig& cfg) {
 std::shared_ptr<DecoderImpl> build_decoder(const config::ModelConfig& cfg, const EncoderImpl& encoder) {
   using config::DecoderType;
   DecoderType kind = cfg.decoder;
-  if (kind == DecoderType::Auto) kind = encoder.type() == "vit3d" ? DecoderType::UNETR : DecoderType::UNet;
+  if (kind == DecoderType::Auto) {
+    kind = encoder.type() == "vit3d"    ? DecoderType::UNETR
+           : encoder.type() == "swin3d" ? DecoderType::SwinUNETR
+                                        : DecoderType::UNet;
+  }
   const BlockSpec spec = block_spec(cfg.encoder);
   if (kind == DecoderType::UNet) {
     GTGM_CHECK(encoder.type() != "vit3d",
@@ -89,11 +95,33 @@ std::shared_ptr<DecoderImpl> build_decoder(const config::ModelConfig& cfg, const
                  .block(spec);
     return UNETRDecoder(o).ptr();
   }
+  if (kind == DecoderType::ResUNet) {
+    GTGM_CHECK(encoder.type() == "resnet3d",
+               "model.decoder: resunet needs model.type: resnet3d (the reference's ResUNet decodes a ResNet), got "
+               "model.type: {}",
+               encoder.type());
+    const int d = cfg.encoder.spatial_dims;
+    auto o = ResUNetDecoderOptions(encoder.feature_info())
+                 .stem_kernel(expand_shape(to_shape(cfg.resnet3d.stem_kernel), d, "model.stem_kernel"))
+                 .stem_pool(cfg.resnet3d.stem_pool)
+                 .stem_pool_stride(expand_shape(to_shape(cfg.resnet3d.stem_pool_stride), d, "model.stem_pool_stride"));
+    return ResUNetDecoder(o).ptr();
+  }
+  if (kind == DecoderType::SwinUNETR) {
+    GTGM_CHECK(encoder.type() == "swin3d", "model.decoder: swin_unetr needs model.type: swin3d, got model.type: {}",
+               encoder.type());
+    auto o = SwinUNETRDecoderOptions()
+                 .in_channels(cfg.encoder.in_channels)
+                 .feature_size(cfg.swin3d.feature_size)
+                 .patch_size(to_shape(cfg.swin3d.patch_size));
+    return SwinUNETRDecoder(o).ptr();
+  }
   if (kind == DecoderType::None) {
-    throw ConfigError("model.decoder is none: a segmentation model needs a decoder (unet, unetr or auto)");
+    throw ConfigError("model.decoder is none: a segmentation model needs a decoder (unet, unetr, resunet, swin_unetr or auto)");
   }
   throw ConfigError(
-      fmt::format("model.decoder: unknown decoder '{}'; valid: auto, unet, unetr, none", to_string(kind)));
+      fmt::format("model.decoder: unknown decoder '{}'; valid: {}", to_string(kind),
+                  fmt::join(config::enum_spellings<DecoderType>(), ", ")));
 }
 
 GtgmModel build_gtgm_model(const config::ModelConfig& cfg) {

@@ -75,5 +75,26 @@ TEST(ModelsCli, InfoModelShowsResNet50Layer4At8x32x32ForThePaperCrop) {
       << r.output;
 }
 
+TEST(ModelsCli, InfoModelResolvesTheSwinAndUnetrConfigs) {
+  if (!std::filesystem::exists(GTGM_BINARY)) GTEST_SKIP() << "gtgm binary not built in this subset build";
+  // configs/pretrain/ct_swin.yaml: the reference's SwinUNETR encoder (feature 48, depths 2, 4, 2, 2) on
+  // 32x160x160; encoder = swinViT 8,312,046 + encoder10 31,850,496 (+ 3,072 affine) + Linear 1,574,912.
+  auto r = test::run_gtgm("info --model " + std::string(GTGM_SOURCE_ROOT) + "/configs/pretrain/ct_swin.yaml");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const char* line : {"encoder  swin3d (3D, in_channels 1, embedding 2048)", "[0]    48 @ 2x2x2 -> 16x80x80",
+                           "[3]   384 @ 16x16x16 -> 2x10x10", "[4]   768 @ 32x32x32 -> 1x5x5",
+                           "input sizes: multiples of 32x32x32 for segmentation"}) {
+    EXPECT_NE(r.output.find(line), std::string::npos) << line << "\n" << r.output;
+  }
+  EXPECT_NE(r.output.find(row("encoder", 41740526)), std::string::npos) << r.output;
+  // configs/finetune/cremi/A_unetr.yaml: ViT-B, patch 4x16x16, 32x160x160 (NeuronSeg/config/seg_3d.yaml:4-8).
+  r = test::run_gtgm("info --model " + std::string(GTGM_SOURCE_ROOT) + "/configs/finetune/cremi/A_unetr.yaml");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const char* line : {"encoder  vit3d (3D, in_channels 1, embedding 768)", "[3]   768 @ 4x16x16 -> 8x10x10",
+                           "input sizes: multiples of 4x16x16 for segmentation"}) {
+    EXPECT_NE(r.output.find(line), std::string::npos) << line << "\n" << r.output;
+  }
+}
+
 }  // namespace
 }  // namespace gtgm

@@ -9,13 +9,14 @@
 namespace gtgm::config {
 
 /// `model.type`: the image encoder.
-enum class EncoderType { ResNet3d, ResUNet, UNet, ViT3d };
+enum class EncoderType { ResNet3d, ResUNet, UNet, ViT3d, Swin3d };
 template <>
 struct EnumNames<EncoderType> {
   static constexpr std::pair<EncoderType, const char*> items[] = {{EncoderType::ResNet3d, "resnet3d"},
                                                                   {EncoderType::ResUNet, "resunet"},
                                                                   {EncoderType::UNet, "unet"},
-                                                                  {EncoderType::ViT3d, "vit3d"}};
+                                                                  {EncoderType::ViT3d, "vit3d"},
+                                                                  {EncoderType::Swin3d, "swin3d"}};
 };
 
 /// `model.norm`: normalisation layers of conv blocks.
@@ -43,12 +44,14 @@ struct EnumNames<PosEmbed> {
 };
 
 /// `model.decoder`: the segmentation decoder.
-enum class DecoderType { Auto, UNet, UNETR, None };
+enum class DecoderType { Auto, UNet, UNETR, ResUNet, SwinUNETR, None };
 template <>
 struct EnumNames<DecoderType> {
   static constexpr std::pair<DecoderType, const char*> items[] = {{DecoderType::Auto, "auto"},
                                                                   {DecoderType::UNet, "unet"},
                                                                   {DecoderType::UNETR, "unetr"},
+                                                                  {DecoderType::ResUNet, "resunet"},
+                                                                  {DecoderType::SwinUNETR, "swin_unetr"},
                                                                   {DecoderType::None, "none"}};
 };
 
@@ -178,6 +181,39 @@ struct ViT3dConfig {
   }
 };
 
+/// `model:` keys of the swin3d encoder (MONAI SwinUNETR's SwinTransformer as the GTGM reference
+/// code uses it: finetune/swin_unetr.py, pretrain/utils/swin_unetr.py): Swin3d takes this struct.
+struct Swin3dConfig {
+  std::vector<int> patch_size = {2, 2, 2};
+  int feature_size = 48;
+  std::vector<int> depths = {2, 4, 2, 2};
+  std::vector<int> heads = {3, 6, 12, 24};
+  std::vector<int> window = {7, 7, 7};
+  double mlp_ratio = 4.0;
+  bool normalize = true;
+
+  template <class V>
+  void visit(V& v) {
+    v.field("swin_patch_size", patch_size, "swin3d patch embedding size per axis (reference: 2).",
+            ge(1).length(3, 3));
+    v.field("swin_feature_size", feature_size,
+            "swin3d embedding channels of stage 0 (doubling per stage; reference: 48, divisible by 12); also the "
+            "swin_unetr decoder's full-resolution channels.",
+            ge(12));
+    v.field("swin_depths", depths, "swin3d Swin blocks per stage, 4 stages (GTGM reference: 2, 4, 2, 2).",
+            ge(1).length(4, 4));
+    v.field("swin_heads", heads, "swin3d attention heads per stage (reference: 3, 6, 12, 24).", ge(1).length(4, 4));
+    v.field("swin_window", window,
+            "swin3d attention window per axis (reference: 7); odd blocks shift it by window / 2; stages smaller "
+            "than the window use their size, larger ones are padded to a multiple of it (as MONAI).",
+            ge(1).length(3, 3));
+    v.field("swin_mlp_ratio", mlp_ratio, "swin3d MLP width / channels (reference: 4).", gt(0));
+    v.field("swin_normalize", normalize,
+            "swin3d: layer-normalise (no affine) each stage output before the decoder and pooling (SwinUNETR's "
+            "normalize=True).");
+  }
+};
+
 /// `model:` image encoder, decoder and projection heads; `type:` picks a registry factory.
 /// Per-axis values are written D x H x W ("1x2x2"; one number means every axis; 2D uses "HxW").
 /// The encoder keys live in one sub-struct per encoder (plus EncoderConfig for the shared ones),
@@ -188,6 +224,7 @@ struct ModelConfig {
   ResNet3dConfig resnet3d;  ///< type: resnet3d
   UNetEncoderConfig unet;   ///< type: resunet, unet
   ViT3dConfig vit3d;        ///< type: vit3d
+  Swin3dConfig swin3d;      ///< type: swin3d
 
   // ---- projection heads (pretraining) ----
   int text_embed_dim = 768;
@@ -211,13 +248,17 @@ struct ModelConfig {
     resnet3d.visit(v);
     unet.visit(v);
     vit3d.visit(v);
+    swin3d.visit(v);
     v.field("text_embed_dim", text_embed_dim, "Text encoder output size fed to text_proj (BioBERT: 768).", ge(1));
     v.field("proj_hidden", proj_hidden, "Projection MLP hidden size (paper: 2048).", ge(1));
     v.field("proj_dim", proj_dim, "Shared image-text projection size (paper: 512).", ge(1));
     v.field("proj_out_bn", proj_out_bn,
             "End both projection MLPs with a non-affine BatchNorm (the GTGM reference code's "
             "BatchNorm1d(proj_dim, affine=False)); false = Linear-BN-ReLU-Linear as drawn in the paper.");
-    v.field("decoder", decoder, "Segmentation decoder; auto = unetr for vit3d, unet otherwise.");
+    v.field("decoder", decoder,
+            "Segmentation decoder; auto = unetr for vit3d, swin_unetr for swin3d, unet otherwise; resunet = the "
+            "reference's ResUNet decoder (finetune/resunet.py: transposed convs with additive skips, resnet3d "
+            "only); swin_unetr = SwinUNETR's decoder (swin3d only).");
     v.field("upsample", upsample,
             "UNet decoder upsampling: transposed conv, or (bi/tri)linear interpolation + 1x1 conv.");
     v.field("decoder_channels", decoder_channels,

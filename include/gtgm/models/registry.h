@@ -12,19 +12,22 @@
 #include "gtgm/models/gtgm_model.h"
 #include "gtgm/models/resnet3d.h"
 #include "gtgm/models/resunet.h"
+#include "gtgm/models/resunet_decoder.h"
+#include "gtgm/models/swin3d.h"
+#include "gtgm/models/swin_decoder.h"
 #include "gtgm/models/vit3d.h"
 
 namespace gtgm::models {
 
-/// Builds the image encoder named by cfg.type ("resnet3d", "resunet", "unet", "vit3d"). Checks the
+/// Builds the image encoder named by cfg.type ("resnet3d", "resunet", "unet", "vit3d", "swin3d"). Checks the
 /// model section first (config::model_config_problems); an unknown type throws a ConfigError
 /// listing the valid names.
 std::shared_ptr<EncoderImpl> build_encoder(const config::ModelConfig& cfg);
 /// The registered encoder type names, sorted.
 std::vector<std::string> encoder_types();
 
-/// The decoder named by cfg.decoder for `encoder` ("auto": unetr for vit3d, unet otherwise;
-/// "none" throws: segmentation needs a decoder).
+/// The decoder named by cfg.decoder for `encoder` ("auto": unetr for vit3d, swin_unetr for swin3d, unet otherwise;
+/// "resunet": the reference's ResUNet decoder, resnet3d only; "none" throws: segmentation needs a decoder).
 std::shared_ptr<DecoderImpl> build_decoder(const config::ModelConfig& cfg, const EncoderImpl& encoder);
 
 /// Pretraining model: encoder + vision_proj (embed_dim -> proj_hidden -> proj_dim) + text_proj
