@@ -8,6 +8,8 @@
 
 #include <chrono>
 
+#include "gtgm/app/train_setup.h"
+#include "gtgm/config/load.h"
 #include "gtgm/config/model_config.h"
 #include "gtgm/core/error.h"
 #include "gtgm/dist/collectives.h"
@@ -16,6 +18,8 @@
 #include "gtgm/models/layers.h"
 #include "gtgm/models/registry.h"
 #include "gtgm/train/sync_bn.h"
+#include "gtgm/train/task.h"
+#include "gtgm/train/trainer.h"
 #include "test_util.h"
 
 namespace gtgm::test {
@@ -157,13 +161,60 @@ void model_parity(const Context& ctx) {
 // the error naming the layer and their own input shape.
 void too_small(const Context& ctx) {
   models::Norm bn(models::NormKind::Batch, 4, 1, /*affine=*/false);
-  models::set_cross_replica(*bn, train::cross_replica_sum(ctx));
+  bn->set_replicas(train::cross_replica_sum(ctx), "vision_proj.bn2");
   const torch::Tensor x = torch::randn({ctx.rank() == 0 ? 1 : 0, 4});
   EXPECT_THROW_MSG(bn->forward(x),
-                   "batch norm 'Norm' synchronised over 2 processes needs more than 1 value per "
+                   "batch norm 'vision_proj.bn2' synchronised over 2 processes needs more than 1 value per "
                    "channel in training, got 1 over all processes (input [" +
                        std::to_string(ctx.rank() == 0 ? 1 : 0) + ", 4] on this process)");
   dist::barrier(ctx);
+}
+
+// model.sync_bn through app::trainer_config and the Trainer: one step of a Norm + Linear task on
+// this rank's half of a fixed [4, 3] batch; running_mean is 0.1 x the global batch mean with the
+// key on, 0.1 x this rank's mean with it off.
+class BnTask : public train::Task {
+ public:
+  explicit BnTask(const torch::Tensor& rows) : rows_(rows) {
+    torch::manual_seed(5);
+    bn = root_->register_module("bn", models::Norm(models::NormKind::Batch, 3));
+    fc = root_->register_module("fc", torch::nn::Linear(3, 1));
+  }
+  std::string name() const override { return "bn_toy"; }
+  torch::nn::Module& module() override { return *root_; }
+  train::Batch next_batch() override { return {rows_, rows_.size(0)}; }
+  train::Losses compute(const train::Batch& b, const train::StepContext& ctx) override {
+    const auto& x = std::any_cast<const torch::Tensor&>(b.value);
+    const torch::Tensor loss = fc->forward(bn->forward(ctx.to_device(x))).square().mean();
+    return {loss, {{"loss", loss.detach()}}};
+  }
+  models::Norm bn{nullptr};
+  torch::nn::Linear fc{nullptr};
+
+ private:
+  std::shared_ptr<torch::nn::Module> root_ = std::make_shared<torch::nn::Module>();
+  torch::Tensor rows_;
+};
+
+void trainer_wiring(const Context& ctx) {
+  const torch::Tensor x = torch::tensor({{1.0, 2.0, -1.0}, {3.0, 0.0, 1.0}, {-2.0, 4.0, 5.0}, {0.0, 6.0, 3.0}});
+  for (const bool sync : {true, false}) {
+    SCOPED_TRACE(sync ? "model.sync_bn=true" : "model.sync_bn=false");
+    TempDir dir;
+    const auto cfg = config::default_config({"run.dir=" + dir.path().string(), "run.device=cpu", "run.precision=fp32",
+                                             "train.steps=1", "run.log_level=warn",
+                                             std::string("model.sync_bn=") + (sync ? "true" : "false")});
+    BnTask task(rows_of(x, ctx));
+    train::TrainerOptions to;
+    to.progress_out = nullptr;
+    to.handle_signals = false;
+    to.checkpoints = false;
+    train::Trainer trainer(app::trainer_config(cfg), task, torch::kCPU, to);
+    EXPECT_EQ(task.bn->synchronised(), sync);
+    trainer.run();
+    const torch::Tensor batch_mean = sync ? x.mean(0) : rows_of(x, ctx).mean(0);
+    expect_near_all(task.bn->running_mean, 0.1 * batch_mean, "running_mean after one step");
+  }
 }
 
 }  // namespace sync_bn_worker
@@ -177,6 +228,7 @@ void scenario_sync_bn() {
   sync_bn_worker::layer_parity(ctx, /*three_d=*/true);
   sync_bn_worker::model_parity(ctx);
   sync_bn_worker::too_small(ctx);
+  sync_bn_worker::trainer_wiring(ctx);
 }
 
 }  // namespace gtgm::test
