@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
-#include <functional>
 #include <map>
 #include <optional>
 #include <thread>
@@ -17,8 +16,6 @@
 #include "gtgm/dist/context.h"
 #include "gtgm/dist/local_launch.h"
 #include "gtgm/dist/reducer.h"
-#include "gtgm/models/registry.h"
-#include "gtgm/train/sync_bn.h"
 
 namespace gtgm::bench {
 namespace {
@@ -40,68 +37,6 @@ struct BenchNetImpl : torch::nn::Module {
   std::vector<torch::nn::LayerNorm> norm;
 };
 TORCH_MODULE(BenchNet);
-
-// Median over rounds of the slowest rank's mean step time, per mode; modes interleave per round.
-std::vector<double> time_modes(const dist::Context& ctx, int modes, int rounds, int per_round, int warmup,
-                               const std::function<void(int)>& prepare, const std::function<void()>& step) {
-  std::vector<std::vector<double>> times(static_cast<size_t>(modes));
-  for (int round = 0; round < rounds; ++round) {
-    for (int k = 0; k < modes; ++k) {
-      prepare(k);
-      for (int i = 0; i < (round == 0 ? warmup : 0); ++i) step();
-      dist::barrier(ctx);
-      const auto t0 = std::chrono::steady_clock::now();
-      for (int i = 0; i < per_round; ++i) step();
-      const double ms =
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / per_round;
-      torch::Tensor slowest = torch::full({1}, ms, torch::kFloat64);
-      dist::all_reduce_(slowest, ctx, dist::ReduceOp::Max);
-      times[static_cast<size_t>(k)].push_back(slowest.item<double>());
-    }
-  }
-  std::vector<double> medians;
-  for (auto& t : times) {
-    std::sort(t.begin(), t.end());
-    medians.push_back(t[t.size() / 2]);
-  }
-  return medians;
-}
-
-// model.sync_bn: the demo encoder (resnet3d depth 18, 8 base channels) on [bn_batch, 1, 16, 48, 48]
-// per rank, bucketed reducer, with per-process and with synchronised batch norm.
-void time_batch_norm(const DistBenchOptions& o, const dist::Context& ctx, DistBenchResult& result) {
-  config::ModelConfig mc;
-  mc.resnet3d.depth = 18;
-  mc.encoder.base_channels = 8;
-  mc.encoder.embed_dim = 0;
-  torch::manual_seed(0);
-  auto encoder = models::build_encoder(mc);
-  encoder->train();
-  torch::manual_seed(2 + ctx.rank());
-  const torch::Tensor x = torch::randn({o.bn_batch, 1, 16, 48, 48});
-  torch::optim::SGD opt(encoder->parameters(), torch::optim::SGDOptions(1e-3));
-  dist::Reducer reducer(*encoder, ctx, o.dist.bucket_mb);
-  const auto replicas = train::cross_replica_sum(ctx);
-  result.bn_layers = models::set_cross_replica(*encoder, nullptr);
-  const int rounds = std::max(1, o.rounds);
-  const auto ms = time_modes(
-      ctx, 2, rounds, std::max(1, o.iters / rounds / 3), o.warmup,
-      [&](int k) { models::set_cross_replica(*encoder, k == 1 ? replicas : nullptr); },
-      [&] {
-        opt.zero_grad();
-        const torch::Tensor loss = encoder->forward(x).pooled.square().mean();
-        reducer.prepare_backward({loss});
-        loss.backward();
-        reducer.finish();
-        opt.step();
-      });
-  const int64_t buckets = static_cast<int64_t>(reducer.bucket_bytes().size()) + 1;  // + used-mask
-  result.bn_modes = {{"resnet18, per-process batch norm", ms[0], buckets, 0},
-                     {"resnet18, synchronised batch norm", ms[1], buckets + 2 * result.bn_layers, 0}};
-  for (const auto& m : result.bn_modes) {
-    GTGM_INFO("bench dist: {:<36} {:8.2f} ms/step (median of {} rounds)", m.name, m.ms_per_step, rounds);
-  }
-}
 
 }  // namespace
 
@@ -188,7 +123,6 @@ DistBenchResult run_dist_bench(const DistBenchOptions& o) {
     result.modes.push_back(r);
     GTGM_INFO("bench dist: {:<36} {:8.2f} ms/step (median of {} rounds)", r.name, r.ms_per_step, rounds);
   }
-  if (o.bn_batch > 0) time_batch_norm(o, ctx, result);
   return result;
 }
 
@@ -233,23 +167,19 @@ int launch_ranks(int ranks, const std::vector<std::string>& argv) {
 }
 
 std::string to_json(const DistBenchResult& r, const DistBenchOptions& o) {
-  auto list = [](const std::vector<DistBenchMode>& ms) {
-    std::string out;
-    for (const auto& m : ms) {
-      out += fmt::format(
-          "{}{{\"name\": \"{}\", \"ms_per_step\": {:.4f}, \"collectives_per_step\": {}, "
-          "\"buckets_overlapped\": {}}}",
-          out.empty() ? "" : ", ", m.name, m.ms_per_step, m.collectives_per_step, m.buckets_overlapped);
-    }
-    return out;
-  };
+  std::string modes;
+  for (const auto& m : r.modes) {
+    modes += fmt::format(
+        "{}{{\"name\": \"{}\", \"ms_per_step\": {:.4f}, \"collectives_per_step\": {}, "
+        "\"buckets_overlapped\": {}}}",
+        modes.empty() ? "" : ", ", m.name, m.ms_per_step, m.collectives_per_step, m.buckets_overlapped);
+  }
   return fmt::format(
       "{{\"bench\": \"dist\", \"world_size\": {}, \"threads_per_rank\": {}, \"width\": {}, "
       "\"depth\": {}, \"batch_per_rank\": {}, \"parameters\": {}, \"tensors\": {}, \"grad_mb\": {:.3f}, "
-      "\"bucket_mb\": {}, \"iters\": {}, \"modes\": [{}], \"bn_batch_per_rank\": {}, \"bn_layers\": {}, "
-      "\"bn_modes\": [{}]}}",
+      "\"bucket_mb\": {}, \"iters\": {}, \"modes\": [{}]}}",
       r.world_size, r.threads, o.width, o.depth, o.batch, r.parameters, r.tensors, r.grad_mb, o.dist.bucket_mb, o.iters,
-      list(r.modes), o.bn_batch, r.bn_layers, list(r.bn_modes));
+      modes);
 }
 
 }  // namespace gtgm::bench

@@ -29,8 +29,6 @@ void add_dist_options(CLI::App& cmd) {
   cmd.add_option("--dist-depth", o.depth, "dist: MLP blocks (4 parameter tensors each)");
   cmd.add_option("--dist-batch", o.batch, "dist: rows per rank");
   cmd.add_option("--dist-rounds", o.rounds, "dist: interleaved measuring rounds (median reported)");
-  cmd.add_option("--dist-bn-batch", o.bn_batch,
-                 "dist: volumes per rank of the sync-BN step (ResNet-18 encoder, 16x48x48); 0 = skip it");
 }
 
 // This process's own command line, to start it again as ranks.
@@ -73,18 +71,6 @@ void run_dist(const BenchCommon& common) {
       if (m.buckets_overlapped > 0) extra += fmt::format(", {} launched during backward", m.buckets_overlapped);
     }
     std::cout << fmt::format("  {:<36} {:8.2f} ms/step{}\n", m.name, m.ms_per_step, extra);
-  }
-  if (!r.bn_modes.empty()) {
-    std::cout << fmt::format(
-        "model.sync_bn: demo ResNet-18 encoder ({} batch norms), batch {} x 1x16x48x48 per rank, bucketed reducer\n",
-        r.bn_layers, o.bn_batch);
-    for (const auto& m : r.bn_modes) {
-      std::cout << fmt::format("  {:<36} {:8.2f} ms/step  {} collectives/step\n", m.name, m.ms_per_step,
-                               m.collectives_per_step);
-    }
-    const double extra = r.bn_modes[1].ms_per_step - r.bn_modes[0].ms_per_step;
-    std::cout << fmt::format("  synchronised batch norm costs {:+.2f} ms/step ({:+.1f}%)\n", extra,
-                             100.0 * extra / r.bn_modes[0].ms_per_step);
   }
   if (!common.json.empty()) core::atomic_write_text(common.json, bench::to_json(r, o) + "\n");
 }

@@ -2,9 +2,7 @@
 /// `gtgm bench dist`: the cost of data-parallel gradient reduction on N CPU ranks (Gloo): step
 /// time of a plain training step with (a) no reduction (compute only), (b) dist::Reducer's buckets
 /// launched from gradient hooks while backward runs, (c) the same buckets after backward, and
-/// (d) one blocking all-reduce per parameter (what C++ users write without DDP). Then the cost of
-/// model.sync_bn: a training step of the demo 3D ResNet-18 encoder (bucketed reducer) with
-/// per-process vs synchronised batch norm.
+/// (d) one blocking all-reduce per parameter (what C++ users write without DDP).
 /// Run as rank of a job (RANK/WORLD_SIZE set); launch_ranks starts the job locally.
 #include <cstdint>
 #include <string>
@@ -23,7 +21,6 @@ struct DistBenchOptions {
   int iters = 30;           ///< measured steps per mode (split over the rounds)
   int rounds = 5;           ///< interleaved rounds; each mode's figure is the median over them
   int warmup = 3;           ///< untimed steps per mode
-  int64_t bn_batch = 2;     ///< volumes per rank of the batch-norm step (16x48x48); 0 = skip it
   config::DistConfig dist;  ///< bucket_mb, timeout
 };
 
@@ -43,8 +40,6 @@ struct DistBenchResult {
   int64_t tensors = 0;
   double grad_mb = 0;
   std::vector<DistBenchMode> modes;
-  int64_t bn_layers = 0;                ///< batch norms of the ResNet-18 encoder
-  std::vector<DistBenchMode> bn_modes;  ///< per-process, then synchronised batch norm
 };
 
 /// Runs every mode in this process as one rank (init_from_env); every rank returns the figures.
