@@ -46,7 +46,7 @@ train::TrainResult run_pretrain(const config::Config& cfg_in, const PretrainOpti
   train::BatchLayout layout;
   layout.local_batch = cfg.data.batch_size;
   layout.world_size = session.ctx.world_size();
-  layout.bn_synced = false;  // BatchNorm normalises each process's own batch
+  layout.bn_synced = cfg.model.sync_bn;  // the Trainer synchronises them when world_size > 1
   // The config is the same on every rank: one warning per run, from rank 0.
   for (const auto& w : train::small_batch_warnings(cfg.model, cfg.loss, layout)) {
     GTGM_LOG_RANK0(spdlog::level::warn, "{}", w);

@@ -12,7 +12,8 @@
 namespace gtgm::app {
 
 train::TrainerConfig trainer_config(const config::Config& cfg) {
-  train::TrainerConfig t{cfg.run, cfg.train, cfg.optim, cfg.dist, cfg.data, config::to_yaml(cfg), nullptr};
+  train::TrainerConfig t{cfg.run, cfg.train,        cfg.optim, cfg.dist, cfg.data, config::to_yaml(cfg),
+                         nullptr, cfg.model.sync_bn};
   t.check_resume = [current = cfg](const std::string& saved_yaml, const std::string& checkpoint) {
     const config::Config saved =
         config::load_saved_config(saved_yaml, (std::filesystem::path(checkpoint) / "config.yaml").string());

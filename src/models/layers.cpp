@@ -133,6 +133,9 @@ torch::Tensor NormImpl::forward(const torch::Tensor& x) {
         torch::NoGradGuard ng;
         num_batches_tracked.add_(1);
       }
+      if (training && synchronised()) {
+        return sync_batch_norm(x, weight, bias, running_mean, running_var, momentum_, eps_, replicas_, name_);
+      }
       return torch::batch_norm(x, weight, bias, running_mean, running_var, training, momentum_, eps_, cudnn);
     }
     case NormKind::Instance:
@@ -143,6 +146,11 @@ torch::Tensor NormImpl::forward(const torch::Tensor& x) {
       break;
   }
   return x;
+}
+
+void NormImpl::set_replicas(std::shared_ptr<const CrossReplica> replicas, std::string name) {
+  replicas_ = std::move(replicas);
+  name_ = std::move(name);
 }
 
 Norm make_norm(const BlockSpec& spec, int64_t channels) { return Norm(spec.norm, channels, spec.norm_groups); }

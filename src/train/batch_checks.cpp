@@ -26,9 +26,8 @@ std::vector<std::string> small_batch_warnings(const config::ModelConfig& model, 
   }
   const std::string fix = b.bn_synced
                               ? "Use more processes or a larger data.batch_size"
-                              : "Use several processes with synchronised BatchNorm (as the reference's "
-                                "SyncBatchNorm; today each process normalises its own batch) or a larger "
-                                "data.batch_size";
+                              : "Use several processes with synchronised BatchNorm (model.sync_bn: true, as the "
+                                "reference's SyncBatchNorm) or a larger data.batch_size";
   if (loss.vlp_weight > 0 && b.bn_batch() <= kDegenerateBatch) {
     out.push_back(fmt::format(
         "the projection heads' BatchNorm normalises over {} samples ({}{}): its outputs are +-1 whatever the "
@@ -36,12 +35,15 @@ std::vector<std::string> small_batch_warnings(const config::ModelConfig& model, 
         b.bn_batch(), layout, b.bn_synced ? ", synchronised" : ", per process",
         model.proj_out_bn ? " (model.proj_out_bn: the projections themselves are +-1)" : "", fix));
   }
+  // The predictor's BatchNorm (losses::Predictor, a torch::nn::BatchNorm1d) is not one that
+  // model.sync_bn synchronises: it always normalises the local batch.
   if (view_term && (loss.vr_kind == config::ViewTerm::BYOL || loss.vr_kind == config::ViewTerm::SimSiam) &&
-      b.bn_batch() <= kDegenerateBatch) {
+      b.local_batch <= kDegenerateBatch) {
     out.push_back(fmt::format(
-        "the {} predictor's BatchNorm normalises over {} samples ({}): its outputs are +-1 whatever the input, so "
-        "the view term passes almost no gradient to the encoder. {} so that each BatchNorm sees >= 3 samples",
-        config::to_string(loss.vr_kind), b.bn_batch(), layout, fix));
+        "the {} predictor's BatchNorm normalises over {} samples ({}, per process; model.sync_bn does not reach "
+        "it): its outputs are +-1 whatever the input, so the view term passes almost no gradient to the encoder. Use "
+        "a larger data.batch_size so that it sees >= 3 samples",
+        config::to_string(loss.vr_kind), b.local_batch, layout));
   }
   return out;
 }

@@ -16,6 +16,7 @@
 #include "gtgm/train/checkpoint.h"
 #include "gtgm/train/schedule.h"
 #include "gtgm/train/signals.h"
+#include "gtgm/train/sync_bn.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -112,6 +113,10 @@ Trainer::Trainer(TrainerConfig cfg, Task& task, const torch::Device& device, Tra
   so.growth_interval = cfg_.train.loss_scale_growth_interval;
   scaler_ = std::make_unique<GradScaler>(precision_ == core::Precision::FP16, device_, so);
   if (dist_.distributed()) {
+    if (cfg_.sync_bn) {
+      GTGM_INFO("trainer: {} batch norm layer(s) normalise over all {} processes (model.sync_bn)",
+                enable_sync_batch_norm(task_.module(), dist_), dist_.world_size());
+    }
     reducer_ = std::make_unique<dist::Reducer>(task_.module(), dist_, cfg_.dist.bucket_mb);
     GTGM_INFO("trainer: {} processes ({}), gradients all-reduced in {} bucket(s)", dist_.world_size(), dist_.backend(),
               reducer_->bucket_bytes().size());

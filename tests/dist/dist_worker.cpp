@@ -23,6 +23,10 @@
 #include "gtgm/losses/objective.h"
 #include "test_util.h"
 
+namespace gtgm::test {
+void scenario_sync_bn();  // tests/dist/sync_bn_worker.cpp
+}  // namespace gtgm::test
+
 namespace gtgm::dist {
 namespace {
 
@@ -369,6 +373,8 @@ TEST(DistWorker, Run) {
     scenario_loss_parity();
   } else if (scenario == "train") {
     scenario_train();
+  } else if (scenario == "sync_bn") {
+    test::scenario_sync_bn();
   } else if (scenario == "mismatch") {
     scenario_mismatch();
   } else if (scenario.rfind("fail_", 0) == 0 || scenario == "rendezvous_alone") {

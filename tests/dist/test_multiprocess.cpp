@@ -58,6 +58,14 @@ TEST(DistMultiProcess, TrainingOnTwoRanksEqualsOneProcess) {
   }
 }
 
+// 2 ranks x batch 2 == 1 process x batch 4: BatchNorm1d(affine=False) and BatchNorm3d layers
+// (outputs, gradients, running stats), a ResNet encoder + heads under the reducer, eval mode
+// without communication, and the error for one value per channel (tests/dist/sync_bn_worker.cpp).
+TEST(DistMultiProcess, SyncBatchNormOnTwoRanksEqualsOneProcess) {
+  GTGM_REQUIRE_GLOO();
+  run_ok("sync_bn");
+}
+
 TEST(DistMultiProcess, GradientAccumulationWithNoSync) {
   GTGM_REQUIRE_GLOO();
   run_ok("train", 2, {{"GTGM_ACCUMULATION", "2"}});

@@ -46,6 +46,8 @@ TEST(BatchChecks, WarnsOnlyForDegenerateLayouts) {
       {"text-only (no Barlow)", {"loss.vr_weight=0"}, layout(2, 1, false), false, true, false},
       {"vicreg", {"loss.vr_kind=vicreg"}, layout(2, 1, false), false, true, false},
       {"simsiam, 4 GPUs", {"loss.vr_kind=simsiam"}, layout(2, 4, false), false, true, true},
+      {"simsiam, 4 GPUs, synchronised BN", {"loss.vr_kind=simsiam"}, layout(2, 4, true), false, false, true},
+      {"byol, batch 1 x 4 GPUs, synchronised BN", {"loss.vr_kind=byol"}, layout(1, 4, true), false, false, true},
       {"byol, batch 4", {"loss.vr_kind=byol"}, layout(4, 1, false), false, false, false},
   };
   for (const auto& c : cases) {
@@ -73,8 +75,8 @@ TEST(BatchChecks, MessagesNameTheBatchAndTheFixes) {
             "the projection heads' BatchNorm normalises over 2 samples (data.batch_size 2 x 1 process(es), per "
             "process): its outputs are +-1 whatever the input (model.proj_out_bn: the projections themselves are "
             "+-1), so almost no CLIP gradient reaches the encoder. Use several processes with synchronised BatchNorm "
-            "(as the reference's SyncBatchNorm; today each process normalises its own batch) or a larger "
-            "data.batch_size so that each BatchNorm sees >= 3 samples");
+            "(model.sync_bn: true, as the reference's SyncBatchNorm) or a larger data.batch_size so that each "
+            "BatchNorm sees >= 3 samples");
   const auto synced = small_batch_warnings(cfg.model, cfg.loss, layout(1, 2, true));
   ASSERT_EQ(synced.size(), 2u);
   EXPECT_NE(synced[1].find("over 2 samples (data.batch_size 1 x 2 process(es), synchronised): its outputs are +-1"),

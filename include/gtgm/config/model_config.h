@@ -231,6 +231,7 @@ struct ModelConfig {
   int proj_hidden = 2048;
   int proj_dim = 512;
   bool proj_out_bn = true;
+  bool sync_bn = false;
 
   // ---- segmentation ----
   DecoderType decoder = DecoderType::Auto;
@@ -255,6 +256,11 @@ struct ModelConfig {
     v.field("proj_out_bn", proj_out_bn,
             "End both projection MLPs with a non-affine BatchNorm (the GTGM reference code's "
             "BatchNorm1d(proj_dim, affine=False)); false = Linear-BN-ReLU-Linear as drawn in the paper.");
+    v.field("sync_bn", sync_bn,
+            "With several processes, every BatchNorm of the encoder, decoder and heads normalises over the global "
+            "batch (statistics all-reduced over the ranks each training step, as the reference's "
+            "torch.nn.SyncBatchNorm.convert_sync_batchnorm); false = each process normalises its own batch. No "
+            "effect with one process or in eval mode.");
     v.field("decoder", decoder,
             "Segmentation decoder; auto = unetr for vit3d, swin_unetr for swin3d, unet otherwise; resunet = the "
             "reference's ResUNet decoder (finetune/resunet.py: transposed convs with additive skips, resnet3d "

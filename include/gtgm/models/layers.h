@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "gtgm/config/enum_names.h"
+#include "gtgm/models/sync_batch_norm.h"
 
 namespace gtgm::models {
 
@@ -98,7 +99,9 @@ TORCH_MODULE(Conv);
 
 // ---- normalisation ----------------------------------------------------------------------------
 /// Batch / instance / group normalisation over channel dim 1 of [B, C, ...] (any rank >= 2).
-/// batch: running stats (momentum 0.1, PyTorch semantics incl. num_batches_tracked);
+/// batch: running stats (momentum 0.1, PyTorch semantics incl. num_batches_tracked); in training
+/// its statistics span every replica once set_cross_replica gave it replicas with world size > 1
+/// (sync_batch_norm.h; same parameters and buffers either way);
 /// instance: per-sample statistics, no running stats; group: `groups` must divide `channels`.
 class NormImpl : public torch::nn::Module {
  public:
@@ -107,6 +110,11 @@ class NormImpl : public torch::nn::Module {
   /// x: [B, C, ...] -> same shape.
   torch::Tensor forward(const torch::Tensor& x);
   NormKind kind() const { return kind_; }
+  /// Batch kind: normalise over `replicas` in training (null or world size 1 = this process only);
+  /// `name` (the module path) names the layer in errors. Ignored by the other kinds.
+  void set_replicas(std::shared_ptr<const CrossReplica> replicas, std::string name);
+  /// Whether training-mode statistics span several replicas.
+  bool synchronised() const { return replicas_ != nullptr && replicas_->world_size > 1; }
 
   torch::Tensor weight, bias, running_mean, running_var, num_batches_tracked;
 
@@ -114,6 +122,8 @@ class NormImpl : public torch::nn::Module {
   NormKind kind_;
   int64_t channels_, groups_;
   double eps_, momentum_;
+  std::shared_ptr<const CrossReplica> replicas_;
+  std::string name_;
 };
 TORCH_MODULE(Norm);
 

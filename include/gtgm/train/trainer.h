@@ -47,6 +47,9 @@ struct TrainerConfig {
   /// Called by resume() with the checkpoint's config text and dir; throws to refuse the checkpoint
   /// (app::check_resume_config). Null = no check.
   std::function<void(const std::string& saved_config_yaml, const std::string& checkpoint)> check_resume;
+  /// model.sync_bn: with several processes, every batch norm of the task's module normalises over
+  /// the global batch (train::enable_sync_batch_norm).
+  bool sync_bn = false;
 };
 
 struct TrainerOptions {
