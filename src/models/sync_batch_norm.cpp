@@ -125,10 +125,16 @@ torch::Tensor sync_batch_norm(const torch::Tensor& x, const torch::Tensor& weigh
 int64_t set_cross_replica(torch::nn::Module& root, const std::shared_ptr<const CrossReplica>& replicas,
                           int64_t* unconverted) {
   int64_t converted = 0, plain = 0;
-  for (const auto& item : root.named_modules()) {
+  // The root itself by pointer: named_modules() with the root included needs it held by a
+  // shared_ptr (shared_from_this), which a module on the stack is not.
+  if (auto* norm = dynamic_cast<NormImpl*>(&root); norm != nullptr && norm->kind() == NormKind::Batch) {
+    norm->set_replicas(replicas, root.name());
+    ++converted;
+  }
+  for (const auto& item : root.named_modules(/*name_prefix=*/"", /*include_self=*/false)) {
     if (auto norm = std::dynamic_pointer_cast<NormImpl>(item.value())) {
       if (norm->kind() != NormKind::Batch) continue;
-      norm->set_replicas(replicas, item.key().empty() ? root.name() : item.key());
+      norm->set_replicas(replicas, item.key());
       ++converted;
     } else if (std::dynamic_pointer_cast<torch::nn::BatchNorm1dImpl>(item.value()) ||
                std::dynamic_pointer_cast<torch::nn::BatchNorm2dImpl>(item.value()) ||
