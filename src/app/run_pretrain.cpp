@@ -5,6 +5,7 @@
 #include "gtgm/app/train_setup.h"
 #include "gtgm/config/load.h"
 #include "gtgm/config/saved_config.h"
+#include "gtgm/core/atomic_file.h"
 #include "gtgm/core/error.h"
 #include "gtgm/core/logging.h"
 #include "gtgm/data/manifest.h"
