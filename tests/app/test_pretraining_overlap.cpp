@@ -19,7 +19,7 @@ fs::path pretrain_run(const fs::path& dir, const std::vector<std::string>& sets)
   return dir;
 }
 
-bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+bool overlap_says(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 }  // namespace
 
@@ -54,10 +54,10 @@ TEST(PretrainingOverlap, ACremiRowIsCheckedAgainstWhatItsPretrainingRunSampled) 
     const auto r = app::check_pretraining_overlap(row, run.string());
     EXPECT_EQ(r.kind, c.expected) << c.name << ": " << r.message;
     if (c.expected == K::Overlap) {
-      EXPECT_TRUE(has(r.message, "sampled " + cremi_a + " up to 100% of each volume's depth") ||
-                  has(r.message, "up to 61%"))
+      EXPECT_TRUE(overlap_says(r.message, "sampled " + cremi_a + " up to 100% of each volume's depth") ||
+                  overlap_says(r.message, "up to 61%"))
           << r.message;
-      EXPECT_TRUE(has(r.message, "scores the slices from 60% on (finetune.em_train_z 0.6)")) << r.message;
+      EXPECT_TRUE(overlap_says(r.message, "scores the slices from 60% on (finetune.em_train_z 0.6)")) << r.message;
     }
   }
   // A run saved before data.em_pretrain_z existed sampled whole volumes.
@@ -74,7 +74,7 @@ TEST(PretrainingOverlap, ACremiRowIsCheckedAgainstWhatItsPretrainingRunSampled) 
   test::write_file(t.path() / "w/encoder.safetensors", "x");
   const auto unknown = app::check_pretraining_overlap(row, (t.path() / "w/encoder.safetensors").string());
   EXPECT_EQ(unknown.kind, K::Unknown);
-  EXPECT_TRUE(has(unknown.message, "records no pretraining config")) << unknown.message;
+  EXPECT_TRUE(overlap_says(unknown.message, "records no pretraining config")) << unknown.message;
   const config::Config msd = config::default_config({"data.root=" + cremi_a});
   EXPECT_EQ(app::check_pretraining_overlap(msd, (t.path() / "runs/whole").string()).kind, K::None);
 }

@@ -417,9 +417,6 @@ TEST_F(LoaderTest, DeviceCopyAndAugmentation_CUDA) {
   EXPECT_EQ(sb.label.scalar_type(), torch::kLong);
 }
 
-}  // namespace
-}  // namespace gtgm
-
 TEST_F(LoaderTest, CremiPretrainingCropsStayInTheTrainingSlices) {
   // data.em_pretrain_z 0.4 of a 10-slice volume leaves slices [0, 4): a crop 4 deep can only start
   // at 0, so every crop of a case has the same z centre; with the whole volume they spread out.
@@ -448,3 +445,6 @@ TEST_F(LoaderTest, CremiPretrainingCropsStayInTheTrainingSlices) {
   EXPECT_EQ(data::em_train_depth(10, 1.0), 10);
   EXPECT_THROW_MSG(data::em_train_depth(1, 0.6), "at least 2 slices");
 }
+
+}  // namespace
+}  // namespace gtgm

@@ -26,7 +26,7 @@ std::shared_ptr<CrossReplica> counting_replicas(int world, double factor, int* c
   return r;
 }
 
-double max_diff(const torch::Tensor& a, const torch::Tensor& b) {
+double bn_max_diff(const torch::Tensor& a, const torch::Tensor& b) {
   return (a.detach().to(torch::kFloat64) - b.detach().to(torch::kFloat64)).abs().max().item<double>();
 }
 
@@ -66,14 +66,14 @@ TEST(SyncBatchNorm, KernelEqualsTorchBatchNormInFloat64) {
     const torch::Tensor yr = torch::batch_norm(xr, wr, br, rmr, rvr, true, 0.1, 1e-5, false);
     (yr * coef).sum().backward();
 
-    EXPECT_LE(max_diff(y, yr), 1e-12);
-    EXPECT_LE(max_diff(x.grad(), xr.grad()), 1e-12);
+    EXPECT_LE(bn_max_diff(y, yr), 1e-12);
+    EXPECT_LE(bn_max_diff(x.grad(), xr.grad()), 1e-12);
     if (c.affine) {
-      EXPECT_LE(max_diff(w.grad(), wr.grad()), 1e-12);
-      EXPECT_LE(max_diff(b.grad(), br.grad()), 1e-12);
+      EXPECT_LE(bn_max_diff(w.grad(), wr.grad()), 1e-12);
+      EXPECT_LE(bn_max_diff(b.grad(), br.grad()), 1e-12);
     }
-    EXPECT_LE(max_diff(rm, rmr), 1e-12);
-    EXPECT_LE(max_diff(rv, rvr), 1e-12);
+    EXPECT_LE(bn_max_diff(rm, rmr), 1e-12);
+    EXPECT_LE(bn_max_diff(rv, rvr), 1e-12);
   }
 }
 
@@ -92,15 +92,15 @@ TEST(SyncBatchNorm, TwoIdenticalReplicasUseTheGlobalCount) {
   const torch::Tensor y = bn->forward(x);
   torch::Tensor xr = x0.clone().requires_grad_(true);
   const torch::Tensor yr = torch::batch_norm(xr, {}, {}, {}, {}, true, 0.1, 1e-5, false);
-  EXPECT_LE(max_diff(y, yr), 1e-12);
+  EXPECT_LE(bn_max_diff(y, yr), 1e-12);
   y.pow(3).sum().backward();
   yr.pow(3).sum().backward();
-  EXPECT_LE(max_diff(x.grad(), xr.grad()), 1e-12);
+  EXPECT_LE(bn_max_diff(x.grad(), xr.grad()), 1e-12);
   EXPECT_EQ(calls, 2);
   const torch::Tensor mean = x0.mean({0, 2, 3, 4});
   const torch::Tensor var = (x0 - mean.view({1, 3, 1, 1, 1})).square().mean({0, 2, 3, 4});  // biased
-  EXPECT_LE(max_diff(bn->running_var, 0.9 + 0.1 * var * (2.0 * n) / (2.0 * n - 1)), 1e-12);
-  EXPECT_LE(max_diff(bn->running_mean, 0.1 * mean), 1e-12);
+  EXPECT_LE(bn_max_diff(bn->running_var, 0.9 + 0.1 * var * (2.0 * n) / (2.0 * n - 1)), 1e-12);
+  EXPECT_LE(bn_max_diff(bn->running_mean, 0.1 * mean), 1e-12);
   EXPECT_EQ(bn->num_batches_tracked.item<int64_t>(), 1);
 }
 
@@ -158,7 +158,7 @@ TEST(SyncBatchNorm, EvalModeUsesRunningStatsWithoutCommunication) {
   EXPECT_EQ(calls, 0);
   const torch::Tensor expected = (x - torch::tensor({0.5, -1.0, 2.0}).view({1, 3, 1, 1})) /
                                  (torch::tensor({4.0, 0.25, 1.0}) + 1e-5).sqrt().view({1, 3, 1, 1});
-  EXPECT_LE(max_diff(y, expected), 1e-6);
+  EXPECT_LE(bn_max_diff(y, expected), 1e-6);
   EXPECT_EQ(bn->num_batches_tracked.item<int64_t>(), 0);
 }
 
