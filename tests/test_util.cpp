@@ -32,4 +32,15 @@ CommandResult run_command(const std::string& command_line) { return core::run_co
 
 bool cuda_available() { return torch::cuda::is_available(); }
 
+std::map<std::string, torch::Tensor> load_model_golden(const std::string& name) {
+  const std::string path = std::string(GTGM_TEST_DATA_DIR) + "/models/" + name;
+  std::ifstream in(path, std::ios::binary);
+  EXPECT_TRUE(in.good()) << path;
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto dict = torch::pickle_load(bytes).toGenericDict();
+  std::map<std::string, torch::Tensor> out;
+  for (const auto& kv : dict) out[kv.key().toStringRef()] = kv.value().toTensor();
+  return out;
+}
+
 }  // namespace gtgm::test

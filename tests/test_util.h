@@ -5,7 +5,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <string>
+
+#include <torch/types.h>
 
 #include "gtgm/core/error.h"
 #include "gtgm/core/process.h"
@@ -50,6 +53,9 @@ CommandResult run_command(const std::string& command_line);
 CommandResult run_gtgm(const std::string& args);
 
 /// Whether a CUDA device is visible (for *_CUDA tests).
+/// The tensors of a golden dict that a reference script torch.save'd into tests/data/models/NAME.
+std::map<std::string, torch::Tensor> load_model_golden(const std::string& name);
+
 bool cuda_available();
 
 }  // namespace gtgm::test

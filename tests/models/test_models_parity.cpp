@@ -14,16 +14,6 @@
 namespace gtgm::models {
 namespace {
 
-std::map<std::string, torch::Tensor> load_golden(const std::string& name) {
-  const std::string path = std::string(GTGM_TEST_DATA_DIR) + "/models/" + name;
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in.good()) << path;
-  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const auto dict = torch::pickle_load(bytes).toGenericDict();
-  std::map<std::string, torch::Tensor> out;
-  for (const auto& kv : dict) out[kv.key().toStringRef()] = kv.value().toTensor();
-  return out;
-}
 
 /// Copies "state.<key>" tensors into every parameter and buffer of `m`; fails on a missing key.
 void load_state(torch::nn::Module& m, const std::map<std::string, torch::Tensor>& g) {
@@ -48,7 +38,7 @@ void load_state(torch::nn::Module& m, const std::map<std::string, torch::Tensor>
 }
 
 TEST(ModelsParity, ResNet50LayoutMatchesPythonReference) {
-  const auto g = load_golden("resnet3d_tiny.pt");
+  const auto g = test::load_model_golden("resnet3d_tiny.pt");
   config::EncoderConfig shared;
   shared.in_channels = 2;
   shared.base_channels = 1;
@@ -69,7 +59,7 @@ TEST(ModelsParity, ResNet50LayoutMatchesPythonReference) {
 }
 
 TEST(ModelsParity, ViTWithInterpolatedPositionsMatchesPythonReference) {
-  const auto g = load_golden("vit_tiny.pt");
+  const auto g = test::load_model_golden("vit_tiny.pt");
   config::EncoderConfig shared;
   shared.embed_dim = 0;
   config::ViT3dConfig o;
@@ -92,7 +82,7 @@ TEST(ModelsParity, ViTWithInterpolatedPositionsMatchesPythonReference) {
 }
 
 TEST(ModelsParity, SinCosEmbeddingMatchesPythonReference) {
-  const auto g = load_golden("sincos_reference.pt");
+  const auto g = test::load_model_golden("sincos_reference.pt");
   const auto e = sincos_position_embedding({2, 3, 4}, 12);
   ASSERT_EQ(e.sizes(), g.at("embedding").sizes());
   EXPECT_TRUE(torch::allclose(e, g.at("embedding"), 0, 1e-6));

@@ -14,16 +14,6 @@
 namespace gtgm::models {
 namespace {
 
-std::map<std::string, torch::Tensor> load_golden(const std::string& name) {
-  const std::string path = std::string(GTGM_TEST_DATA_DIR) + "/models/" + name;
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in.good()) << path;
-  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const auto dict = torch::pickle_load(bytes).toGenericDict();
-  std::map<std::string, torch::Tensor> out;
-  for (const auto& kv : dict) out[kv.key().toStringRef()] = kv.value().toTensor();
-  return out;
-}
 
 config::ModelConfig resunet_config(int depth, int base, int in_channels, int classes) {
   config::ModelConfig c;
@@ -38,7 +28,7 @@ config::ModelConfig resunet_config(int depth, int base, int in_channels, int cla
 }
 
 TEST(ResUNetDecoder, TinyResNet50MatchesReferenceModule) {
-  const auto g = load_golden("resunet_tiny.pt");
+  const auto g = test::load_model_golden("resunet_tiny.pt");
   auto model = build_segmentation_model(resunet_config(50, 2, 2, 3));
   {
     torch::NoGradGuard ng;
@@ -70,7 +60,7 @@ TEST(ResUNetDecoder, TinyResNet50MatchesReferenceModule) {
 }
 
 TEST(ResUNetDecoder, CenterCropPaddingMatchesReferenceTable) {
-  const auto g = load_golden("resunet_tiny.pt");
+  const auto g = test::load_model_golden("resunet_tiny.pt");
   // 0: equal sizes; 1: D larger, H smaller, W larger (pad branch, negative amounts crop); 2: all larger (crop).
   for (int i = 0; i < 3; ++i) {
     const std::string k = "ccp" + std::to_string(i);
