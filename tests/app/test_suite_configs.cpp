@@ -130,8 +130,8 @@ TEST(SuiteComparisons, EveryPublishedNumberOfGtgm13NamesTheMetricAndTheRunBeside
   std::istringstream lines(text);
   size_t compared = 0, without = 0;
   for (std::string line; std::getline(lines, line);) {
-    compared += has(line, "  <-  ");
-    without += has(line, "(not published:");
+    compared += contains(line, "  <-  ");
+    without += contains(line, "(not published:");
   }
   EXPECT_EQ(compared, published) << text;
   EXPECT_EQ(without, cells - published) << text;
