@@ -310,9 +310,11 @@ std::string config_docs_markdown() {
      << "dataset.json \"labels\" + 1; nnU-Net's \"ignore\" is no class), `model.in_channels` (the channels of\n"
      << "\"modality\" / \"channel_names\"; 1 for cremi; a glob folder: its first image's header), `data.modality`\n"
      << "(CT when every channel is CT, MRI when none is, EM for cremi) and `data.crop_size` (the planned patch\n"
-     << "of the cache's plan.json; `data.preprocess.target_spacing: auto` is the planned spacing). `finetune` and\n"
-     << "`pretrain` fill them at start, log each value with the dataset field it came from, and write the\n"
-     << "values to the run dir's config.resolved.yaml; `plan` and `preprocess` fill `data.modality`. A value\n"
+     << "of the cache's plan.json; `data.preprocess.target_spacing: auto` is the planned spacing). `finetune`\n"
+     << "fills them at start, logs each value with the dataset field it came from, and writes the values to\n"
+     << "the run dir's config.resolved.yaml; `pretrain` fills `data.modality` and each dataset's crop the same\n"
+     << "way and takes `model.in_channels: auto` as 1 (each view is one channel of a volume); `plan` and\n"
+     << "`preprocess` fill `data.modality`. A value\n"
      << "given explicitly that contradicts dataset.json is an error at start naming the key and the field; a\n"
      << "dataset that cannot tell (CT mixed with other channels, no labels) is an error naming the key.\n";
   for (const auto& r : detail::rows_of(file_defaults())) {
