@@ -76,7 +76,7 @@ TEST(Config, WrongTypeNamesExpectedAndFound) {
 
 TEST(Config, BadEnumAndRangeListValidValues) {
   EXPECT_EQ(config_error("model:\n  type: resnet\n"),
-            "cfg.yaml:2: model.type: 'resnet' is not valid; expected one of: resnet3d, resunet, unet, vit3d");
+            "cfg.yaml:2: model.type: 'resnet' is not valid; expected one of: resnet3d, resunet, unet, vit3d, swin3d");
   EXPECT_EQ(config_error("optim:\n  lr: -1\n"), "cfg.yaml:2: optim.lr: -1 is out of range; expected > 0");
   EXPECT_EQ(config_error("data:\n  label_fraction: 1.5\n"),
             "cfg.yaml:2: data.label_fraction: 1.5 is out of range; expected in (0, 1]");

@@ -45,7 +45,7 @@ TEST(ConfigTyped, NamesTablesRoundTrip) {
   expect_table_round_trips<core::PrecisionRequest>();
   EXPECT_EQ(config::enum_spellings<config::Schedule>(),
             (std::vector<std::string>{"cosine_restarts", "cosine", "poly", "constant"}));
-  EXPECT_EQ(config::one_of<config::EncoderType>().describe(), "one of: resnet3d, resunet, unet, vit3d");
+  EXPECT_EQ(config::one_of<config::EncoderType>().describe(), "one of: resnet3d, resunet, unet, vit3d, swin3d");
   EXPECT_FALSE(config::parse_enum<config::Modality>("ct").has_value());  // spellings are case-sensitive
 }
 
@@ -94,7 +94,7 @@ TEST(ConfigTyped, UnknownSpellingIsRejectedAtTheBoundary) {
   } catch (const ConfigError& e) {
     EXPECT_EQ(
         e.message(),
-        "--set model.type=swin: model.type: 'swin' is not valid; expected one of: resnet3d, resunet, unet, vit3d");
+        "--set model.type=swin: model.type: 'swin' is not valid; expected one of: resnet3d, resunet, unet, vit3d, swin3d");
   }
 }
 

@@ -214,7 +214,7 @@ TEST(PretrainTask, ShuffledCaptionsPairEveryVolumeWithAnotherVolumesCaptions) {
   for (int i = 0; i < 4; ++i) {
     int partner = -1;
     for (int j = 0; j < 4; ++j)
-      if (torch::allclose(theirs[i], mine[j])) partner = j;
+      if (torch::allclose(theirs[i], mine[j], 1e-4, 1e-5)) partner = j;  // padded batches differ in the last bits
     EXPECT_NE(partner, -1) << "volume " << i << " got no volume's caption";
     EXPECT_NE(partner, i) << "volume " << i << " kept its own caption";
     partners.insert(partner);
