@@ -70,7 +70,7 @@ std::string paper_comparisons(const config::SuiteConfig& suite) {
                       ds.config.string(), ds.where, metric_definition(paper_metric), paper_metric,
                       paper_metric == ds.metric
                           ? std::string()
-                          : fmt::format(" (\"ours\" keeps data's \"{}\": nnU-Net's foreground mean)", ds.metric));
+                          : fmt::format(" (the \"ours\" column keeps \"{}\", nnU-Net's foreground mean)", ds.metric));
     ss << "    " << recipe(suite, ds, ds.label_fractions.empty() ? 1.0 : ds.label_fractions.front()) << "\n";
     for (size_t k = 0; k < ds.label_fractions.size(); ++k) {
       const double f = ds.label_fractions[k];

@@ -114,8 +114,10 @@ Trainer::Trainer(TrainerConfig cfg, Task& task, const torch::Device& device, Tra
   scaler_ = std::make_unique<GradScaler>(precision_ == core::Precision::FP16, device_, so);
   if (dist_.distributed()) {
     if (cfg_.sync_bn) {
-      GTGM_INFO("trainer: {} batch norm layer(s) normalise over all {} processes (model.sync_bn)",
-                enable_sync_batch_norm(task_.module(), dist_), dist_.world_size());
+      // Not inside the log call: a logging macro may skip its arguments (other ranks, levels).
+      const int64_t converted = enable_sync_batch_norm(task_.module(), dist_);
+      GTGM_INFO("trainer: {} batch norm layer(s) normalise over all {} processes (model.sync_bn)", converted,
+                dist_.world_size());
     }
     reducer_ = std::make_unique<dist::Reducer>(task_.module(), dist_, cfg_.dist.bucket_mb);
     GTGM_INFO("trainer: {} processes ({}), gradients all-reduced in {} bucket(s)", dist_.world_size(), dist_.backend(),

@@ -145,7 +145,9 @@ class ExportModelTable : public ::testing::TestWithParam<size_t> {};
 TEST_P(ExportModelTable, PythonRebuildGivesGtgmLogits) {
   const Row& row = rows()[GetParam()];
   test::TempDir dir;
-  const config::Config cfg = config::default_config(row.sets);
+  std::vector<std::string> sets = {"model.in_channels=1", "model.num_classes=2"};  // the row may override them
+  sets.insert(sets.end(), row.sets.begin(), row.sets.end());
+  const config::Config cfg = config::default_config(sets);
   models::SegmentationModel model = models::build_segmentation_model(cfg.model);
   randomise_vectors(*model, 7 + GetParam());
   model->eval();
@@ -172,7 +174,9 @@ TEST(ExportModel, UnsupportedArchitectureNamesTheKey) {
   if (!python_has_torch()) GTEST_SKIP() << "/usr/bin/python3 has no torch";
   test::TempDir dir;
   const config::Config cfg =
-      config::default_config({"model.type=unet", "model.stages=2", "model.base_channels=2", "model.embed_dim=0"});
+      config::default_config(
+          {"model.in_channels=1", "model.num_classes=2", "model.type=unet", "model.stages=2", "model.base_channels=2",
+           "model.embed_dim=0"});
   models::SegmentationModel model = models::build_segmentation_model(cfg.model);
   app::export_segmentation_model(*model, cfg, dir / "export");
   auto arch = nlohmann::json::parse(core::read_text_file(dir / "export" / "architecture.json"));
@@ -192,7 +196,7 @@ TEST(ExportModel, RealFinetuneRunThroughTheExportBinary) {
   p.shape = {16, 32, 32};
   data::write_phantom_task(dir / "task", p);
   const config::Config cfg = config::default_config({"run.dir=" + (dir / "run").string(),
-                                                     "run.device=cpu",
+                                                     "run.device=cpu", "model.in_channels=1",
                                                      "run.precision=fp32",
                                                      "run.log_level=warn",
                                                      "run.threads=1",
@@ -263,7 +267,7 @@ TEST(ExportModel, RealFinetuneRunThroughTheExportBinary) {
 TEST(ExportModel, PretrainedAcceptsTheExportsEncoderPt) {
   test::TempDir dir;
   const config::Config cfg =
-      config::default_config({"model.type=resnet3d", "model.depth=10", "model.base_channels=4", "model.embed_dim=16"});
+      config::default_config({"model.in_channels=1", "model.type=resnet3d", "model.depth=10", "model.base_channels=4", "model.embed_dim=16"});
   auto source = models::build_encoder(cfg.model);
   randomise_vectors(*source, 5);
   const io::NamedTensors state = io::module_state(*source);

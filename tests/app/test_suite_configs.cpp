@@ -138,8 +138,8 @@ TEST(SuiteComparisons, EveryPublishedNumberOfGtgm13NamesTheMetricAndTheRunBeside
   EXPECT_TRUE(contains(text, std::to_string(published) + " published number(s) compared")) << text;
 
   // PAPER.md: Liver 1% GTGM 52.46, random 45.21; MSD Dice is compared with background, as the reference.
-  EXPECT_TRUE(contains(text, "    1%   gtgm     paper   52.46  <-  dice_with_bg of ")) << text;
-  EXPECT_TRUE(contains(text, "    1%   random   paper   45.21  <-  dice_with_bg of ")) << text;
+  EXPECT_TRUE(contains(text, "     1% gtgm     paper   52.46  <-  dice_with_bg of ")) << text;
+  EXPECT_TRUE(contains(text, "     1% random   paper   45.21  <-  dice_with_bg of ")) << text;
   EXPECT_TRUE(contains(text, "/runs/Task03_Liver/gtgm-f")) << text;
   EXPECT_TRUE(contains(text, "MONAI DiceMetric(include_background=True), reference finetune/task1.py:318")) << text;
   EXPECT_TRUE(contains(text, "split: seed 42 shuffle of dataset.json's list (file order)")) << text;

@@ -248,7 +248,7 @@ TEST(ModelsEncoders, ClearErrorsForInputsTheyCannotTake) {
 TEST(ModelsEncoders, RegistryRejectsUnknownTypesAndBadConfigs) {
   // An unknown model.type never reaches the registry: the config reader rejects it (ConfigTyped.*).
   auto c = tiny("resnet3d");
-  EXPECT_EQ(encoder_types(), (std::vector<std::string>{"resnet3d", "resunet", "unet", "vit3d"}));
+  EXPECT_EQ(encoder_types(), (std::vector<std::string>{"resnet3d", "resunet", "unet", "vit3d", "swin3d"}));
   c = tiny("resunet");
   c.unet.strides = {"1", "2", "2"};
   EXPECT_THROW_MSG(build_encoder(c), "model.strides has 3 entries but model.stages is 2");
