@@ -222,6 +222,16 @@ total.backward()
 put("objective", v1=v1, v2=v2, t=tt, e1=e1, e2=e2, clip_v1=c1, clip_v2=c2, barlow=vr, total=total, grad_v1=v1.grad,
     grad_t=tt.grad, grad_e1=e1.grad)
 
+# ---------------- the reference's fine-tuning loss on ResUNet's sigmoid outputs ----------------
+# finetune/resunet.py:110 returns torch.sigmoid(x); finetune/task1.py:229 is MONAI's
+# DiceCELoss(to_onehot_y=True, softmax=True) with its defaults (include_background=True, per-sample
+# Dice, smooth 1e-5): softmax and cross-entropy of the sigmoids (MONAI is not installed here; this
+# is what that loss computes).
+logits = rnd(2, 3, 4, 5, 3, scale=3.0).requires_grad_()
+total, dice, ce = dice_ce_ref(torch.sigmoid(logits), target, False, True)
+total.backward()
+put("dice_ce_sigmoid_first", logits=logits, target=target, total=total, dice=dice, ce=ce, grad_logits=logits.grad)
+
 os.makedirs(os.path.dirname(OUT), exist_ok=True)
 torch.save(golden, OUT)
 print(f"wrote {len(golden)} tensors to {os.path.relpath(OUT, ROOT)} ({os.path.getsize(OUT)} bytes)")

@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <map>
 #include <sstream>
 
 #include "gtgm/app/train_setup.h"
@@ -137,18 +138,35 @@ ProbeReport run_probe(const fs::path& run_dir, const config::Config& cfg, const 
                                    rep.labels.begin()->first);
   }
 
-  // Distinct captions: the crops' text embeddings (frozen encoder or cache), deduplicated.
+  // Distinct captions: the crops' caption texts (the cache rows pretraining pairs them with),
+  // deduplicated by text and encoded in one batch, so one text is one caption whatever padding a
+  // batch would give it.
   torch::Tensor distinct, caption_of;
   if (pretrained.objective()->uses_text()) {
-    std::vector<torch::Tensor> text;
+    std::vector<int64_t> rows;
+    for (const auto& b : batches) {
+      const auto r = pretrained.caption_rows(b);
+      rows.insert(rows.end(), r.begin(), r.end());
+    }
+    rows.resize(static_cast<size_t>(n));
+    std::map<std::string, int64_t> text_index;  // text -> distinct caption (sorted by text)
+    for (const int64_t r : rows) text_index.emplace(pretrained.captions().text(r), 0);
+    std::vector<int64_t> representative;
+    for (auto& [text, k] : text_index) {
+      k = static_cast<int64_t>(representative.size());
+      representative.push_back(-1);
+    }
+    std::vector<int64_t> of(rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const int64_t k = text_index.at(pretrained.captions().text(rows[i]));
+      if (representative[static_cast<size_t>(k)] < 0) representative[static_cast<size_t>(k)] = rows[i];
+      of[i] = k;
+    }
     {
       torch::NoGradGuard no_grad;
-      for (const auto& b : batches) text.push_back(pretrained.text_embeddings(b).to(torch::kCPU, torch::kFloat));
+      distinct = pretrained.caption_embeddings(representative).to(torch::kCPU, torch::kFloat);
     }
-    const auto all = torch::cat(text).slice(0, 0, n);
-    const auto u = torch::unique_dim(all, 0, /*sorted=*/true, /*return_inverse=*/true);
-    distinct = std::get<0>(u);
-    caption_of = std::get<1>(u);
+    caption_of = torch::tensor(of, torch::kLong);
     rep.captions = distinct.size(0);
   }
 

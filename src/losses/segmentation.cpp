@@ -33,7 +33,8 @@ torch::Tensor labels_like(const torch::Tensor& logits, const torch::Tensor& targ
 
 DiceCeTerms dice_ce_loss(const torch::Tensor& logits_in, const torch::Tensor& target, const DiceCeOptions& o) {
   const torch::Tensor labels = labels_like(logits_in, target, "dice_ce_loss");
-  const torch::Tensor logits = logits_in.scalar_type() == torch::kFloat64 ? logits_in : logits_in.to(torch::kFloat32);
+  const torch::Tensor raw = logits_in.scalar_type() == torch::kFloat64 ? logits_in : logits_in.to(torch::kFloat32);
+  const torch::Tensor logits = o.sigmoid_first ? torch::sigmoid(raw) : raw;
   const int64_t classes = logits.size(1);
   const torch::Tensor ce = F::cross_entropy(logits, labels.squeeze(1));
 

@@ -241,6 +241,10 @@ Batch PretrainTask::next_batch() {
 }
 
 torch::Tensor PretrainTask::text_embeddings(const data::PretrainBatch& batch) {
+  return caption_embeddings(caption_rows(batch));
+}
+
+std::vector<int64_t> PretrainTask::caption_rows(const data::PretrainBatch& batch) const {
   const int64_t n = static_cast<int64_t>(batch.case_ids.size());
   // text.caption_anchor: the crop centre (gtgm's captions describe windows centred on their
   // positions) or the crop corner (the reference's lookup).
@@ -256,7 +260,12 @@ torch::Tensor PretrainTask::text_embeddings(const data::PretrainBatch& batch) {
     const std::string& id = caption_case_.empty() ? batch.case_ids[i] : caption_case_.at(batch.case_ids[i]);
     index[i] = captions_.nearest(id, {p[i][0], p[i][1], p[i][2]});
   }
+  return index;
+}
+
+torch::Tensor PretrainTask::caption_embeddings(const std::vector<int64_t>& index) {
   if (embeddings_) return embeddings_->lookup(index).to(device_, torch::kFloat, /*non_blocking=*/device_.is_cuda());
+  GTGM_CHECK(text_encoder_, "caption embeddings: no text encoder and no embedding cache (loss.vlp_weight = 0?)");
   std::vector<std::string> texts;
   texts.reserve(index.size());
   for (const int64_t i : index) texts.push_back(captions_.text(i));

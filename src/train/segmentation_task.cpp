@@ -147,6 +147,7 @@ losses::DiceCeOptions dice_ce_options(const config::FinetuneConfig& cfg) {
   o.smooth = cfg.dice_smooth;
   o.dice_weight = cfg.dice_weight;
   o.ce_weight = cfg.ce_weight;
+  o.sigmoid_first = cfg.sigmoid_before_loss;
   return o;
 }
 

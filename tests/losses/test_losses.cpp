@@ -191,6 +191,25 @@ TEST(Losses, DiceCeMatchesReferenceForEveryOption) {
       expect_close(logits.grad(), G(k + "/grad_logits"), k + " grad");
     }
   }
+  // finetune.sigmoid_before_loss: the reference's DiceCE of ResUNet's sigmoid outputs.
+  {
+    auto z = leaf(G("dice_ce_sigmoid_first/logits"));
+    DiceCeOptions o;
+    o.include_background = true;
+    o.sigmoid_first = true;
+    const auto t = dice_ce_loss(z, G("dice_ce_sigmoid_first/target"), o);
+    t.total.backward();
+    expect_close(t.total, G("dice_ce_sigmoid_first/total"), "sigmoid_first total");
+    expect_close(t.ce, G("dice_ce_sigmoid_first/ce"), "sigmoid_first ce");
+    expect_close(z.grad(), G("dice_ce_sigmoid_first/grad_logits"), "sigmoid_first grad");
+    // softmax of values in (0, 1): the CE of 3 classes stays above log(1 + 2 / e) = 0.551 however
+    // large the right logit grows, where the plain loss goes to 0.
+    auto big = torch::full({1, 3, 2, 2, 2}, -50.0, torch::kFloat64);
+    big.select(1, 1).fill_(50.0);
+    const auto lab = torch::ones({1, 1, 2, 2, 2}, torch::kLong);
+    EXPECT_NEAR(dice_ce_loss(big, lab, o).ce.item<double>(), std::log(1 + 2 / std::exp(1.0)), 1e-9);
+    EXPECT_LT(dice_ce_loss(big, lab).ce.item<double>(), 1e-12);
+  }
   // A target without the channel dim is accepted; bad labels and shapes are named.
   const auto logits = torch::randn({2, 3, 4, 4, 4});
   const auto labels = torch::randint(0, 3, {2, 4, 4, 4}, torch::kLong);

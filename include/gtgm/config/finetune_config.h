@@ -32,6 +32,7 @@ struct FinetuneConfig {
   bool batch_dice = false;
   bool include_background = false;
   double dice_smooth = 1e-5;
+  bool sigmoid_before_loss = false;
   bool affinity_balance = true;
   double affinity_threshold = 0.5;
   AffinityMerge affinity_merge = AffinityMerge::Mean;
@@ -50,6 +51,10 @@ struct FinetuneConfig {
             "Soft Dice over the whole batch per class (nnU-Net batch_dice), else per sample.");
     v.field("include_background", include_background, "Class 0 in the soft-Dice mean.");
     v.field("dice_smooth", dice_smooth, "Smoothing added to the soft-Dice numerator and denominator.", ge(0));
+    v.field("sigmoid_before_loss", sigmoid_before_loss,
+            "The reference's quirk: logits z -> sigmoid(z) before DiceCE's softmax and CE (finetune/resunet.py:110 "
+            "returns sigmoid(z), finetune/task1.py:229 DiceCELoss(softmax=True)); squeezes every probability into "
+            "[1/(1 + (K-1)e), e/(e + K-1)], so off in the paper configs (docs/fidelity.md). Training loss only.");
     v.field("affinity_balance", affinity_balance,
             "Affinity task: class-balanced BCE weights per channel (each of affine / not affine counts half).");
     v.field("affinity_threshold", affinity_threshold,

@@ -14,6 +14,10 @@ struct DiceCeOptions {
   double smooth = 1e-5;             // added to numerator and denominator
   double dice_weight = 1.0;
   double ce_weight = 1.0;
+  // The reference's quirk (finetune/resunet.py:110 returns sigmoid(z); finetune/task1.py:229's
+  // DiceCELoss(softmax=True) then takes the softmax and the CE of those sigmoids): z -> sigmoid(z)
+  // before both terms.
+  bool sigmoid_first = false;
 };
 
 /// Named parts of a Dice+CE loss ([] scalars).
@@ -24,7 +28,8 @@ struct DiceCeTerms {
 };
 
 /// logits [B, C, *spatial] (C >= 2); target [B, 1, *spatial] or [B, *spatial] int64 in [0, C).
-/// Soft Dice per class: (2 tp + s) / (2 tp + fp + fn + s) with softmax probabilities.
+/// Soft Dice per class: (2 tp + s) / (2 tp + fp + fn + s) with softmax probabilities (of sigmoid(logits)
+/// with sigmoid_first).
 DiceCeTerms dice_ce_loss(const torch::Tensor& logits, const torch::Tensor& target, const DiceCeOptions& options = {});
 
 /// nnU-Net's deep-supervision weights for n outputs (highest resolution first): 1, 1/2, 1/4, ...,

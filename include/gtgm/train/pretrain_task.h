@@ -85,8 +85,17 @@ class PretrainTask : public Task {
 
   models::GtgmModel& model() { return model_; }
   losses::GtgmObjective& objective() { return objective_; }
-  /// The text embeddings [B, text_embed_dim] (float, on the device) of a batch's captions.
+  /// The text embeddings [B, text_embed_dim] (float, on the device) of a batch's captions:
+  /// caption_embeddings(caption_rows(batch)).
   torch::Tensor text_embeddings(const data::PretrainBatch& batch);
+  /// The caption cache rows of a batch's crops: the caption nearest to each crop's anchor
+  /// (text.caption_anchor) in its volume, or in its partner volume with text.caption_shuffle.
+  std::vector<int64_t> caption_rows(const data::PretrainBatch& batch) const;
+  /// The text embeddings [N, text_embed_dim] (float, on the device) of caption cache rows (one
+  /// encoder batch: rows with the same text get the same embedding).
+  torch::Tensor caption_embeddings(const std::vector<int64_t>& rows);
+  /// The caption cache (empty without text).
+  const text::CaptionCache& captions() const { return captions_; }
   /// The text encoder (null with an embedding cache or without text).
   const std::shared_ptr<text::TextEncoder>& text_encoder() const { return text_encoder_; }
   /// "embedding cache <path>" / "text encoder <describe()> (frozen)" / "none (loss.vlp_weight = 0)".

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The pretraining study (docs/evidence.md): does GTGM pretraining help fine-tuning with few labels,
+# and which part of it? Not in CI: about 50 minutes on 2 CPU cores (two jobs side by side, one
+# thread each). Re-running reuses every finished step (gtgm eval reuses finished runs, pretraining
+# resumes from its checkpoints); delete study_run/ to start over.
+#   scripts/study.sh                     # everything; the table: study_run/eval/report.md
+#   STUDY_SEEDS="1 2" scripts/study.sh   # fewer fine-tuning seeds (the suite's seeds are 1..5)
+# 1. Data, fixed before any result was looked at: gtgm synth's CT phantoms (the generator as
+#    shipped, unchanged for the study): a pretraining pool of 24 volumes (synth seed 7) and a
+#    fine-tuning task of 12 other volumes (synth seed 42: 9 train, 3 test).
+# 2. Pretraining, four arms of configs/study/pretrain.yaml that differ by one key each.
+# 3. gtgm eval configs/eval/study.yaml: 1, 2 and 9 labelled cases x 5 inits x 5 seeds.
+# 4. gtgm probe of each arm on the fine-tuning task's volumes (unseen by pretraining).
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+BUILD="${GTGM_BUILD_DIR:-$ROOT/build}"
+WORK="$ROOT/study_run"   # configs/study/*.yaml name this folder
+SEEDS="${STUDY_SEEDS:-1 2 3 4 5}"
+export CCACHE_DIR="${CCACHE_DIR:-$ROOT/.cache/ccache}"
+if [ ! -x "$BUILD/gtgm" ] || [ -z "${STUDY_NO_BUILD:-}" ]; then
+  "$ROOT/scripts/setup.sh"
+  cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGTGM_UNITY_BUILD="${GTGM_UNITY:-ON}" >/dev/null
+  cmake --build "$BUILD" -j "$(nproc)" --target gtgm
+fi
+GTGM="$BUILD/gtgm"
+cd "$ROOT"
+mkdir -p "$WORK/logs"
+start=$(date +%s)
+say() { echo "== study $(( $(date +%s) - start ))s: $*"; }
+run() {  # run NAME COMMAND...: one step, its output in study_run/logs/NAME.log
+  local name="$1"; shift
+  say "$name"
+  if ! "$@" >"$WORK/logs/$name.log" 2>&1; then
+    echo "== study: $name FAILED; log: $WORK/logs/$name.log"; tail -20 "$WORK/logs/$name.log"; return 1
+  fi
+}
+
+# 1. Data.
+[ -f "$WORK/data/pool/Task01_SynthCT/dataset.json" ] ||
+  run synth-pool "$GTGM" synth --out "$WORK/data/pool" --kind ct --cases 24 --test-cases 0 --seed 7
+[ -f "$WORK/data/ft/Task01_SynthCT/dataset.json" ] ||
+  run synth-ft "$GTGM" synth --out "$WORK/data/ft" --kind ct --cases 12 --test-cases 0 --seed 42
+PRE=(--config configs/study/pretrain.yaml)
+FTP=(--config configs/study/pretrain.yaml --set data.root="$WORK/data/ft/Task01_SynthCT"
+     --set text.caption_cache="$WORK/ft_captions.jsonl")
+run preprocess-pool "$GTGM" preprocess "${PRE[@]}"
+run preprocess-ft "$GTGM" preprocess --config configs/study/finetune.yaml
+[ -f "$WORK/pool_captions.jsonl" ] ||
+  run caption-pool "$GTGM" caption "${PRE[@]}" --images "$WORK/data/pool/Task01_SynthCT/imagesTr"
+[ -f "$WORK/ft_captions.jsonl" ] ||
+  run caption-ft "$GTGM" caption "${FTP[@]}" --images "$WORK/data/ft/Task01_SynthCT/imagesTr"
+
+# 2. Pretraining: two arms at a time (each resumes from its checkpoints when rerun).
+declare -A ARM=([full]="" [image_only]="loss.vlp_weight=0" [text_only]="loss.vr_weight=0"
+                [shuffled]="text.caption_shuffle=true")
+pretrain_arm() {
+  local arm="$1" sets=(--set run.dir="$WORK/pretrain/$1" --set run.name="study_$1")
+  [ -n "${ARM[$arm]}" ] && sets+=(--set "${ARM[$arm]}")
+  if [ -d "$WORK/pretrain/$arm/checkpoints" ]; then sets+=(--resume "$WORK/pretrain/$arm"); fi
+  run "pretrain-$arm" "$GTGM" pretrain "${PRE[@]}" "${sets[@]}"
+}
+for pair in "full image_only" "text_only shuffled"; do
+  set -- $pair
+  pretrain_arm "$1" & a=$!
+  pretrain_arm "$2" & b=$!
+  wait $a; wait $b
+done
+
+# 3. Fine-tuning: the seeds split over two gtgm eval processes, then one that reuses every run
+# and writes the report (mean +- sd, paired differences with bootstrap CIs, per-seed plots).
+odd=() even=()
+i=0
+for s in $SEEDS; do if (( i++ % 2 == 0 )); then odd+=("$s"); else even+=("$s"); fi; done
+list() { local IFS=,; echo "[$*]"; }
+pids=()
+for part in odd even; do
+  declare -n seeds_of="$part"
+  [ ${#seeds_of[@]} -eq 0 ] && continue
+  run "eval-$part" "$GTGM" eval --config configs/eval/study.yaml --set "seeds=$(list "${seeds_of[@]}")" \
+    --no-overlays & pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p"; done
+all=($SEEDS)
+run eval "$GTGM" eval --config configs/eval/study.yaml --set "seeds=$(list "${all[@]}")"
+
+# 4. Probes of each arm on the fine-tuning task's 12 volumes (not in the pretraining pool), against
+# their true captions (also for the shuffled arm: does its image embedding find the right text?).
+for arm in full image_only text_only shuffled; do
+  sets=()
+  [ "$arm" = image_only ] && sets+=(--set loss.vlp_weight=0)
+  say "probe-$arm"
+  "$GTGM" probe "$WORK/pretrain/$arm" "${FTP[@]}" "${sets[@]}" --crops 256 >"$WORK/probe-$arm.txt" \
+    2>"$WORK/logs/probe-$arm.log" || { echo "== study: probe-$arm FAILED"; tail -20 "$WORK/logs/probe-$arm.log"; exit 1; }
+  cat "$WORK/probe-$arm.txt"
+done
+cat "$WORK/eval/report.md"
+say "done: $WORK/eval/report.md, report_stats.csv, seed plots; probes: $WORK/probe-*.txt"
