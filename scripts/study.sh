@@ -1,21 +1,22 @@
 #!/usr/bin/env bash
 # The pretraining study (docs/evidence.md): does GTGM pretraining help fine-tuning with few labels,
-# and which part of it? Not in CI: about 50 minutes on 2 CPU cores (two jobs side by side, one
+# and which part of it? Not in CI: about 55 minutes on 2 CPU cores (two jobs side by side, one
 # thread each). Re-running reuses every finished step (gtgm eval reuses finished runs, pretraining
 # resumes from its checkpoints); delete study_run/ to start over.
 #   scripts/study.sh                     # everything; the table: study_run/eval/report.md
-#   STUDY_SEEDS="1 2" scripts/study.sh   # fewer fine-tuning seeds (the suite's seeds are 1..5)
+#   STUDY_SEEDS="1 2" scripts/study.sh   # other fine-tuning seeds (default 1..6: two processes x 3)
 # 1. Data, fixed before any result was looked at: gtgm synth's CT phantoms (the generator as
 #    shipped, unchanged for the study): a pretraining pool of 24 volumes (synth seed 7) and a
 #    fine-tuning task of 12 other volumes (synth seed 42: 9 train, 3 test).
 # 2. Pretraining, four arms of configs/study/pretrain.yaml that differ by one key each.
-# 3. gtgm eval configs/eval/study.yaml: 1, 2 and 9 labelled cases x 5 inits x 5 seeds.
+# 3. gtgm eval configs/eval/study.yaml: 1, 2 and 9 labelled cases x 5 inits x 6 seeds.
 # 4. gtgm probe of each arm on the fine-tuning task's volumes (unseen by pretraining).
+# 5. The same probes on a real MR volume with tissue labels (DATA.md).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BUILD="${GTGM_BUILD_DIR:-$ROOT/build}"
 WORK="$ROOT/study_run"   # configs/study/*.yaml name this folder
-SEEDS="${STUDY_SEEDS:-1 2 3 4 5}"
+SEEDS="${STUDY_SEEDS:-1 2 3 4 5 6}"
 export CCACHE_DIR="${CCACHE_DIR:-$ROOT/.cache/ccache}"
 if [ ! -x "$BUILD/gtgm" ] || [ -z "${STUDY_NO_BUILD:-}" ]; then
   "$ROOT/scripts/setup.sh"
@@ -93,5 +94,38 @@ for arm in full image_only text_only shuffled; do
     2>"$WORK/logs/probe-$arm.log" || { echo "== study: probe-$arm FAILED"; tail -20 "$WORK/logs/probe-$arm.log"; exit 1; }
   cat "$WORK/probe-$arm.txt"
 done
+# 5. The same probes on a real MR volume (DATA.md: ITK's KmeansTest T1 image with its 7-cluster
+# k-means labels, fetched by scripts/fetch_test_data.sh): do features learnt on CT phantoms
+# separate real tissue classes better than a random encoder's?
+"$ROOT/scripts/fetch_test_data.sh" >/dev/null
+SRC="$ROOT/.deps/insighttoolkit5-examples/usr/share/doc/insighttoolkit5-examples/examples/Data"
+REAL="$WORK/data/real/Task90_KmeansMR"
+if [ -f "$SRC/KmeansTest_T1UCharRaw.nii.gz" ]; then
+  if [ ! -f "$REAL/dataset.json" ]; then
+    mkdir -p "$REAL/imagesTr" "$REAL/labelsTr"
+    cp "$SRC/KmeansTest_T1UCharRaw.nii.gz" "$REAL/imagesTr/kmeans_000.nii.gz"
+    cp "$SRC/KmeansTest_T1KmeansPrelimSegmentation.nii.gz" "$REAL/labelsTr/kmeans_000.nii.gz"
+    cat >"$REAL/dataset.json" <<'JSON'
+{"name": "KmeansMR", "description": "ITK KmeansTest T1 (insighttoolkit5-examples, Apache-2.0)",
+ "modality": {"0": "MRI"},
+ "labels": {"0": "c0", "1": "c1", "2": "c2", "3": "c3", "4": "c4", "5": "c5", "6": "c6"},
+ "numTraining": 1, "training": [{"image": "./imagesTr/kmeans_000.nii.gz", "label": "./labelsTr/kmeans_000.nii.gz"}]}
+JSON
+  fi
+  RP=(--config configs/study/pretrain.yaml --set data.root="$REAL" --set data.modality=MRI
+      --set text.caption_cache="$WORK/real_captions.jsonl")
+  run preprocess-real "$GTGM" preprocess "${RP[@]}"
+  [ -f "$WORK/real_captions.jsonl" ] || run caption-real "$GTGM" caption "${RP[@]}" --images "$REAL/imagesTr"
+  for arm in full image_only text_only shuffled; do
+    sets=()
+    [ "$arm" = image_only ] && sets+=(--set loss.vlp_weight=0)
+    say "probe-real-$arm"
+    "$GTGM" probe "$WORK/pretrain/$arm" "${RP[@]}" "${sets[@]}" --crops 128 >"$WORK/probe-real-$arm.txt" \
+      2>"$WORK/logs/probe-real-$arm.log" || { echo "== study: probe-real-$arm FAILED"; tail -20 "$WORK/logs/probe-real-$arm.log"; exit 1; }
+    cat "$WORK/probe-real-$arm.txt"
+  done
+else
+  echo "== study: no real MR volume ($SRC): the real-volume probes are skipped"
+fi
 cat "$WORK/eval/report.md"
 say "done: $WORK/eval/report.md, report_stats.csv, seed plots; probes: $WORK/probe-*.txt"

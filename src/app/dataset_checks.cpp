@@ -3,7 +3,6 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
-#include <cctype>
 
 #include "gtgm/core/atomic_file.h"
 #include "gtgm/core/error.h"
@@ -11,15 +10,6 @@
 #include "gtgm/data/plan.h"
 
 namespace gtgm::app {
-
-namespace {
-
-std::string upper(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return s;
-}
-
-}  // namespace
 
 std::vector<std::string> dataset_contradictions(const config::Config& cfg, const data::Manifest& m,
                                                 bool segmentation) {
@@ -29,13 +19,10 @@ std::vector<std::string> dataset_contradictions(const config::Config& cfg, const
   const std::string channels_field = m.format == "msd" ? "\"modality\"" : "\"channel_names\"";
 
   if (segmentation && !m.labels.empty()) {
-    int64_t highest = -1;
+    const int64_t highest = data::highest_declared_label(m);
     std::vector<std::string> classes;
-    for (const auto& [value, name] : m.labels) {
-      if (m.format == "nnunet" && name == "ignore") continue;
-      highest = std::max(highest, value);
-      classes.push_back(fmt::format("{} {}", value, name));
-    }
+    for (const auto& [value, name] : m.labels)
+      if (!(m.format == "nnunet" && name == "ignore")) classes.push_back(fmt::format("{} {}", value, name));
     if (highest >= 0 && cfg.model.num_classes != 0 && cfg.model.num_classes != highest + 1) {
       out.push_back(fmt::format(
           "model.num_classes is {}, but {} \"labels\" declares {} class(es) ({}): set model.num_classes: {}{}",
@@ -50,8 +37,7 @@ std::vector<std::string> dataset_contradictions(const config::Config& cfg, const
       out.push_back(fmt::format("model.in_channels is {}, but {} {} lists {} channel(s) ({}): set model.in_channels: {}",
                                 cfg.model.encoder.in_channels, json, channels_field, n, fmt::join(m.channel_names, ", "), n));
     }
-    const auto ct = std::count_if(m.channel_names.begin(), m.channel_names.end(),
-                                  [](const std::string& s) { return upper(s) == "CT"; });
+    const int64_t ct = data::ct_channel_count(m);
     if (cfg.data.modality == config::Modality::CT && ct == 0) {
       out.push_back(fmt::format(
           "data.modality is CT (Hounsfield-unit clipping and normalisation), but {} {} names no CT channel ({}): "
@@ -90,11 +76,7 @@ std::vector<std::string> resolve_dataset_auto(config::Config& cfg, const data::M
 }
 
 std::string resolve_planned_crop(config::Config& cfg, const std::filesystem::path& cache_dir) {
-  if (!cfg.data.crop_size.empty()) return "";
-  const auto p = data::planned_patch(cache_dir);
-  cfg.data.crop_size = {static_cast<int>(p[0]), static_cast<int>(p[1]), static_cast<int>(p[2])};
-  return fmt::format("data.crop_size: auto = [{}, {}, {}] (the planned patch of {})", p[0], p[1], p[2],
-                     (cache_dir / "plan.json").string());
+  return data::fill_planned_crop(cfg.data, cache_dir);
 }
 
 void check_labels_fit_classes(const config::Config& cfg, const std::filesystem::path& cache_dir) {

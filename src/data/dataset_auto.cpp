@@ -35,9 +35,9 @@ FromDataset<config::Modality> dataset_modality(const Manifest& m) {
         "\"channel_names\"): set data.modality to CT, MRI or EM",
         m.format, m.root.string()));
   }
-  const auto ct = std::count_if(m.channel_names.begin(), m.channel_names.end(), is_ct);
+  const auto ct = ct_channel_count(m);
   const std::string source = channels_field(m);
-  if (ct == static_cast<long>(m.channel_names.size())) return {config::Modality::CT, source};
+  if (ct == static_cast<int64_t>(m.channel_names.size())) return {config::Modality::CT, source};
   if (ct == 0) return {config::Modality::MRI, source};
   throw ConfigError(fmt::format(
       "data.modality is auto, but {} mixes CT with other channels ({}): set data.modality (CT applies the "
@@ -56,12 +56,21 @@ FromDataset<int> dataset_channels(const Manifest& m) {
   return {static_cast<int>(n), fmt::format("the header of {}", c.images.front())};
 }
 
-FromDataset<int> dataset_num_classes(const Manifest& m) {
+int64_t highest_declared_label(const Manifest& m) {
   int64_t highest = -1;
   for (const auto& [value, name] : m.labels) {
     if (m.format == "nnunet" && name == "ignore") continue;
     highest = std::max(highest, value);
   }
+  return highest;
+}
+
+int64_t ct_channel_count(const Manifest& m) {
+  return std::count_if(m.channel_names.begin(), m.channel_names.end(), is_ct);
+}
+
+FromDataset<int> dataset_num_classes(const Manifest& m) {
+  const int64_t highest = highest_declared_label(m);
   if (highest < 1) {
     throw ConfigError(fmt::format(
         "model.num_classes is auto, but the {} dataset in {} declares no foreground labels (dataset.json "
@@ -87,6 +96,14 @@ std::array<int64_t, 3> planned_patch(const fs::path& cache_dir) {
                path.string(), fmt::join(plan.patch_size, ", "));
   }
   return plan.patch_size;
+}
+
+std::string fill_planned_crop(config::DataConfig& data, const fs::path& cache_dir) {
+  if (!data.crop_size.empty()) return "";
+  const auto p = planned_patch(cache_dir);
+  data.crop_size = {static_cast<int>(p[0]), static_cast<int>(p[1]), static_cast<int>(p[2])};
+  return fmt::format("data.crop_size: auto = [{}, {}, {}] (the planned patch of {})", p[0], p[1], p[2],
+                     (cache_dir / "plan.json").string());
 }
 
 }  // namespace gtgm::data

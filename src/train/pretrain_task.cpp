@@ -145,12 +145,8 @@ std::unique_ptr<PretrainSource> make_loader_source(const config::DataConfig& cfg
   o.augment = true;
   GTGM_INFO("pretraining data: {} cases from {}", ds->size(), cache.string());
   config::DataConfig data = cfg;
-  if (data.crop_size.empty()) {  // data.crop_size: auto = the cache's planned patch
-    const auto p = data::planned_patch(cache);
-    data.crop_size = {static_cast<int>(p[0]), static_cast<int>(p[1]), static_cast<int>(p[2])};
-    GTGM_INFO("data.crop_size: auto = [{}, {}, {}] (the planned patch of {})", p[0], p[1], p[2],
-              (cache / "plan.json").string());
-  }
+  const std::string filled = data::fill_planned_crop(data, cache);  // data.crop_size: auto
+  if (!filled.empty()) GTGM_INFO("{}", filled);
   return std::make_unique<LoaderSource>(std::move(ds), data, o);
 }
 

@@ -32,11 +32,22 @@ FromDataset<int> dataset_channels(const Manifest& m);
 /// not count). Throws ConfigError naming model.num_classes when the layout declares no labels.
 FromDataset<int> dataset_num_classes(const Manifest& m);
 
+/// The highest label value dataset.json "labels" declares, nnU-Net's "ignore" left out; -1 when
+/// it declares none.
+int64_t highest_declared_label(const Manifest& m);
+
+/// How many of the dataset's channel names are CT (case-insensitive).
+int64_t ct_channel_count(const Manifest& m);
+
 /// `cfg` with data.modality filled from the dataset when it is auto (unchanged otherwise).
 config::DataConfig with_modality_resolved(const config::DataConfig& cfg, const Manifest& m);
 
 /// The planned patch of the cache's plan.json ([D, H, W]); throws naming data.crop_size when the
 /// plan has none.
 std::array<int64_t, 3> planned_patch(const std::filesystem::path& cache_dir);
+
+/// data.crop_size: auto (empty) becomes the cache's planned patch; returns the log line that says so
+/// ("data.crop_size: auto = [..] (the planned patch of .../plan.json)"), "" when it was explicit.
+std::string fill_planned_crop(config::DataConfig& data, const std::filesystem::path& cache_dir);
 
 }  // namespace gtgm::data
