@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The pretraining study (docs/evidence.md): does GTGM pretraining help fine-tuning with few labels,
-# and which part of it? Not in CI: about 55 minutes on 2 CPU cores (two jobs side by side, one
+# and which part of it? Not in CI: about 65 minutes on 2 CPU cores (two jobs side by side, one
 # thread each). Re-running reuses every finished step (gtgm eval reuses finished runs, pretraining
 # resumes from its checkpoints); delete study_run/ to start over.
 #   scripts/study.sh                     # everything; the table: study_run/eval/report.md
@@ -8,8 +8,8 @@
 # 1. Data, fixed before any result was looked at: gtgm synth's CT phantoms (the generator as
 #    shipped, unchanged for the study): a pretraining pool of 24 volumes (synth seed 7) and a
 #    fine-tuning task of 12 other volumes (synth seed 42: 9 train, 3 test).
-# 2. Pretraining, four arms of configs/study/pretrain.yaml that differ by one key each.
-# 3. gtgm eval configs/eval/study.yaml: 1, 2 and 9 labelled cases x 5 inits x 6 seeds.
+# 2. Pretraining, five arms of configs/study/pretrain.yaml that differ by one key each.
+# 3. gtgm eval configs/eval/study.yaml: 1, 2 and 9 labelled cases x 6 inits x 6 seeds.
 # 4. gtgm probe of each arm on the fine-tuning task's volumes (unseen by pretraining).
 # 5. The same probes on a real MR volume with tissue labels (DATA.md).
 set -euo pipefail
@@ -53,18 +53,18 @@ run preprocess-ft "$GTGM" preprocess --config configs/study/finetune.yaml
 
 # 2. Pretraining: two arms at a time (each resumes from its checkpoints when rerun).
 declare -A ARM=([full]="" [image_only]="loss.vlp_weight=0" [text_only]="loss.vr_weight=0"
-                [shuffled]="text.caption_shuffle=true")
+                [shuffled]="text.caption_shuffle=true" [random_text]="text.caption_random=true")
+ARMS="full image_only text_only shuffled random_text"
 pretrain_arm() {
   local arm="$1" sets=(--set run.dir="$WORK/pretrain/$1" --set run.name="study_$1")
   [ -n "${ARM[$arm]}" ] && sets+=(--set "${ARM[$arm]}")
   if [ -d "$WORK/pretrain/$arm/checkpoints" ]; then sets+=(--resume "$WORK/pretrain/$arm"); fi
   run "pretrain-$arm" "$GTGM" pretrain "${PRE[@]}" "${sets[@]}"
 }
-for pair in "full image_only" "text_only shuffled"; do
-  set -- $pair
-  pretrain_arm "$1" & a=$!
-  pretrain_arm "$2" & b=$!
-  wait $a; wait $b
+for pair in "full image_only" "text_only shuffled" "random_text"; do
+  pids=()
+  for arm in $pair; do pretrain_arm "$arm" & pids+=($!); done
+  for p in "${pids[@]}"; do wait "$p"; done
 done
 
 # 3. Fine-tuning: the seeds split over two gtgm eval processes, then one that reuses every run
@@ -86,7 +86,7 @@ run eval "$GTGM" eval --config configs/eval/study.yaml --set "seeds=$(list "${al
 
 # 4. Probes of each arm on the fine-tuning task's 12 volumes (not in the pretraining pool), against
 # their true captions (also for the shuffled arm: does its image embedding find the right text?).
-for arm in full image_only text_only shuffled; do
+for arm in $ARMS; do
   sets=()
   [ "$arm" = image_only ] && sets+=(--set loss.vlp_weight=0)
   say "probe-$arm"
@@ -116,7 +116,7 @@ JSON
       --set text.caption_cache="$WORK/real_captions.jsonl")
   run preprocess-real "$GTGM" preprocess "${RP[@]}"
   [ -f "$WORK/real_captions.jsonl" ] || run caption-real "$GTGM" caption "${RP[@]}" --images "$REAL/imagesTr"
-  for arm in full image_only text_only shuffled; do
+  for arm in $ARMS; do
     sets=()
     [ "$arm" = image_only ] && sets+=(--set loss.vlp_weight=0)
     say "probe-real-$arm"

@@ -6,6 +6,7 @@
 #include "gtgm/core/error.h"
 #include "gtgm/core/logging.h"
 #include "gtgm/core/seed.h"
+#include "gtgm/core/strings.h"
 #include "gtgm/data/cache_dataset.h"
 #include "gtgm/data/dataset_auto.h"
 #include "gtgm/data/preprocess_dataset.h"
@@ -186,6 +187,12 @@ PretrainTask::PretrainTask(PretrainTaskConfig cfg, const torch::Device& device, 
     }
     captions_ = text::load_caption_inputs(cfg_.text.caption_cache, cfg_.text.caption_prefix);
     captions_.check_coverage(source_->case_ids(), /*require_all=*/true);
+    if (cfg_.text.caption_shuffle && cfg_.text.caption_random)
+      throw ConfigError("text.caption_shuffle and text.caption_random are two ablations of the captions: set one");
+    if (cfg_.text.caption_random)
+      GTGM_INFO("text.caption_random: each crop is paired with one of the {} captions drawn by a hash of its volume "
+                "and place (the text says nothing about the crop)",
+                captions_.size());
     if (cfg_.text.caption_shuffle) {
       // A random cyclic order of the volumes; each takes the next one's captions: nobody keeps its own.
       std::vector<std::string> ids = source_->case_ids();
@@ -253,6 +260,13 @@ std::vector<int64_t> PretrainTask::caption_rows(const data::PretrainBatch& batch
   const auto p = pos.accessor<int64_t, 2>();
   std::vector<int64_t> index(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
+    if (cfg_.text.caption_random) {  // a row of the whole cache, fixed by (seed, volume, anchor)
+      const uint64_t h = core::derive_seed(static_cast<uint64_t>(cfg_.run.seed),
+                                           {core::fnv1a64(batch.case_ids[i]), static_cast<uint64_t>(p[i][0]),
+                                            static_cast<uint64_t>(p[i][1]), static_cast<uint64_t>(p[i][2])});
+      index[i] = static_cast<int64_t>(h % static_cast<uint64_t>(captions_.size()));
+      continue;
+    }
     const std::string& id = caption_case_.empty() ? batch.case_ids[i] : caption_case_.at(batch.case_ids[i]);
     index[i] = captions_.nearest(id, {p[i][0], p[i][1], p[i][2]});
   }

@@ -230,3 +230,43 @@ TEST(PretrainTask, ShuffledCaptionsPairEveryVolumeWithAnotherVolumesCaptions) {
         << e.what();
   }
 }
+
+TEST(PretrainTask, RandomCaptionsAreRowsOfTheWholeCacheFixedByVolumeAndPlace) {
+  test::TempDir tmp;
+  write_captions(tmp.path());  // 4 volumes x 2 rows
+  auto task = [&](std::vector<std::string> sets) {
+    return std::make_unique<train::PretrainTask>(app::pretrain_task_config(tiny_config(tmp.path(), std::move(sets))),
+                                                 torch::kCPU, train::make_random_source(4, {8, 32, 32}, torch::kCPU, 1, 4));
+  };
+  const auto own = task({}), a = task({"text.caption_random=true"}), b = task({"text.caption_random=true"});
+  const auto other = task({"text.caption_random=true", "run.seed=7"});
+  // 64 crops of volume synthetic_0 at different places.
+  data::PretrainBatch batch;
+  std::vector<int64_t> pos;
+  for (int i = 0; i < 64; ++i) {
+    batch.case_ids.push_back("synthetic_0");
+    pos.insert(pos.end(), {i % 16, (i * 7) % 32, (i * 13) % 32});
+  }
+  batch.positions = torch::tensor(pos, torch::kLong).view({64, 3});
+  batch.corners = batch.positions.clone();
+  const auto mine = own->caption_rows(batch), ra = a->caption_rows(batch);
+  EXPECT_EQ(ra, b->caption_rows(batch));      // fixed by run.seed, volume and place
+  EXPECT_NE(ra, other->caption_rows(batch));  // another seed, another draw
+  std::set<std::string> volumes;
+  std::set<int64_t> rows(ra.begin(), ra.end());
+  for (const int64_t r : ra) {
+    ASSERT_GE(r, 0);
+    ASSERT_LT(r, a->captions().size());
+    volumes.insert(a->captions().record(r).volume);
+  }
+  // Own captions: only synthetic_0's 2 rows; random: rows of every volume (8 rows, 64 draws).
+  EXPECT_LE(std::set<int64_t>(mine.begin(), mine.end()).size(), 2u);
+  EXPECT_EQ(volumes.size(), 4u);
+  EXPECT_GE(rows.size(), 7u);
+  try {
+    task({"text.caption_random=true", "text.caption_shuffle=true"});
+    FAIL() << "two caption ablations at once";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("text.caption_shuffle and text.caption_random"), std::string::npos) << e.what();
+  }
+}

@@ -154,6 +154,7 @@ struct TextConfig {
   CaptionPrefix caption_prefix = CaptionPrefix::Volume;
   CaptionAnchor caption_anchor = CaptionAnchor::Centre;
   bool caption_shuffle = false;
+  bool caption_random = false;
   std::string embedding_cache = "";
   CaptionerConfig captioner;
 
@@ -192,6 +193,10 @@ struct TextConfig {
     v.field("caption_shuffle", caption_shuffle,
             "Ablation: each volume is paired with the captions of another volume (a random cyclic order of the "
             "case ids, seeded by run.seed), so the text says nothing about its crop (does the text matter?).");
+    v.field("caption_random", caption_random,
+            "Ablation: each crop is paired with a caption row of the whole cache chosen by a hash of (run.seed, "
+            "volume, anchor voxel), not the caption of its place; unlike caption_shuffle (whose partner volume "
+            "may look alike at the same place) the text says nothing about what the crop shows.");
     v.field("embedding_cache", embedding_cache,
             "Text-embedding cache (safetensors) from `gtgm embed-text`; when set, the encoder never runs in "
             "training (needs freeze_layers: -1).");

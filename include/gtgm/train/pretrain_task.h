@@ -89,7 +89,8 @@ class PretrainTask : public Task {
   /// caption_embeddings(caption_rows(batch)).
   torch::Tensor text_embeddings(const data::PretrainBatch& batch);
   /// The caption cache rows of a batch's crops: the caption nearest to each crop's anchor
-  /// (text.caption_anchor) in its volume, or in its partner volume with text.caption_shuffle.
+  /// (text.caption_anchor) in its volume, or in its partner volume with text.caption_shuffle;
+  /// with text.caption_random a row of the whole cache drawn by a hash of (run.seed, volume, anchor).
   std::vector<int64_t> caption_rows(const data::PretrainBatch& batch) const;
   /// The text embeddings [N, text_embed_dim] (float, on the device) of caption cache rows (one
   /// encoder batch: rows with the same text get the same embedding).
