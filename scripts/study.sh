@@ -86,14 +86,19 @@ run eval "$GTGM" eval --config configs/eval/study.yaml --set "seeds=$(list "${al
 
 # 4. Probes of each arm on the fine-tuning task's 12 volumes (not in the pretraining pool), against
 # their true captions (also for the shuffled arm: does its image embedding find the right text?).
-for arm in $ARMS; do
-  sets=()
-  [ "$arm" = image_only ] && sets+=(--set loss.vlp_weight=0)
-  say "probe-$arm"
-  "$GTGM" probe "$WORK/pretrain/$arm" "${FTP[@]}" "${sets[@]}" --crops 256 >"$WORK/probe-$arm.txt" \
-    2>"$WORK/logs/probe-$arm.log" || { echo "== study: probe-$arm FAILED"; tail -20 "$WORK/logs/probe-$arm.log"; exit 1; }
-  cat "$WORK/probe-$arm.txt"
-done
+probe_arms() {  # probe_arms TAG CROPS CONFIG-ARGS...: every arm's probe into study_run/probe-TAGARM.txt
+  local tag="$1" crops="$2" arm; shift 2
+  for arm in $ARMS; do
+    local sets=()
+    [ "$arm" = image_only ] && sets+=(--set loss.vlp_weight=0)
+    say "probe-$tag$arm"
+    "$GTGM" probe "$WORK/pretrain/$arm" "$@" "${sets[@]}" --crops "$crops" >"$WORK/probe-$tag$arm.txt" \
+      2>"$WORK/logs/probe-$tag$arm.log" ||
+      { echo "== study: probe-$tag$arm FAILED"; tail -20 "$WORK/logs/probe-$tag$arm.log"; exit 1; }
+    cat "$WORK/probe-$tag$arm.txt"
+  done
+}
+probe_arms "" 256 "${FTP[@]}"
 # 5. The same probes on a real MR volume (DATA.md: ITK's KmeansTest T1 image with its 7-cluster
 # k-means labels, fetched by scripts/fetch_test_data.sh): do features learnt on CT phantoms
 # separate real tissue classes better than a random encoder's?
@@ -116,14 +121,7 @@ JSON
       --set text.caption_cache="$WORK/real_captions.jsonl")
   run preprocess-real "$GTGM" preprocess "${RP[@]}"
   [ -f "$WORK/real_captions.jsonl" ] || run caption-real "$GTGM" caption "${RP[@]}" --images "$REAL/imagesTr"
-  for arm in $ARMS; do
-    sets=()
-    [ "$arm" = image_only ] && sets+=(--set loss.vlp_weight=0)
-    say "probe-real-$arm"
-    "$GTGM" probe "$WORK/pretrain/$arm" "${RP[@]}" "${sets[@]}" --crops 128 >"$WORK/probe-real-$arm.txt" \
-      2>"$WORK/logs/probe-real-$arm.log" || { echo "== study: probe-real-$arm FAILED"; tail -20 "$WORK/logs/probe-real-$arm.log"; exit 1; }
-    cat "$WORK/probe-real-$arm.txt"
-  done
+  probe_arms real- 128 "${RP[@]}"
 else
   echo "== study: no real MR volume ($SRC): the real-volume probes are skipped"
 fi
