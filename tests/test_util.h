@@ -1,14 +1,13 @@
 #pragma once
 // Helpers shared by tests: temp dirs, running the gtgm binary, asserting error messages.
 #include <gtest/gtest.h>
+#include <torch/types.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <string>
-
-#include <torch/types.h>
 
 #include "gtgm/core/error.h"
 #include "gtgm/core/process.h"

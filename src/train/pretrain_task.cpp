@@ -190,9 +190,10 @@ PretrainTask::PretrainTask(PretrainTaskConfig cfg, const torch::Device& device, 
     if (cfg_.text.caption_shuffle && cfg_.text.caption_random)
       throw ConfigError("text.caption_shuffle and text.caption_random are two ablations of the captions: set one");
     if (cfg_.text.caption_random)
-      GTGM_INFO("text.caption_random: each crop is paired with one of the {} captions drawn by a hash of its volume "
-                "and place (the text says nothing about the crop)",
-                captions_.size());
+      GTGM_INFO(
+          "text.caption_random: each crop is paired with one of the {} captions drawn by a hash of its volume "
+          "and place (the text says nothing about the crop)",
+          captions_.size());
     if (cfg_.text.caption_shuffle) {
       // A random cyclic order of the volumes; each takes the next one's captions: nobody keeps its own.
       std::vector<std::string> ids = source_->case_ids();

@@ -173,10 +173,8 @@ INSTANTIATE_TEST_SUITE_P(Configs, ExportModelTable, ::testing::Range<size_t>(0, 
 TEST(ExportModel, UnsupportedArchitectureNamesTheKey) {
   if (!python_has_torch()) GTEST_SKIP() << "/usr/bin/python3 has no torch";
   test::TempDir dir;
-  const config::Config cfg =
-      config::default_config(
-          {"model.in_channels=1", "model.num_classes=2", "model.type=unet", "model.stages=2", "model.base_channels=2",
-           "model.embed_dim=0"});
+  const config::Config cfg = config::default_config({"model.in_channels=1", "model.num_classes=2", "model.type=unet",
+                                                     "model.stages=2", "model.base_channels=2", "model.embed_dim=0"});
   models::SegmentationModel model = models::build_segmentation_model(cfg.model);
   app::export_segmentation_model(*model, cfg, dir / "export");
   auto arch = nlohmann::json::parse(core::read_text_file(dir / "export" / "architecture.json"));
@@ -196,7 +194,8 @@ TEST(ExportModel, RealFinetuneRunThroughTheExportBinary) {
   p.shape = {16, 32, 32};
   data::write_phantom_task(dir / "task", p);
   const config::Config cfg = config::default_config({"run.dir=" + (dir / "run").string(),
-                                                     "run.device=cpu", "model.in_channels=1",
+                                                     "run.device=cpu",
+                                                     "model.in_channels=1",
                                                      "run.precision=fp32",
                                                      "run.log_level=warn",
                                                      "run.threads=1",
@@ -266,8 +265,8 @@ TEST(ExportModel, RealFinetuneRunThroughTheExportBinary) {
 
 TEST(ExportModel, PretrainedAcceptsTheExportsEncoderPt) {
   test::TempDir dir;
-  const config::Config cfg =
-      config::default_config({"model.in_channels=1", "model.type=resnet3d", "model.depth=10", "model.base_channels=4", "model.embed_dim=16"});
+  const config::Config cfg = config::default_config(
+      {"model.in_channels=1", "model.type=resnet3d", "model.depth=10", "model.base_channels=4", "model.embed_dim=16"});
   auto source = models::build_encoder(cfg.model);
   randomise_vectors(*source, 5);
   const io::NamedTensors state = io::module_state(*source);

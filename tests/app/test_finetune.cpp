@@ -36,7 +36,8 @@ class Finetune : public ::testing::Test {
 
   static config::Config config(const std::string& run, std::vector<std::string> extra = {}) {
     std::vector<std::string> sets = {"run.dir=" + (dir_->path() / run).string(),
-                                     "run.device=cpu", "model.in_channels=1",
+                                     "run.device=cpu",
+                                     "model.in_channels=1",
                                      "run.precision=fp32",
                                      "run.log_level=warn",
                                      "run.threads=1",
@@ -248,7 +249,8 @@ TEST(FinetuneEm, AffinityRunPredictsInstancesInCremiLayoutAndScoresVoi) {
   e.num_cells = 6;
   data::write_em_dataset(tmp / "em", e);
   const config::Config cfg = config::default_config({"run.dir=" + (tmp / "run").string(),
-                                                     "run.device=cpu", "model.in_channels=1",
+                                                     "run.device=cpu",
+                                                     "model.in_channels=1",
                                                      "run.precision=fp32",
                                                      "run.log_level=warn",
                                                      "run.threads=1",

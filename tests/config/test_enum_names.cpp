@@ -92,9 +92,9 @@ TEST(ConfigTyped, UnknownSpellingIsRejectedAtTheBoundary) {
     config::load_config_string("", "cfg.yaml", {"model.type=swin"});
     ADD_FAILURE() << "no error";
   } catch (const ConfigError& e) {
-    EXPECT_EQ(
-        e.message(),
-        "--set model.type=swin: model.type: 'swin' is not valid; expected one of: resnet3d, resunet, unet, vit3d, swin3d");
+    EXPECT_EQ(e.message(),
+              "--set model.type=swin: model.type: 'swin' is not valid; expected one of: resnet3d, resunet, unet, "
+              "vit3d, swin3d");
   }
 }
 

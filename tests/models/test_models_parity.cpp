@@ -14,7 +14,6 @@
 namespace gtgm::models {
 namespace {
 
-
 /// Copies "state.<key>" tensors into every parameter and buffer of `m`; fails on a missing key.
 void load_state(torch::nn::Module& m, const std::map<std::string, torch::Tensor>& g) {
   torch::NoGradGuard ng;

@@ -14,7 +14,6 @@
 namespace gtgm::models {
 namespace {
 
-
 config::ModelConfig resunet_config(int depth, int base, int in_channels, int classes) {
   config::ModelConfig c;
   c.type = config::EncoderType::ResNet3d;

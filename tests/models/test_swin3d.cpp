@@ -13,17 +13,6 @@
 namespace gtgm::models {
 namespace {
 
-std::map<std::string, torch::Tensor> load_golden() {
-  const std::string path = std::string(GTGM_TEST_DATA_DIR) + "/models/swin_tiny.pt";
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in.good()) << path;
-  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const auto dict = torch::pickle_load(bytes).toGenericDict();
-  std::map<std::string, torch::Tensor> out;
-  for (const auto& kv : dict) out[kv.key().toStringRef()] = kv.value().toTensor();
-  return out;
-}
-
 /// swin_reference.py's recipe(): sin(i * 0.6180339887 + seed) * scale in float64, as float32.
 torch::Tensor recipe(int64_t n, double seed, double scale) {
   return ((torch::arange(n, torch::kFloat64) * 0.6180339887 + seed).sin() * scale).to(torch::kFloat32);
@@ -87,7 +76,7 @@ double max_diff(const torch::Tensor& a, const torch::Tensor& b) { return (a - b)
 
 void check_case(const std::string& p, config::ModelConfig cfg) {
   SCOPED_TRACE(p);
-  const auto g = load_golden();
+  const auto g = test::load_model_golden("swin_tiny.pt");
   auto model = build_segmentation_model(cfg);
   load_case(*model, g, p);
   model->eval();

@@ -236,7 +236,8 @@ TEST(PretrainTask, RandomCaptionsAreRowsOfTheWholeCacheFixedByVolumeAndPlace) {
   write_captions(tmp.path());  // 4 volumes x 2 rows
   auto task = [&](std::vector<std::string> sets) {
     return std::make_unique<train::PretrainTask>(app::pretrain_task_config(tiny_config(tmp.path(), std::move(sets))),
-                                                 torch::kCPU, train::make_random_source(4, {8, 32, 32}, torch::kCPU, 1, 4));
+                                                 torch::kCPU,
+                                                 train::make_random_source(4, {8, 32, 32}, torch::kCPU, 1, 4));
   };
   const auto own = task({}), a = task({"text.caption_random=true"}), b = task({"text.caption_random=true"});
   const auto other = task({"text.caption_random=true", "run.seed=7"});
@@ -267,6 +268,7 @@ TEST(PretrainTask, RandomCaptionsAreRowsOfTheWholeCacheFixedByVolumeAndPlace) {
     task({"text.caption_random=true", "text.caption_shuffle=true"});
     FAIL() << "two caption ablations at once";
   } catch (const ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find("text.caption_shuffle and text.caption_random"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("text.caption_shuffle and text.caption_random"), std::string::npos)
+        << e.what();
   }
 }

@@ -143,10 +143,11 @@ class SegTask : public ::testing::Test {
     p.shape = {16, 32, 32};
     data::write_phantom_task(dir_->path() / "task", p);
     cfg_ = new config::Config(config::default_config(
-        {"run.device=cpu", "model.in_channels=1", "run.precision=fp32", "run.log_level=warn", "data.root=" + (dir_->path() / "task").string(),
-         "data.cache_dir=" + (dir_->path() / "cache").string(), "data.crop_size=[8, 24, 24]", "data.batch_size=2",
-         "data.num_workers=1", "data.prefetch=1", "model.type=resnet3d", "model.depth=10", "model.base_channels=4",
-         "model.embed_dim=16", "model.num_classes=5"}));
+        {"run.device=cpu", "model.in_channels=1", "run.precision=fp32", "run.log_level=warn",
+         "data.root=" + (dir_->path() / "task").string(), "data.cache_dir=" + (dir_->path() / "cache").string(),
+         "data.crop_size=[8, 24, 24]", "data.batch_size=2", "data.num_workers=1", "data.prefetch=1",
+         "model.type=resnet3d", "model.depth=10", "model.base_channels=4", "model.embed_dim=16",
+         "model.num_classes=5"}));
     data::run_preprocess(cfg_->data, cfg_->run.seed);
   }
   static void TearDownTestSuite() {
@@ -219,11 +220,12 @@ TEST(AffinityTaskSplit, BatchesHoldTheAffinitiesOfTheirLabelsAndStayInTheTrainSl
   e.shape = {10, 32, 32};
   e.num_cells = 6;
   data::write_em_dataset(tmp / "em", e);
-  config::Config cfg = config::default_config(
-      {"run.device=cpu", "model.in_channels=1", "run.precision=fp32", "run.log_level=warn", "data.root=" + (tmp / "em").string(),
-       "data.format=cremi", "data.modality=EM", "data.cache_dir=" + (tmp / "cache").string(),
-       "data.crop_size=[8, 16, 16]", "data.batch_size=3", "model.type=resnet3d", "model.depth=10",
-       "model.base_channels=4", "model.embed_dim=16", "model.head=affinity", "finetune.task=affinity"});
+  config::Config cfg =
+      config::default_config({"run.device=cpu", "model.in_channels=1", "run.precision=fp32", "run.log_level=warn",
+                              "data.root=" + (tmp / "em").string(), "data.format=cremi", "data.modality=EM",
+                              "data.cache_dir=" + (tmp / "cache").string(), "data.crop_size=[8, 16, 16]",
+                              "data.batch_size=3", "model.type=resnet3d", "model.depth=10", "model.base_channels=4",
+                              "model.embed_dim=16", "model.head=affinity", "finetune.task=affinity"});
   data::run_preprocess(cfg.data, cfg.run.seed);
   auto ds = data::CacheDataset::open(data::resolve_cache_dir(cfg.data), {}, true);
   const int64_t depth = ds->at(0).image.tensor().size(1);
