@@ -138,12 +138,12 @@ std::string format_infer_bench(const InferBenchOptions& o, const InferBenchResul
       o.size[0], o.size[1], o.size[2], o.patch[0], o.patch[1], o.patch[2], o.overlap, o.batch, o.channels, o.classes,
       o.device, o.accumulate_dtype);
   auto mb = [](double v) { return v < 0 ? std::string("-") : fmt::format("{:.1f}", v); };
-  s += fmt::format("{:<18} {:>10} {:>14} {:>16} {:>16} {:>14}\n", "impl", "seconds", "voxels/s", "host peak +MB",
-                   "device peak MB", "checksum");
+  s += fmt::format("{:<18} {:>10} {:>14} {:>16} {:>16} {:>14} {:>12}\n", "impl", "seconds", "voxels/s", "host peak +MB",
+                   "device peak MB", "checksum", "label sum");
   for (const InferBenchResult* r : {&ours, ref}) {
     if (!r) continue;
-    s += fmt::format("{:<18} {:>10.3f} {:>14.0f} {:>16} {:>16} {:>14.8f}\n", r->impl, r->seconds, r->voxels_per_s,
-                     mb(r->host_peak_delta_mb), mb(r->device_peak_mb), r->checksum);
+    s += fmt::format("{:<18} {:>10.3f} {:>14.0f} {:>16} {:>16} {:>14.8f} {:>12}\n", r->impl, r->seconds,
+                     r->voxels_per_s, mb(r->host_peak_delta_mb), mb(r->device_peak_mb), r->checksum, r->label_sum);
   }
   if (ref) {
     s += fmt::format(
@@ -152,8 +152,8 @@ std::string format_infer_bench(const InferBenchOptions& o, const InferBenchResul
                                     : std::string("-"));
     if (ours.device_peak_mb > 0 && ref->device_peak_mb > 0)
       s += fmt::format("device peak ratio: {:.2f}x\n", ours.device_peak_mb / ref->device_peak_mb);
-    s += fmt::format("checksum difference: {:.2e} (same model, input and windows on both sides)\n",
-                     std::abs(ours.checksum - ref->checksum));
+    s += fmt::format("checksum difference: {:.2e} (same model, input and windows on both sides); label sums {}\n",
+                     std::abs(ours.checksum - ref->checksum), ours.label_sum == ref->label_sum ? "equal" : "DIFFER");
   }
   return s;
 }

@@ -1,5 +1,7 @@
 #include "gtgm/infer/sliding_window.h"
 
+#include <ATen/Parallel.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -173,17 +175,71 @@ torch::Tensor sliding_window_inference(const torch::Tensor& image, const Forward
       .contiguous();
 }
 
+namespace {
+
+// Index of the first maximum over the K class planes of a CPU float tensor [K, ...] whose planes are
+// each contiguous, as torch::argmax(0) defines it (a NaN counts as the maximum; the first NaN wins).
+// torch's own reduction over the outer dimension walks one voxel at a time (0.2-0.4 s for
+// [3, 128^3] on 2 threads); this loop reads each class plane in order.
+template <typename Label>
+void first_max_index_cpu(const torch::Tensor& logits, const torch::Tensor& labels) {
+  const int64_t k = logits.size(0);
+  const int64_t n = logits.numel() / k;
+  const int64_t plane = logits.stride(0);
+  const float* base = logits.data_ptr<float>();
+  Label* out = labels.data_ptr<Label>();
+  at::parallel_for(0, n, 16384, [&](int64_t begin, int64_t end) {
+    constexpr int64_t kChunk = 1024;
+    float best[kChunk];
+    for (int64_t c0 = begin; c0 < end; c0 += kChunk) {
+      const int64_t len = std::min(kChunk, end - c0);
+      const float* first = base + c0;
+      for (int64_t i = 0; i < len; ++i) {
+        best[i] = first[i];
+        out[c0 + i] = 0;
+      }
+      for (int64_t cls = 1; cls < k; ++cls) {
+        const float* v = base + cls * plane + c0;
+        for (int64_t i = 0; i < len; ++i) {
+          // Greater, or the first NaN after a number: best stays NaN once it is NaN.
+          const bool take = v[i] > best[i] || (std::isnan(v[i]) && !std::isnan(best[i]));
+          best[i] = take ? v[i] : best[i];
+          out[c0 + i] = take ? static_cast<Label>(cls) : out[c0 + i];
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+
 torch::Tensor argmax_labels(const torch::Tensor& logits, int64_t slab) {
   GTGM_CHECK(logits.defined() && logits.dim() == 4, "argmax_labels: expected logits [K, D, H, W], got shape {}",
              detail::shape_of(logits));
   GTGM_CHECK(slab >= 1, "argmax_labels: slab must be >= 1, got {}", slab);
-  const auto dtype = logits.size(0) <= 256 ? torch::kUInt8 : torch::kInt16;
+  GTGM_CHECK(logits.size(0) >= 1, "argmax_labels: logits have no classes (shape {})", detail::shape_of(logits));
+  const bool narrow = logits.size(0) <= 256;
+  const auto dtype = narrow ? torch::kUInt8 : torch::kInt16;
   torch::Tensor labels =
       torch::empty({logits.size(1), logits.size(2), logits.size(3)}, torch::TensorOptions().dtype(dtype));
+  if (labels.numel() == 0) return labels;
+  auto first_max = [narrow](const torch::Tensor& planes, torch::Tensor out) {
+    if (narrow)
+      first_max_index_cpu<uint8_t>(planes, out);
+    else
+      first_max_index_cpu<int16_t>(planes, out);
+  };
+  if (!logits.is_cuda() && logits.scalar_type() == torch::kFloat && logits[0].is_contiguous()) {
+    first_max(logits, labels);  // one pass, no copy
+    return labels;
+  }
   for (int64_t z = 0; z < logits.size(1); z += slab) {
     const int64_t end = std::min(logits.size(1), z + slab);
-    labels.index({Slice(z, end)})
-        .copy_(logits.index({Slice(), Slice(z, end)}).to(torch::kFloat).argmax(0).to(dtype).cpu());
+    torch::Tensor part = logits.index({Slice(), Slice(z, end)});
+    if (part.is_cuda())
+      labels.index({Slice(z, end)}).copy_(part.to(torch::kFloat).argmax(0).to(dtype).cpu());
+    else
+      first_max(part.to(torch::kFloat).contiguous(), labels.index({Slice(z, end)}));
   }
   return labels;
 }

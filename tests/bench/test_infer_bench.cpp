@@ -28,6 +28,7 @@ TEST(InferBench, GtgmAndPythonReferenceComputeTheSameLogits) {
   EXPECT_GT(ours.voxels_per_s, 0);
   const std::string table = bench::format_infer_bench(o, ours, &ref);
   EXPECT_NE(table.find("ratio gtgm / reference: throughput"), std::string::npos) << table;
+  EXPECT_NE(table.find("label sums equal"), std::string::npos) << table;
   const auto j = nlohmann::json::parse(bench::infer_bench_json(o, ours, &ref));
   EXPECT_TRUE(j.contains("throughput_ratio"));
   EXPECT_EQ(j.at("reference").at("impl"), "python-reference");

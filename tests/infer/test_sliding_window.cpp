@@ -1,5 +1,8 @@
 // Sliding-window inference: window placement, gaussian normalisation, padding, batching, TTA.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+
+#include <limits>
 
 #include "gtgm/infer/sliding_window.h"
 #include "test_util.h"
@@ -163,6 +166,46 @@ TEST(EvalSlidingWindow, HalfAccumulationAndArgmax) {
   torch::Tensor labels = infer::sliding_window_segment(img, affine(1.0, 0.0), opts({4, 4, 4}));
   EXPECT_EQ(labels.scalar_type(), torch::kUInt8);
   EXPECT_TRUE(torch::equal(labels, img[0].lt(0).to(torch::kUInt8)));
+}
+
+// argmax_labels against torch::argmax(0) (first maximum, NaN counts as the maximum) over layouts that
+// take the one-pass path (contiguous, class-strided, expanded) and the slab path (float16, planes
+// not contiguous), with ties, NaNs, K = 1 and K > 256 (int16 labels).
+TEST(EvalSlidingWindow, ArgmaxLabelsEqualTorchArgmaxWithTiesNaNsAndEveryLayout) {
+  using torch::indexing::Slice;
+  struct Case {
+    const char* layout;
+    int64_t k, d, h, w, slab;
+  };
+  const std::vector<Case> cases = {{"contiguous", 3, 5, 7, 9, 8},      {"contiguous", 1, 4, 3, 5, 8},
+                                   {"contiguous", 300, 3, 4, 5, 2},    {"every_other_class", 4, 6, 5, 7, 8},
+                                   {"expanded", 3, 4, 6, 5, 8},        {"float16", 5, 7, 6, 5, 3},
+                                   {"planes_permuted", 3, 6, 5, 4, 4}, {"contiguous", 2, 33, 40, 41, 8}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(fmt::format("{} K={} {}x{}x{} slab {}", c.layout, c.k, c.d, c.h, c.w, c.slab));
+    torch::manual_seed(c.k * 100 + c.d);
+    const std::string layout = c.layout;
+    // Integers in [0, 3): many ties; about 3% NaN, some voxels with several NaNs.
+    torch::Tensor x =
+        torch::randint(0, 3, {layout == "every_other_class" ? 2 * c.k : c.k, c.d, c.h, c.w}).to(torch::kFloat);
+    x.masked_fill_(torch::rand_like(x).lt(0.03), std::numeric_limits<float>::quiet_NaN());
+    if (layout == "every_other_class") x = x.index({Slice(0, torch::indexing::None, 2)});
+    if (layout == "expanded") x = x.index({Slice(0, 1)}).expand({c.k, c.d, c.h, c.w});
+    if (layout == "float16") x = x.to(torch::kHalf);
+    if (layout == "planes_permuted") x = x.permute({0, 3, 2, 1}).contiguous().permute({0, 3, 2, 1});
+    ASSERT_EQ(x.sizes(), torch::IntArrayRef({c.k, c.d, c.h, c.w}));
+    torch::Tensor labels = infer::argmax_labels(x, c.slab);
+    EXPECT_EQ(labels.scalar_type(), c.k <= 256 ? torch::kUInt8 : torch::kInt16);
+    torch::Tensor expected = x.to(torch::kFloat).argmax(0);
+    EXPECT_TRUE(torch::equal(labels.to(torch::kLong), expected))
+        << labels.to(torch::kLong).ne(expected).sum().item<int64_t>() << " voxels differ";
+  }
+  // Several NaNs at one voxel: the first one wins; a NaN after a number wins over it.
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  torch::Tensor x = torch::tensor({1.f, nan, 2.f, nan, nan, nan, 2.f, 3.f, 5.f, 1.f, 2.f, nan}).view({3, 1, 1, 4});
+  EXPECT_TRUE(
+      torch::equal(infer::argmax_labels(x).flatten().to(torch::kLong), torch::tensor({1, 0, 0, 0}, torch::kLong)));
+  EXPECT_THROW_MSG(infer::argmax_labels(torch::zeros({0, 2, 2, 2})), "logits have no classes (shape [0, 2, 2, 2])");
 }
 
 TEST(EvalSlidingWindow, RejectsBadInput) {

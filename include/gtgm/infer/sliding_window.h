@@ -66,8 +66,10 @@ torch::Tensor sliding_window_inference(const torch::Tensor& image, const Forward
 torch::Tensor sliding_window_segment(const torch::Tensor& image, const ForwardFn& predictor,
                                      const SlidingWindowOptions& options);
 
-/// Argmax over dim 0 of `logits` [K, D, H, W] computed `slab` D-slices at a time, moved to the CPU
-/// as uint8 (K <= 256) or int16.
+/// Argmax over dim 0 of `logits` [K, D, H, W] (the first maximum; a NaN counts as the maximum, as
+/// torch::argmax), on the CPU as uint8 (K <= 256) or int16. CPU float logits whose class planes are
+/// contiguous are read in one pass without a copy; other logits are converted `slab` D-slices at a
+/// time, so CUDA or float16 logits never exist whole as float32 on the host.
 torch::Tensor argmax_labels(const torch::Tensor& logits, int64_t slab = 8);
 
 }  // namespace gtgm::infer
