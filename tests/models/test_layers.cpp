@@ -46,6 +46,48 @@ TEST(ModelsLayers, ConvMatchesTorchConv3d) {
   EXPECT_TRUE(torch::allclose(conv->forward(x), ref->forward(x), 1e-5, 1e-6));
 }
 
+// Without autograd on the CPU, a transposed conv whose kernel equals its stride runs as a 1x1 conv +
+// pixel shuffle (layers.cpp); it must equal torch's conv_transpose to float rounding for every
+// kernel shape, with and without bias, and with autograd on it must be torch's own op (exactly).
+TEST(ModelsLayers, TransposedConvWithKernelEqualToStrideMatchesTorchWithoutGrad) {
+  struct Case {
+    int dims;
+    Shape in, kernel, stride;
+    bool bias;
+  };
+  const std::vector<Case> cases = {
+      {3, {2, 3, 4, 5, 6}, {2, 2, 2}, {2, 2, 2}, true}, {3, {1, 3, 3, 4, 2}, {1, 2, 2}, {1, 2, 2}, false},
+      {3, {2, 3, 2, 3, 3}, {3, 1, 2}, {3, 1, 2}, true}, {2, {2, 3, 5, 4}, {2}, {2}, true},
+      {3, {1, 3, 4, 4, 4}, {3, 3, 3}, {2, 2, 2}, true},  // kernel != stride: torch's op
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(core::shape_str(c.in) + " kernel " + core::shape_str(c.kernel));
+    torch::manual_seed(5);
+    Conv conv(ConvOptions(c.dims, 3, 4, c.kernel).stride(c.stride).transposed(true).bias(c.bias));
+    if (c.bias) {
+      torch::NoGradGuard ng;
+      conv->bias.normal_();
+    }
+    const auto x = torch::randn(c.in);
+    auto reference = [&] {
+      const torch::Tensor b = c.bias ? conv->bias : torch::Tensor();
+      return c.dims == 3 ? torch::conv_transpose3d(x, conv->weight, b, c.stride)
+                         : torch::conv_transpose2d(x, conv->weight, b, c.stride);
+    };
+    const torch::Tensor with_grad = conv->forward(x);
+    EXPECT_TRUE(torch::equal(with_grad, reference()));
+    EXPECT_TRUE(with_grad.requires_grad());
+    torch::NoGradGuard ng;
+    const torch::Tensor expected = reference();
+    const torch::Tensor got = conv->forward(x);
+    ASSERT_EQ(got.sizes(), expected.sizes());
+    EXPECT_TRUE(got.is_contiguous());
+    EXPECT_TRUE(torch::allclose(got, expected, 1e-5, 1e-5)) << (got - expected).abs().max().item<double>();
+    c10::InferenceMode im;
+    EXPECT_TRUE(torch::allclose(conv->forward(x), expected, 1e-5, 1e-5));
+  }
+}
+
 TEST(ModelsLayers, NormMatchesTorchModules) {
   torch::manual_seed(2);
   const auto x = torch::randn({3, 4, 3, 5, 2});
