@@ -21,7 +21,9 @@ py=/usr/bin/python3
 mkdir -p "$out"
 if [ -z "${SOURCE:-}" ]; then
   root=$(sed -n 's/^  root: //p' "$run/config.resolved.yaml" | head -1)
-  SOURCE=$( (ls "$root"/imagesTs/*.nii.gz 2>/dev/null; ls "$root"/imagesTr/*.nii.gz 2>/dev/null) | head -1)
+  for f in "$root"/imagesTs/*.nii.gz "$root"/imagesTr/*.nii.gz; do
+    if [ -f "$f" ]; then SOURCE=$f && break; fi
+  done
 fi
 [ -f "$SOURCE" ] || { echo "predict_series: no source volume (set SOURCE)" >&2; exit 2; }
 "$gtgm" export "$run" --out "$out/export" >/dev/null
