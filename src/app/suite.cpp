@@ -17,6 +17,7 @@
 #include "gtgm/core/log_file_only.h"
 #include "gtgm/core/logging.h"
 #include "gtgm/core/timer.h"
+#include "gtgm/train/checkpoint.h"
 
 namespace gtgm::app {
 
@@ -46,12 +47,6 @@ std::string yaml_quoted(const std::string& s) {
 std::string error_text(const std::exception& e) {
   if (const auto* g = dynamic_cast<const Error*>(&e)) return g->message();
   return e.what();
-}
-
-bool has_checkpoints(const fs::path& dir) {
-  const fs::path c = dir / "checkpoints";
-  std::error_code ec;
-  return fs::is_directory(c, ec) && !fs::is_empty(c, ec);
 }
 
 // How the reports show each suite metric (config::suite_metric_names()); others: as named, 3 decimals.
@@ -196,7 +191,10 @@ Plan plan_run(const fs::path& dir, const config::Config& cfg) {
     const std::string summary = j.value("summary_json", "");
     if (!summary.empty() && fs::exists(summary)) return {SuiteRunMode::Reuse, ""};
   }
-  return {has_checkpoints(dir) ? SuiteRunMode::Resume : SuiteRunMode::Start, ""};
+  // Resume only where a checkpoint folder exists: a run killed while writing its first checkpoint
+  // leaves only that write's temp folder, and resuming it would fail with "no usable checkpoint".
+  // The fresh start removes the temp files (RunSession).
+  return {train::list_checkpoints(dir).empty() ? SuiteRunMode::Start : SuiteRunMode::Resume, ""};
 }
 
 SuiteRow run_one(const config::SuiteConfig& suite, const config::SuiteDataset& ds, size_t k,

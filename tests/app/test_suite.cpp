@@ -245,6 +245,31 @@ TEST(Suite, ReusesFinishedRunsResumesInterruptedOnesRefusesOthers) {
   EXPECT_EQ(fake.options.back().resume, "");
 }
 
+// A run killed while writing its first checkpoint leaves only that write's temp folder under
+// checkpoints/: the next invocation starts it afresh (resuming would fail: no usable checkpoint).
+TEST(Suite, ARunKilledWhileWritingItsFirstCheckpointStartsAfresh) {
+  SuiteFixture f;
+  f.suite.datasets.resize(1);
+  Fake fake;
+  app::SuiteRunOptions o;
+  o.runner = fake.runner();
+  o.overlays = false;
+  fake.interrupt = true;
+  app::run_suite(f.suite, o);
+  ASSERT_EQ(fake.calls, 1);
+  const fs::path ckpt = app::run_dir(f.suite, "Task09_Spleen", "gtgm", 1.0) / "checkpoints";
+  fs::remove_all(ckpt / "step_000001");
+  fs::create_directories(ckpt / ".step_000002.tmpdir.4242.1");
+  fake.interrupt = false;
+  o.dry_run = true;
+  EXPECT_EQ(row(app::run_suite(f.suite, o), "Task09_Spleen", "gtgm").status, app::RowStatus::WouldRun);
+  o.dry_run = false;
+  const auto again = app::run_suite(f.suite, o);
+  EXPECT_EQ(row(again, "Task09_Spleen", "gtgm").status, app::RowStatus::Done);
+  ASSERT_EQ(fake.calls, 3);
+  EXPECT_EQ(fake.options[1].resume, "");
+}
+
 TEST(Suite, DryRunListsMissingDataAndWritesNothing) {
   SuiteFixture f;
   Fake fake;
