@@ -229,14 +229,14 @@ torch::Tensor argmax_labels(const torch::Tensor& logits, int64_t slab) {
     else
       first_max_index_cpu<int16_t>(planes, out);
   };
-  if (!logits.is_cuda() && logits.scalar_type() == torch::kFloat && logits[0].is_contiguous()) {
+  if (logits.device().is_cpu() && logits.scalar_type() == torch::kFloat && logits[0].is_contiguous()) {
     first_max(logits, labels);  // one pass, no copy
     return labels;
   }
   for (int64_t z = 0; z < logits.size(1); z += slab) {
     const int64_t end = std::min(logits.size(1), z + slab);
     torch::Tensor part = logits.index({Slice(), Slice(z, end)});
-    if (part.is_cuda())
+    if (!part.device().is_cpu())
       labels.index({Slice(z, end)}).copy_(part.to(torch::kFloat).argmax(0).to(dtype).cpu());
     else
       first_max(part.to(torch::kFloat).contiguous(), labels.index({Slice(z, end)}));
