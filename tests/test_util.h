@@ -16,7 +16,9 @@ namespace gtgm::test {
 
 /// assets/bert_tiny: the tiny BERT (weights in every format, vocabulary, golden outputs) that
 /// the text and pretraining tests share.
-inline std::filesystem::path bert_tiny_dir() { return std::filesystem::path(GTGM_SOURCE_ROOT) / "assets" / "bert_tiny"; }
+inline std::filesystem::path bert_tiny_dir() {
+  return std::filesystem::path(GTGM_SOURCE_ROOT) / "assets" / "bert_tiny";
+}
 
 /// The unpacked Debian sample data (scripts/fetch_test_data.sh): $GTGM_DEPS_DIR, else .deps/ of
 /// the checkout. Tests that use it skip with a message when a file is absent.

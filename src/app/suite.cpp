@@ -56,12 +56,10 @@ struct MetricStyle {
   int decimals;
   bool percent;  // reported x 100
 };
-constexpr MetricStyle kSuiteMetricStyles[] = {{"dice", "Dice %", 2, true},
-                                              {"dice_with_bg", "Dice % (with background)", 2, true},
-                                              {"nsd", "NSD %", 2, true},
-                                              {"hd95", "HD95", 2, false},
-                                              {"voi", "VOI", 3, false},
-                                              {"arand", "ARAND", 3, false}};
+constexpr MetricStyle kSuiteMetricStyles[] = {
+    {"dice", "Dice %", 2, true}, {"dice_with_bg", "Dice % (with background)", 2, true},
+    {"nsd", "NSD %", 2, true},   {"hd95", "HD95", 2, false},
+    {"voi", "VOI", 3, false},    {"arand", "ARAND", 3, false}};
 
 const MetricStyle* metric_style(const std::string& metric) {
   for (const auto& s : kSuiteMetricStyles) {
@@ -230,9 +228,10 @@ SuiteRow run_one(const config::SuiteConfig& suite, const config::SuiteDataset& d
     const PretrainingOverlap overlap = check_pretraining_overlap(cfg, init.path);
     if (overlap.kind == PretrainingOverlap::Kind::Overlap && !suite.allow_pretraining_on_test_data) {
       row.status = RowStatus::Failed;
-      row.message = fmt::format("refused: {}; pretrain with data.em_pretrain_z <= finetune.em_train_z, or set "
-                                "allow_pretraining_on_test_data: true in the suite to compare anyway",
-                                overlap.message);
+      row.message = fmt::format(
+          "refused: {}; pretrain with data.em_pretrain_z <= finetune.em_train_z, or set "
+          "allow_pretraining_on_test_data: true in the suite to compare anyway",
+          overlap.message);
       GTGM_WARN("{} {}", tag, row.message);
       return row;
     }

@@ -200,8 +200,8 @@ PretrainTask::PretrainTask(PretrainTaskConfig cfg, const torch::Device& device, 
       std::sort(ids.begin(), ids.end());
       ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
       if (ids.size() < 2)
-        throw ConfigError(fmt::format("text.caption_shuffle needs at least 2 volumes to exchange captions, got {}",
-                                      ids.size()));
+        throw ConfigError(
+            fmt::format("text.caption_shuffle needs at least 2 volumes to exchange captions, got {}", ids.size()));
       data::PyRandom rng(static_cast<uint64_t>(cfg_.run.seed));  // random.seed(run.seed); random.shuffle(ids)
       rng.shuffle(ids);
       for (size_t i = 0; i < ids.size(); ++i) caption_case_[ids[i]] = ids[(i + 1) % ids.size()];

@@ -26,8 +26,8 @@ namespace {
 struct Fake {
   int calls = 0;
   std::vector<app::FinetuneOptions> options;
-  std::string throw_for;   // "<dataset>/<init>" that throws
-  bool interrupt = false;  // stop with a checkpoint instead of finishing
+  std::string throw_for;               // "<dataset>/<init>" that throws
+  bool interrupt = false;              // stop with a checkpoint instead of finishing
   std::set<int64_t> random_right_for;  // run.seed values for which random init predicts the reference too
   std::vector<std::string> ran;        // "<init> s<run.seed>" of each call
 
@@ -151,18 +151,20 @@ TEST(Suite, ReportsOursBesidePaperAndKeepsGoing) {
   EXPECT_GT(*spleen_random.ours_as_paper, 25.0);
   EXPECT_LT(*spleen_random.ours_as_paper, 50.0);
   EXPECT_DOUBLE_EQ(*spleen.ours_as_paper, 100.0);
-  EXPECT_NE(md.find(fmt::format("| Task09_Spleen | Dice % | 100% | 100.00 | 0.00 | 100.00 | 90.00 | {:.2f} | - | +10.00 "
-                                "| - |  |",
-                                *spleen_random.ours_as_paper)),
-            std::string::npos)
+  EXPECT_NE(
+      md.find(fmt::format("| Task09_Spleen | Dice % | 100% | 100.00 | 0.00 | 100.00 | 90.00 | {:.2f} | - | +10.00 "
+                          "| - |  |",
+                          *spleen_random.ours_as_paper)),
+      std::string::npos)
       << md;
   EXPECT_NE(md.find("| Task06_Lung | Dice % | 100% | data missing | data missing | data missing | 80.19 | data missing "
                     "| 73.49 | - | - | data missing: "),
             std::string::npos)
       << md;
-  EXPECT_NE(md.find("| Task03_Liver | Dice % | 100% | 100.00 | failed | 100.00 | - | failed | - | - | - | random: boom: "
-                    "Task03_Liver-random-f1 ran out of memory |"),
-            std::string::npos)
+  EXPECT_NE(
+      md.find("| Task03_Liver | Dice % | 100% | 100.00 | failed | 100.00 | - | failed | - | - | - | random: boom: "
+              "Task03_Liver-random-f1 ran out of memory |"),
+      std::string::npos)
       << md;
   EXPECT_NE(md.find("](overlays/Task09_Spleen/gtgm-f1_spleen_002.png)"), std::string::npos) << md;
   EXPECT_NE(md.find(r.table), std::string::npos);
@@ -446,10 +448,11 @@ TEST(Suite, ACremiRowWhosePretrainingSawItsTestSlicesIsRefusedUnlessAllowed) {
   const std::string root = (dir / "data/cremi/A").string();
   // The pretraining run: CREMI A, every slice (data.em_pretrain_z 1).
   fs::create_directories(dir / "pretrain_em");
-  config::write_resolved(
-      config::default_config({"data.format=cremi", "data.root=" + root, "data.em_pretrain_z=1"}), dir / "pretrain_em");
-  gtgm::test::write_file(dir / "ft_em.yaml",
-                         "run:\n  device: cpu\ndata:\n  format: cremi\nfinetune:\n  task: affinity\n  em_train_z: 0.6\n");
+  config::write_resolved(config::default_config({"data.format=cremi", "data.root=" + root, "data.em_pretrain_z=1"}),
+                         dir / "pretrain_em");
+  gtgm::test::write_file(
+      dir / "ft_em.yaml",
+      "run:\n  device: cpu\ndata:\n  format: cremi\nfinetune:\n  task: affinity\n  em_train_z: 0.6\n");
   auto suite_text = [&](bool allow) {
     return fmt::format(R"(name: em
 output_dir: {0}/out

@@ -196,11 +196,12 @@ TEST(PretrainTask, ShuffledCaptionsPairEveryVolumeWithAnotherVolumesCaptions) {
   test::TempDir tmp;
   write_captions(tmp.path());
   const auto cfg = tiny_config(tmp.path());
-  train::PretrainTask own(app::pretrain_task_config(cfg), torch::kCPU, train::make_random_source(4, {8, 32, 32},
-                                                                                               torch::kCPU, 1, 4));
+  train::PretrainTask own(app::pretrain_task_config(cfg), torch::kCPU,
+                          train::make_random_source(4, {8, 32, 32}, torch::kCPU, 1, 4));
   auto shuffled = [&] {
-    return std::make_unique<train::PretrainTask>(app::pretrain_task_config(tiny_config(tmp.path(), {"text.caption_shuffle=true"})),
-                                                 torch::kCPU, train::make_random_source(4, {8, 32, 32}, torch::kCPU, 1, 4));
+    return std::make_unique<train::PretrainTask>(
+        app::pretrain_task_config(tiny_config(tmp.path(), {"text.caption_shuffle=true"})), torch::kCPU,
+        train::make_random_source(4, {8, 32, 32}, torch::kCPU, 1, 4));
   };
   const auto a = shuffled(), b = shuffled();
   data::PretrainBatch batch;
